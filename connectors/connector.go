@@ -1,0 +1,238 @@
+// Package connectors holds the seam between the hub and the vendors: the small
+// interfaces a connector implements, the error classes the delivery worker
+// branches on, and the registry every connector adds itself to with one line.
+//
+// A connector is a folder under connectors/ (client, config spec, tests) plus a
+// folder under mappings/ (pure FHIR <-> vendor functions). It registers itself
+// from an init function:
+//
+//	func init() { connectors.Register(connectors.Spec{Type: "stripe", New: New, ...}) }
+//
+// and cmd/switchboard imports the folder for its side effect. Nothing else in
+// the hub changes when a vendor is added.
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Interaction is the FHIR interaction a delivery carries out at the vendor.
+type Interaction string
+
+const (
+	// Create is FHIR's create (POST /{type}).
+	Create Interaction = "create"
+	// Update is FHIR's update (PUT /{type}/{id}).
+	Update Interaction = "update"
+)
+
+// Delivery is one FHIR resource on its way to one destination. Resource holds
+// PHI: connectors must never log it, put it in an error, or keep it.
+type Delivery struct {
+	// TransferID is the hub's id for the accepted message; not PHI.
+	TransferID string
+	// Destination is the configured name of the connector instance.
+	Destination string
+	// Interaction is create or update.
+	Interaction Interaction
+	// ResourceType is the FHIR resource type, e.g. "Patient".
+	ResourceType string
+	// ResourceID is the logical id from the URL of an update; empty on create.
+	ResourceID string
+	// Resource is the validated FHIR JSON exactly as accepted (never a
+	// re-encoding of samply structs, which lose data).
+	Resource []byte
+	// IdempotencyKey is stable per (transfer, entry, destination) across every
+	// automatic retry, so that at-least-once delivery has one effect at the vendor.
+	IdempotencyKey string
+	// Attempt counts from 1.
+	Attempt int
+}
+
+// Result is what a successful delivery reports back. It holds no PHI.
+type Result struct {
+	// Status is the vendor's final HTTP status.
+	Status int
+	// VendorID is the id the vendor gave the record (e.g. cus_123), used for
+	// identifier write-back; it is not logged.
+	VendorID string
+}
+
+// Deliverer sends one resource to a vendor. Every connector implements it.
+// Errors should be *Error (use Classify or the constructors) so the worker can
+// tell a permanent failure from one worth retrying.
+type Deliverer interface {
+	Deliver(ctx context.Context, d Delivery) (Result, error)
+}
+
+// Connector is a configured vendor connection. Beyond Deliverer, a connector
+// may implement optional interfaces (reads, webhooks, polling) that the hub
+// discovers with type assertions, as net/http does with http.Flusher.
+type Connector interface {
+	Deliverer
+	// Type is the registered connector type, e.g. "stripe".
+	Type() string
+}
+
+// Class says what the delivery worker should do with a failed attempt.
+type Class string
+
+const (
+	// Permanent failures are not retried: the job is discarded and becomes a
+	// failed sync that an admin can replay. 4xx other than 408, 409 and 429.
+	Permanent Class = "permanent"
+	// Retryable failures are retried with backoff: 5xx, 408, 409, 429,
+	// timeouts and connection errors.
+	Retryable Class = "retryable"
+	// BreakerOpen means the destination's circuit breaker refused the call;
+	// the job is snoozed, not failed, and its attempt is not consumed.
+	BreakerOpen Class = "breaker_open"
+)
+
+// Error is a classified delivery failure. Its message must never contain PHI:
+// say what was attempted and the vendor's status or error code, not the
+// payload or anything the vendor echoed back from it.
+type Error struct {
+	Class Class
+	// Status is the vendor's HTTP status, 0 when no response arrived.
+	Status int
+	// RetryAfter is the vendor's Retry-After (or the breaker's remaining open
+	// time); zero means use the queue's backoff.
+	RetryAfter time.Duration
+	// Code is a short PHI-free reason, e.g. "http_503", "timeout", "mapping".
+	Code string
+	// Err is the underlying error, already PHI-free.
+	Err error
+}
+
+func (e *Error) Error() string {
+	msg := fmt.Sprintf("%s delivery failure (%s", e.Class, e.Code)
+	if e.Status != 0 {
+		msg += fmt.Sprintf(", status %d", e.Status)
+	}
+	msg += ")"
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// ClassOf returns the class of err: the class of an *Error in its chain,
+// Retryable for context deadline errors and anything unclassified (an
+// unknown failure is safer retried than dropped), and "" for nil.
+func ClassOf(err error) Class {
+	if err == nil {
+		return ""
+	}
+	var ce *Error
+	if errors.As(err, &ce) {
+		return ce.Class
+	}
+	return Retryable
+}
+
+// ClassifyStatus maps a vendor HTTP status to a class per DESIGN.md decision 5.
+func ClassifyStatus(status int) Class {
+	switch {
+	case status >= 200 && status < 300:
+		return ""
+	case status == http.StatusRequestTimeout, status == http.StatusConflict, status == http.StatusTooManyRequests:
+		return Retryable
+	case status >= 400 && status < 500:
+		return Permanent
+	default:
+		return Retryable
+	}
+}
+
+// PermanentError wraps err as a permanent failure with a PHI-free code.
+func PermanentError(code string, err error) *Error {
+	return &Error{Class: Permanent, Code: code, Err: err}
+}
+
+// Env resolves configuration values that name secrets, such as an API key
+// read from an environment variable. It is a function so tests need no globals.
+type Env func(name string) (string, bool)
+
+// Decoder decodes a connector's own configuration block into its struct
+// (strictly: unknown fields are errors).
+type Decoder func(into any) error
+
+// Params is what a connector's constructor receives.
+type Params struct {
+	// Name is the destination's configured name (e.g. "payments"); it names
+	// the River queue, the circuit breaker and the metrics of this instance.
+	Name string
+	// Decode decodes the destination's `config:` block into the connector's
+	// own struct, rejecting unknown fields.
+	Decode Decoder
+	// Env resolves environment variables named by the configuration.
+	Env Env
+	// Logger is the hub's redacting logger, already scoped to the destination.
+	Logger *slog.Logger
+}
+
+// Spec describes a connector type: its name, how to build one from its
+// configuration block, and the documentation of that block.
+type Spec struct {
+	// Type is the name used in the routing file's `type:` field.
+	Type string
+	// Summary is one line on what the connector talks to.
+	Summary string
+	// Fields documents each configuration field: name -> description.
+	Fields map[string]string
+	// New builds a connector named name from its configuration. It must
+	// validate the configuration and fail with a message that names the
+	// missing field or environment variable.
+	New func(p Params) (Connector, error)
+}
+
+// The registry is the one piece of package-level state the hub allows: it is
+// written only from init functions and read after main starts.
+var (
+	registryMu sync.RWMutex
+	registry   = map[string]Spec{}
+)
+
+// Register adds a connector type. It panics on a duplicate or empty type,
+// since that is a programming error found at start-up.
+func Register(s Spec) {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	if s.Type == "" || s.New == nil {
+		panic("connectors: Register needs a Type and a New function")
+	}
+	if _, dup := registry[s.Type]; dup {
+		panic("connectors: type " + s.Type + " registered twice")
+	}
+	registry[s.Type] = s
+}
+
+// Lookup returns the spec registered for typ.
+func Lookup(typ string) (Spec, bool) {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	s, ok := registry[typ]
+	return s, ok
+}
+
+// Types lists the registered connector types, sorted.
+func Types() []string {
+	registryMu.RLock()
+	defer registryMu.RUnlock()
+	out := make([]string, 0, len(registry))
+	for t := range registry {
+		out = append(out, t)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,63 @@
+// Package delivery holds the deliver job: its sealed arguments, the worker
+// that opens them, maps and sends through a connector, and the rules that
+// turn a connector's answer into River's next step (complete, retry with
+// backoff, honour Retry-After, snooze behind an open breaker, or give up as
+// a failed sync).
+package delivery
+
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/seal"
+)
+
+// Kind is the River job kind of a delivery.
+const Kind = "switchboard.deliver"
+
+// Args is everything River stores for a delivery: routing facts that are not
+// PHI, and the payload sealed. Nothing here may ever hold a clear resource.
+type Args struct {
+	TransferID  string        `json:"transfer_id"`
+	Entry       int           `json:"entry"`
+	Destination string        `json:"destination"`
+	Sealed      seal.Envelope `json:"sealed"`
+}
+
+// Kind implements river.JobArgs.
+func (Args) Kind() string { return Kind }
+
+// AAD binds an envelope to one job, so ciphertext moved into another job's
+// args fails to open rather than reaching the wrong destination.
+func AAD(transferID string, entry int, destination string) []byte {
+	return []byte(Kind + "|" + transferID + "|" + strconv.Itoa(entry) + "|" + destination)
+}
+
+// Payload is the sealed content of a delivery.
+type Payload struct {
+	Interaction  connectors.Interaction `json:"interaction"`
+	ResourceType string                 `json:"resource_type"`
+	ResourceID   string                 `json:"resource_id,omitempty"`
+	Resource     json.RawMessage        `json:"resource"`
+	// KeyGeneration changes the vendor idempotency key on a deliberate replay
+	// after a vendor cached a failure (DESIGN.md decision 5); automatic
+	// retries keep it.
+	KeyGeneration int `json:"key_generation,omitempty"`
+}
+
+// QueueName is the River queue of a destination. One queue per destination
+// bounds each vendor's share of the workers, so a slow or failing vendor
+// cannot hold back deliveries to the others.
+func QueueName(destination string) string { return "deliver_" + destination }
+
+// IdempotencyKey is the key sent to the vendor: stable for every automatic
+// retry of one (transfer, entry, destination), so at-least-once delivery has
+// one effect at the vendor.
+func IdempotencyKey(transferID string, entry int, destination string, generation int) string {
+	k := "sb-" + transferID + "-" + strconv.Itoa(entry) + "-" + destination
+	if generation > 0 {
+		k += "-g" + strconv.Itoa(generation)
+	}
+	return k
+}

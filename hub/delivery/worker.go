@@ -1,0 +1,178 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/seal"
+)
+
+// Outcome is what one try at a delivery came to, recorded for the status
+// API. It carries no PHI.
+type Outcome struct {
+	TransferID  string
+	Entry       int
+	Destination string
+	// State is delivered, retrying or failed.
+	State      string
+	CountTry   bool // false for a breaker snooze, which did not reach the vendor
+	HTTPStatus int
+	ErrorClass connectors.Class
+	ErrorCode  string
+	At         time.Time
+}
+
+// Delivery states recorded by the worker.
+const (
+	StateQueued    = "queued"
+	StateDelivered = "delivered"
+	StateRetrying  = "retrying"
+	StateFailed    = "failed"
+)
+
+// Recorder stores outcomes and returns the number of counted tries so far
+// (including this one), which bounds retries independently of River's own
+// attempt counter (snoozes do not advance River's).
+type Recorder interface {
+	RecordOutcome(ctx context.Context, o Outcome) (tries int, err error)
+}
+
+// Destination is what the worker needs to know about one destination.
+type Destination struct {
+	Connector   connectors.Connector
+	MaxAttempts int
+}
+
+// Worker delivers sealed payloads.
+type Worker struct {
+	river.WorkerDefaults[Args]
+	Keys         *seal.Keyring
+	Destinations map[string]Destination
+	Recorder     Recorder
+	Logger       *slog.Logger
+	// Timeout bounds one try, vendor retries within it included.
+	TryTimeout time.Duration
+}
+
+// Timeout implements river.Worker.
+func (w *Worker) Timeout(*river.Job[Args]) time.Duration {
+	if w.TryTimeout > 0 {
+		return w.TryTimeout
+	}
+	return time.Minute
+}
+
+// Work opens, sends and classifies one delivery.
+func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	a := job.Args
+	log := w.Logger.With("transfer_id", a.TransferID, "entry", a.Entry, "destination", a.Destination, "job_id", job.ID, "attempt", job.Attempt)
+	out := Outcome{TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination, CountTry: true}
+
+	dest, ok := w.Destinations[a.Destination]
+	if !ok {
+		// Configuration changed under queued work: keep the job, an operator
+		// must restore the destination or discard it.
+		log.Error("delivery for a destination that is not configured")
+		return fmt.Errorf("destination %q is not configured", a.Destination)
+	}
+
+	pt, err := w.Keys.Open(a.Sealed, AAD(a.TransferID, a.Entry, a.Destination))
+	if err != nil {
+		// A missing key means the payload was shredded; a failed open means
+		// tampering. Neither gets better by retrying.
+		out.State, out.ErrorClass, out.ErrorCode = StateFailed, connectors.Permanent, "payload_unreadable"
+		w.record(ctx, log, out)
+		log.Error("sealed payload cannot be opened", "error", err)
+		return river.JobCancel(fmt.Errorf("open sealed payload: %w", err))
+	}
+	var p Payload
+	if err := json.Unmarshal(pt, &p); err != nil {
+		clear(pt)
+		out.State, out.ErrorClass, out.ErrorCode = StateFailed, connectors.Permanent, "payload_corrupt"
+		w.record(ctx, log, out)
+		return river.JobCancel(errors.New("decode sealed payload: invalid JSON"))
+	}
+	res, derr := dest.Connector.Deliver(ctx, connectors.Delivery{
+		TransferID:     a.TransferID,
+		Destination:    a.Destination,
+		Interaction:    p.Interaction,
+		ResourceType:   p.ResourceType,
+		ResourceID:     p.ResourceID,
+		Resource:       p.Resource,
+		IdempotencyKey: IdempotencyKey(a.TransferID, a.Entry, a.Destination, p.KeyGeneration),
+		Attempt:        job.Attempt,
+	})
+	clear(pt)
+
+	if derr == nil {
+		out.State, out.HTTPStatus = StateDelivered, res.Status
+		w.record(ctx, log, out)
+		log.Info("delivered", "status", res.Status)
+		return nil
+	}
+
+	var ce *connectors.Error
+	errors.As(derr, &ce)
+	if ce != nil {
+		out.HTTPStatus, out.ErrorCode = ce.Status, ce.Code
+	}
+	out.ErrorClass = connectors.ClassOf(derr)
+	if out.ErrorCode == "" {
+		out.ErrorCode = "error"
+	}
+	if ctx.Err() != nil && errors.Is(derr, ctx.Err()) {
+		out.ErrorCode = "timeout"
+	}
+
+	switch out.ErrorClass {
+	case connectors.Permanent:
+		out.State = StateFailed
+		w.record(ctx, log, out)
+		log.Warn("delivery failed permanently", "status", out.HTTPStatus, "error_code", out.ErrorCode)
+		return river.JobCancel(derr)
+	case connectors.BreakerOpen:
+		out.State, out.CountTry = StateRetrying, false
+		w.record(ctx, log, out)
+		wait := time.Second
+		if ce != nil && ce.RetryAfter > 0 {
+			wait = ce.RetryAfter
+		}
+		log.Info("destination breaker open, snoozing", "snooze_ms", wait.Milliseconds())
+		return river.JobSnooze(wait)
+	default:
+		out.State = StateRetrying
+		tries := w.record(ctx, log, out)
+		if dest.MaxAttempts > 0 && tries >= dest.MaxAttempts {
+			out.State, out.CountTry = StateFailed, false
+			out.ErrorCode = "retries_exhausted:" + out.ErrorCode
+			w.record(ctx, log, out)
+			log.Warn("delivery failed after its last attempt", "tries", tries, "status", out.HTTPStatus)
+			return river.JobCancel(derr)
+		}
+		if ce != nil && ce.RetryAfter > 0 {
+			log.Info("vendor asked to retry later", "retry_after_ms", ce.RetryAfter.Milliseconds(), "status", out.HTTPStatus)
+			return river.JobSnooze(ce.RetryAfter)
+		}
+		log.Info("delivery will be retried", "status", out.HTTPStatus, "error_code", out.ErrorCode)
+		return derr
+	}
+}
+
+// record writes the outcome; a failure to record must not turn a delivered
+// message into a retry storm, so it is logged, and the try count falls back
+// to River's attempt.
+func (w *Worker) record(ctx context.Context, log *slog.Logger, o Outcome) int {
+	o.At = time.Now()
+	tries, err := w.Recorder.RecordOutcome(context.WithoutCancel(ctx), o)
+	if err != nil {
+		log.Error("record delivery outcome", "error", err)
+	}
+	return tries
+}

@@ -1,0 +1,222 @@
+// Package route holds the routing table: which destinations receive which
+// FHIR resource types and interactions, and how each destination is
+// configured. The table is data, loaded from YAML (DESIGN.md decision 4), so
+// adding a route is a configuration change, not a code change.
+//
+//	destinations:
+//	  ehr:
+//	    type: fhir                 # a registered connector type
+//	    max_workers: 10            # this destination's share of the workers
+//	    max_attempts: 12           # tries before the delivery becomes a failed sync
+//	    config:                    # the connector's own block, validated by it
+//	      base_url: http://127.0.0.1:9090/fhir/R4
+//	routes:
+//	  - resource: Patient
+//	    interactions: [create, update]   # default: both
+//	    to: [ehr, payments]
+package route
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-health/switchboard/connectors"
+)
+
+// Defaults for a destination's delivery settings.
+const (
+	DefaultMaxWorkers  = 10
+	DefaultMaxAttempts = 12
+)
+
+// Destination is one configured connector instance.
+type Destination struct {
+	Name        string    `yaml:"-"`
+	Type        string    `yaml:"type"`
+	MaxWorkers  int       `yaml:"max_workers"`
+	MaxAttempts int       `yaml:"max_attempts"`
+	Config      yaml.Node `yaml:"config"`
+}
+
+// Route sends one resource type's interactions to destinations.
+type Route struct {
+	Resource     string                   `yaml:"resource"`
+	Interactions []connectors.Interaction `yaml:"interactions"`
+	To           []string                 `yaml:"to"`
+}
+
+// Table is the parsed routing file.
+type Table struct {
+	Destinations map[string]*Destination `yaml:"destinations"`
+	Routes       []Route                 `yaml:"routes"`
+
+	index map[key][]string
+}
+
+type key struct {
+	resource    string
+	interaction connectors.Interaction
+}
+
+// namePattern keeps destination names usable as River queue names, metric
+// label values and URL segments.
+var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,47}$`)
+
+// IsResourceType reports whether a name is a FHIR R4 resource type; the
+// table uses it to reject typos such as "Patinet".
+type IsResourceType func(string) bool
+
+// Load reads and checks a routing file.
+func Load(path string, isType IsResourceType) (*Table, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("route: read %s: %w", path, err)
+	}
+	t, err := Parse(data, isType)
+	if err != nil {
+		return nil, fmt.Errorf("route: %s: %w", path, err)
+	}
+	return t, nil
+}
+
+// Parse decodes a routing table strictly (unknown keys are errors) and
+// reports every problem at once.
+func Parse(data []byte, isType IsResourceType) (*Table, error) {
+	var t Table
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	dec.KnownFields(true)
+	if err := dec.Decode(&t); err != nil {
+		return nil, fmt.Errorf("parse routing table: %w", err)
+	}
+	var errs []error
+	if len(t.Destinations) == 0 {
+		errs = append(errs, errors.New("no destinations defined"))
+	}
+	for name, d := range t.Destinations {
+		if d == nil {
+			errs = append(errs, fmt.Errorf("destination %q: empty", name))
+			continue
+		}
+		d.Name = name
+		if !namePattern.MatchString(name) {
+			errs = append(errs, fmt.Errorf("destination %q: name must match %s", name, namePattern))
+		}
+		if d.Type == "" {
+			errs = append(errs, fmt.Errorf("destination %q: type is required", name))
+		}
+		if d.MaxWorkers == 0 {
+			d.MaxWorkers = DefaultMaxWorkers
+		}
+		if d.MaxAttempts == 0 {
+			d.MaxAttempts = DefaultMaxAttempts
+		}
+		if d.MaxWorkers < 0 || d.MaxAttempts < 0 {
+			errs = append(errs, fmt.Errorf("destination %q: max_workers and max_attempts must be positive", name))
+		}
+	}
+	t.index = map[key][]string{}
+	for i, r := range t.Routes {
+		where := fmt.Sprintf("routes[%d]", i)
+		if isType != nil && !isType(r.Resource) {
+			errs = append(errs, fmt.Errorf("%s: %q is not a FHIR R4 resource type", where, r.Resource))
+		}
+		if len(r.To) == 0 {
+			errs = append(errs, fmt.Errorf("%s: no destinations in to", where))
+		}
+		inter := r.Interactions
+		if len(inter) == 0 {
+			inter = []connectors.Interaction{connectors.Create, connectors.Update}
+		}
+		for _, in := range inter {
+			if in != connectors.Create && in != connectors.Update {
+				errs = append(errs, fmt.Errorf("%s: interaction %q is not supported (create, update)", where, in))
+				continue
+			}
+			k := key{r.Resource, in}
+			for _, to := range r.To {
+				if _, ok := t.Destinations[to]; !ok {
+					errs = append(errs, fmt.Errorf("%s: destination %q is not defined", where, to))
+					continue
+				}
+				if !contains(t.index[k], to) {
+					t.index[k] = append(t.index[k], to)
+				}
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &t, nil
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// For returns the destinations for a resource type and interaction, in the
+// order the routing file names them.
+func (t *Table) For(resourceType string, in connectors.Interaction) []string {
+	return t.index[key{resourceType, in}]
+}
+
+// Routed reports whether any interaction of the resource type is routed.
+func (t *Table) Routed(resourceType string) bool {
+	return len(t.For(resourceType, connectors.Create)) > 0 || len(t.For(resourceType, connectors.Update)) > 0
+}
+
+// Capabilities lists routed resource types with their interactions, sorted,
+// for the CapabilityStatement.
+func (t *Table) Capabilities() map[string][]connectors.Interaction {
+	out := map[string][]connectors.Interaction{}
+	for k := range t.index {
+		out[k.resource] = append(out[k.resource], k.interaction)
+	}
+	for _, v := range out {
+		sort.Slice(v, func(i, j int) bool { return v[i] < v[j] })
+	}
+	return out
+}
+
+// DestinationNames lists the destinations, sorted.
+func (t *Table) DestinationNames() []string {
+	names := make([]string, 0, len(t.Destinations))
+	for n := range t.Destinations {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Decoder returns a strict decoder for a destination's config block, for
+// the connector's constructor.
+func (d *Destination) Decoder() connectors.Decoder {
+	return func(into any) error {
+		if d.Config.Kind == 0 {
+			return nil // no config block: the connector's defaults apply
+		}
+		var buf bytes.Buffer
+		enc := yaml.NewEncoder(&buf)
+		if err := enc.Encode(&d.Config); err != nil {
+			return err
+		}
+		dec := yaml.NewDecoder(&buf)
+		dec.KnownFields(true)
+		if err := dec.Decode(into); err != nil {
+			return fmt.Errorf("destination %q config: %s", d.Name, strings.TrimPrefix(err.Error(), "yaml: "))
+		}
+		return nil
+	}
+}

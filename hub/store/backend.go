@@ -1,0 +1,165 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+
+	"github.com/pressly/goose/v3"
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/riverdriver"
+	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
+)
+
+// backend is the one implementation of Store; TTx is pgx.Tx or *sql.Tx.
+// Only the few dialect-specific pieces (opening, beginning a transaction,
+// the goose dialect) differ, and they are supplied as fields.
+type backend[TTx any] struct {
+	dialect Dialect
+	client  *river.Client[TTx]
+	driver  riverdriver.Driver[TTx]
+	db      Querier
+	sqlDB   *sql.DB // for goose, which speaks database/sql
+	begin   func(ctx context.Context) (TTx, Querier, txEnd, error)
+	ping    func(ctx context.Context) error
+	close   func()
+	logger  *slog.Logger
+}
+
+// txEnd commits or rolls back.
+type txEnd struct {
+	commit   func(ctx context.Context) error
+	rollback func(ctx context.Context) error
+}
+
+type backendTx[TTx any] struct {
+	Querier
+	tx     TTx
+	client *river.Client[TTx]
+}
+
+func (t *backendTx[TTx]) InsertJobs(ctx context.Context, params []river.InsertManyParams) ([]int64, error) {
+	res, err := t.client.InsertManyTx(ctx, t.tx, params)
+	if err != nil {
+		return nil, fmt.Errorf("store: insert %d jobs: %w", len(params), err)
+	}
+	ids := make([]int64, len(res))
+	for i, r := range res {
+		ids[i] = r.Job.ID
+	}
+	return ids, nil
+}
+
+func (b *backend[TTx]) Dialect() Dialect { return b.dialect }
+func (b *backend[TTx]) DB() Querier      { return b.db }
+
+func (b *backend[TTx]) InTx(ctx context.Context, fn func(ctx context.Context, tx Tx) error) (err error) {
+	tx, q, end, err := b.begin(ctx)
+	if err != nil {
+		return fmt.Errorf("store: begin: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			// The caller's context may be done; roll back regardless.
+			if rbErr := end.rollback(context.WithoutCancel(ctx)); rbErr != nil && !errors.Is(rbErr, sql.ErrTxDone) {
+				b.logger.Warn("store: rollback failed", "error", rbErr)
+			}
+		}
+	}()
+	if err = fn(ctx, &backendTx[TTx]{Querier: q, tx: tx, client: b.client}); err != nil {
+		return err
+	}
+	if err = end.commit(ctx); err != nil {
+		return fmt.Errorf("store: commit: %w", err)
+	}
+	return nil
+}
+
+func (b *backend[TTx]) Ping(ctx context.Context) error { return b.ping(ctx) }
+
+func (b *backend[TTx]) StartWorkers(ctx context.Context) error {
+	if err := b.client.Start(ctx); err != nil {
+		return fmt.Errorf("store: start river: %w", err)
+	}
+	return nil
+}
+
+func (b *backend[TTx]) StopWorkers(ctx context.Context) error {
+	if err := b.client.Stop(ctx); err != nil {
+		return fmt.Errorf("store: stop river: %w", err)
+	}
+	return nil
+}
+
+func (b *backend[TTx]) Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func()) {
+	return b.client.Subscribe(kinds...)
+}
+
+func (b *backend[TTx]) JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	return b.client.JobCancel(ctx, id)
+}
+
+func (b *backend[TTx]) Close() { b.close() }
+
+func (b *backend[TTx]) Migrate(ctx context.Context) error {
+	rm, err := rivermigrate.New(b.driver, &rivermigrate.Config{Logger: b.logger})
+	if err != nil {
+		return fmt.Errorf("store: river migrator: %w", err)
+	}
+	if _, err := rm.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+		return fmt.Errorf("store: river migrations: %w", err)
+	}
+	p, err := b.goose()
+	if err != nil {
+		return err
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("store: hub migrations: %w", err)
+	}
+	return nil
+}
+
+func (b *backend[TTx]) MigrationsCurrent(ctx context.Context) (bool, error) {
+	rm, err := rivermigrate.New(b.driver, &rivermigrate.Config{Logger: b.logger})
+	if err != nil {
+		return false, err
+	}
+	have, err := rm.ExistingVersions(ctx)
+	if err != nil {
+		return false, nil // no river_migration table yet
+	}
+	if len(have) < len(rm.AllVersions()) {
+		return false, nil
+	}
+	p, err := b.goose()
+	if err != nil {
+		return false, err
+	}
+	pending, err := p.HasPending(ctx)
+	if err != nil {
+		return false, fmt.Errorf("store: check hub migrations: %w", err)
+	}
+	return !pending, nil
+}
+
+func (b *backend[TTx]) goose() (*goose.Provider, error) {
+	dialect, dir := goose.DialectPostgres, "migrations/postgres"
+	if b.dialect == SQLite {
+		dialect, dir = goose.DialectSQLite3, "migrations/sqlite"
+	}
+	sub, err := fs.Sub(migrationsFS, dir)
+	if err != nil {
+		return nil, err
+	}
+	p, err := goose.NewProvider(dialect, b.sqlDB, sub,
+		goose.WithTableName("switchboard_migration"),
+		goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("store: hub migrations: %w", err)
+	}
+	return p, nil
+}

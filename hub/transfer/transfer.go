@@ -1,0 +1,245 @@
+// Package transfer accepts messages and reports on them. A transfer is one
+// accepted write (a resource, or a batch or transaction Bundle); it fans out
+// to one delivery per (entry, destination). Accept writes the transfer, its
+// deliveries and their River jobs in one database transaction, so a crash can
+// never leave a transfer without its jobs or a job without its transfer.
+package transfer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/delivery"
+	"github.com/switchboard-health/switchboard/hub/seal"
+	"github.com/switchboard-health/switchboard/hub/store"
+)
+
+// Kinds of transfer.
+const (
+	KindResource    = "resource"
+	KindBatch       = "batch"
+	KindTransaction = "transaction"
+)
+
+// Entry is one resource of a submission, already validated.
+type Entry struct {
+	Interaction  connectors.Interaction
+	ResourceType string
+	ResourceID   string
+	Resource     []byte // PHI: sealed before it leaves memory
+}
+
+// Submission is one accepted write.
+type Submission struct {
+	ClientID       string
+	IdempotencyKey string // the client's header, "" when absent
+	Body           []byte // the request body, for the idempotency check
+	Kind           string
+	Entries        []Entry
+}
+
+// Accepted reports the transfer a submission became.
+type Accepted struct {
+	ID string
+	// Replayed is true when an earlier submission with the same
+	// Idempotency-Key is being returned and nothing new was enqueued.
+	Replayed   bool
+	Deliveries int
+}
+
+// ErrIdempotencyConflict means the Idempotency-Key was used before with a
+// different request body.
+var ErrIdempotencyConflict = errors.New("transfer: Idempotency-Key reused with a different request")
+
+// Router names the destinations of a resource type and interaction.
+type Router interface {
+	For(resourceType string, in connectors.Interaction) []string
+}
+
+// Service accepts transfers and reports their status.
+type Service struct {
+	Store       store.Store
+	Keys        *seal.Keyring
+	MAC         seal.MAC
+	Router      Router
+	MaxAttempts map[string]int // per destination, for River's own cap
+	Now         func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// NewID returns a time-ordered transfer id: "tr_" + 12 hex of Unix
+// milliseconds + 16 random hex.
+func NewID(now time.Time) string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return fmt.Sprintf("tr_%012x%s", now.UnixMilli(), hex.EncodeToString(b[:]))
+}
+
+// ValidID reports whether s has the shape of a transfer id.
+func ValidID(s string) bool {
+	if len(s) != 3+12+16 || !strings.HasPrefix(s, "tr_") {
+		return false
+	}
+	_, err := hex.DecodeString(s[3:])
+	return err == nil
+}
+
+type job struct {
+	entry       int
+	destination string
+	params      river.InsertManyParams
+	e           *Entry
+}
+
+// Accept stores a submission and enqueues its deliveries atomically. Entries
+// with no route are the caller's to reject before calling Accept.
+func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) {
+	now := s.now()
+	id := NewID(now)
+	var jobs []job
+	for i := range sub.Entries {
+		e := &sub.Entries[i]
+		for _, dest := range s.Router.For(e.ResourceType, e.Interaction) {
+			payload, err := json.Marshal(delivery.Payload{
+				Interaction: e.Interaction, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Resource: e.Resource,
+			})
+			if err != nil {
+				return Accepted{}, fmt.Errorf("transfer: encode payload: %w", err)
+			}
+			env, err := s.Keys.Seal(payload, delivery.AAD(id, i, dest))
+			clear(payload)
+			if err != nil {
+				return Accepted{}, fmt.Errorf("transfer: seal: %w", err)
+			}
+			opts := &river.InsertOpts{Queue: delivery.QueueName(dest)}
+			if n := s.MaxAttempts[dest]; n > 0 {
+				// River's cap sits above ours: the worker counts tries itself
+				// (snoozes do not advance River's attempt) and gives up first.
+				opts.MaxAttempts = 2*n + 5
+			}
+			jobs = append(jobs, job{entry: i, destination: dest, e: e, params: river.InsertManyParams{
+				Args: delivery.Args{TransferID: id, Entry: i, Destination: dest, Sealed: env}, InsertOpts: opts,
+			}})
+		}
+	}
+	if len(jobs) == 0 {
+		return Accepted{}, errors.New("transfer: no entry has a destination")
+	}
+
+	var idemHash any // NULL without a key
+	if sub.IdempotencyKey != "" {
+		idemHash = s.MAC.Sum([]byte("idempotency-key"), []byte(sub.ClientID), []byte(sub.IdempotencyKey))
+	}
+	reqHash := s.MAC.Sum([]byte("request"), sub.Body)
+	first := sub.Entries[0]
+	resType, interaction := first.ResourceType, string(first.Interaction)
+	if sub.Kind != KindResource {
+		resType, interaction = "Bundle", sub.Kind
+	}
+
+	var out Accepted
+	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		n, err := tx.Exec(ctx, `INSERT INTO switchboard_transfer
+			(id, client_id, idempotency_hash, request_hash, kind, resource_type, interaction, entry_count, created_at)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (client_id, idempotency_hash) WHERE idempotency_hash IS NOT NULL DO NOTHING`,
+			id, sub.ClientID, idemHash, reqHash, sub.Kind, resType, interaction, len(sub.Entries), now.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("transfer: insert: %w", err)
+		}
+		if n == 0 {
+			// The key was seen: return that transfer, enqueue nothing.
+			var prevID, prevHash string
+			var count int
+			if err := tx.QueryRow(ctx, `SELECT t.id, t.request_hash, (SELECT COUNT(*) FROM switchboard_delivery d WHERE d.transfer_id = t.id)
+				FROM switchboard_transfer t WHERE t.client_id = $1 AND t.idempotency_hash = $2`,
+				sub.ClientID, idemHash).Scan(&prevID, &prevHash, &count); err != nil {
+				return fmt.Errorf("transfer: look up idempotent transfer: %w", err)
+			}
+			if prevHash != reqHash {
+				return ErrIdempotencyConflict
+			}
+			out = Accepted{ID: prevID, Replayed: true, Deliveries: count}
+			return nil
+		}
+		params := make([]river.InsertManyParams, len(jobs))
+		for i, j := range jobs {
+			params[i] = j.params
+		}
+		ids, err := tx.InsertJobs(ctx, params)
+		if err != nil {
+			return err
+		}
+		var q strings.Builder
+		q.WriteString(`INSERT INTO switchboard_delivery
+			(transfer_id, entry, destination, resource_type, interaction, job_id, state, attempts, created_at, updated_at) VALUES `)
+		args := make([]any, 0, len(jobs)*8+3)
+		args = append(args, id, StateQueuedArg, now.UnixMicro())
+		for i, j := range jobs {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args)
+			fmt.Fprintf(&q, "($1, $%d, $%d, $%d, $%d, $%d, $2, 0, $3, $3)", n+1, n+2, n+3, n+4, n+5)
+			args = append(args, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[i])
+		}
+		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
+			return fmt.Errorf("transfer: insert deliveries: %w", err)
+		}
+		out = Accepted{ID: id, Deliveries: len(jobs)}
+		return nil
+	})
+	if err != nil {
+		return Accepted{}, err
+	}
+	return out, nil
+}
+
+// StateQueuedArg is the initial delivery state, passed as a query argument.
+const StateQueuedArg = delivery.StateQueued
+
+// RecordOutcome implements delivery.Recorder.
+func (s *Service) RecordOutcome(ctx context.Context, o delivery.Outcome) (int, error) {
+	inc := 0
+	if o.CountTry {
+		inc = 1
+	}
+	var delivered any
+	if o.State == delivery.StateDelivered {
+		delivered = o.At.UnixMicro()
+	}
+	var status, class, code any
+	if o.HTTPStatus != 0 {
+		status = o.HTTPStatus
+	}
+	if o.ErrorClass != "" {
+		class, code = string(o.ErrorClass), o.ErrorCode
+	}
+	var tries int
+	err := s.Store.DB().QueryRow(ctx, `UPDATE switchboard_delivery
+		SET state = $4, attempts = attempts + $5, last_status = COALESCE($6, last_status),
+		    error_class = $7, error_code = $8, updated_at = $9, delivered_at = COALESCE($10, delivered_at)
+		WHERE transfer_id = $1 AND entry = $2 AND destination = $3
+		RETURNING attempts`,
+		o.TransferID, o.Entry, o.Destination, o.State, inc, status, class, code, o.At.UnixMicro(), delivered).Scan(&tries)
+	if err != nil {
+		return 0, fmt.Errorf("transfer: record outcome for %s entry %s: %w", o.TransferID, strconv.Itoa(o.Entry), err)
+	}
+	return tries, nil
+}

@@ -1,0 +1,151 @@
+// Package config holds the process settings of `switchboard serve`, read
+// once from the environment and validated with every problem reported at
+// once. Routing and destinations live in the routing file (package route).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Roles a process can take.
+const (
+	RoleAll    = "all"
+	RoleAPI    = "api"
+	RoleWorker = "worker"
+)
+
+// Config is the process configuration. Field comments name the variable.
+type Config struct {
+	Addr            string        // SWITCHBOARD_ADDR: listen address (default 127.0.0.1:8080)
+	DatabaseURL     string        // DATABASE_URL: postgres://...; unset selects embedded SQLite
+	SQLitePath      string        // SWITCHBOARD_SQLITE_PATH (default var/switchboard.db)
+	PGMaxConns      int32         // SWITCHBOARD_PG_MAX_CONNS: PostgreSQL pool size (default 20)
+	RoutesPath      string        // SWITCHBOARD_ROUTES: routing file (default switchboard.yaml)
+	SealKeys        string        // SWITCHBOARD_SEAL_KEYS: "kid:base64,kid2:base64", first active (secret)
+	HMACKey         string        // SWITCHBOARD_HMAC_KEY: base64, >= 32 bytes (secret)
+	DevKeysPath     string        // SWITCHBOARD_DEV_KEYS: where SQLite mode keeps generated keys (default var/dev-keys.env)
+	MaxBodyBytes    int64         // SWITCHBOARD_MAX_BODY_BYTES (default 1048576)
+	AutoMigrate     bool          // SWITCHBOARD_AUTO_MIGRATE: migrate at serve start-up (default true)
+	Role            string        // SWITCHBOARD_ROLE or --role: api | worker | all (default all)
+	RetryBase       time.Duration // SWITCHBOARD_RETRY_BASE: first retry backoff (default 2s)
+	RetryMax        time.Duration // SWITCHBOARD_RETRY_MAX: backoff cap (default 1h)
+	TryTimeout      time.Duration // SWITCHBOARD_DELIVERY_TIMEOUT: one delivery try (default 60s)
+	ShutdownTimeout time.Duration // SWITCHBOARD_SHUTDOWN_TIMEOUT: graceful drain deadline (default 30s)
+	CompletedKeep   time.Duration // SWITCHBOARD_COMPLETED_RETENTION: completed jobs kept (default 1h)
+	LogLevel        string        // SWITCHBOARD_LOG_LEVEL: debug | info | warn | error (default info)
+	LogFormat       string        // SWITCHBOARD_LOG_FORMAT: json | text (default json)
+}
+
+// Secret names the variables whose values are masked when printed.
+var Secret = map[string]bool{"SWITCHBOARD_SEAL_KEYS": true, "SWITCHBOARD_HMAC_KEY": true}
+
+// Lookup reads one environment variable.
+type Lookup func(string) (string, bool)
+
+// FromEnv reads the configuration; the error lists every invalid variable.
+func FromEnv(env Lookup) (Config, error) {
+	var errs []error
+	get := func(name, def string) string {
+		if v, ok := env(name); ok && strings.TrimSpace(v) != "" {
+			return strings.TrimSpace(v)
+		}
+		return def
+	}
+	dur := func(name string, def time.Duration) time.Duration {
+		v := get(name, "")
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("%s: want a positive duration like 30s, got %q", name, v))
+			return def
+		}
+		return d
+	}
+	num := func(name string, def int64) int64 {
+		v := get(name, "")
+		if v == "" {
+			return def
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s: want a positive whole number, got %q", name, v))
+			return def
+		}
+		return n
+	}
+	boolean := func(name string, def bool) bool {
+		v := get(name, "")
+		if v == "" {
+			return def
+		}
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s: want true or false, got %q", name, v))
+			return def
+		}
+		return b
+	}
+	c := Config{
+		Addr:            get("SWITCHBOARD_ADDR", "127.0.0.1:8080"),
+		DatabaseURL:     get("DATABASE_URL", ""),
+		SQLitePath:      get("SWITCHBOARD_SQLITE_PATH", "var/switchboard.db"),
+		PGMaxConns:      int32(num("SWITCHBOARD_PG_MAX_CONNS", 20)),
+		RoutesPath:      get("SWITCHBOARD_ROUTES", "switchboard.yaml"),
+		SealKeys:        get("SWITCHBOARD_SEAL_KEYS", ""),
+		HMACKey:         get("SWITCHBOARD_HMAC_KEY", ""),
+		DevKeysPath:     get("SWITCHBOARD_DEV_KEYS", "var/dev-keys.env"),
+		MaxBodyBytes:    num("SWITCHBOARD_MAX_BODY_BYTES", 1<<20),
+		AutoMigrate:     boolean("SWITCHBOARD_AUTO_MIGRATE", true),
+		Role:            get("SWITCHBOARD_ROLE", RoleAll),
+		RetryBase:       dur("SWITCHBOARD_RETRY_BASE", 2*time.Second),
+		RetryMax:        dur("SWITCHBOARD_RETRY_MAX", time.Hour),
+		TryTimeout:      dur("SWITCHBOARD_DELIVERY_TIMEOUT", time.Minute),
+		ShutdownTimeout: dur("SWITCHBOARD_SHUTDOWN_TIMEOUT", 30*time.Second),
+		CompletedKeep:   dur("SWITCHBOARD_COMPLETED_RETENTION", time.Hour),
+		LogLevel:        get("SWITCHBOARD_LOG_LEVEL", "info"),
+		LogFormat:       get("SWITCHBOARD_LOG_FORMAT", "json"),
+	}
+	if err := c.check(); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
+}
+
+func (c *Config) check() error {
+	var errs []error
+	switch c.Role {
+	case RoleAll, RoleAPI, RoleWorker:
+	default:
+		errs = append(errs, fmt.Errorf("SWITCHBOARD_ROLE: want api, worker or all, got %q", c.Role))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("SWITCHBOARD_LOG_LEVEL: want debug, info, warn or error, got %q", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		errs = append(errs, fmt.Errorf("SWITCHBOARD_LOG_FORMAT: want json or text, got %q", c.LogFormat))
+	}
+	if c.DatabaseURL != "" && (c.SealKeys == "" || c.HMACKey == "") {
+		errs = append(errs, errors.New("SWITCHBOARD_SEAL_KEYS and SWITCHBOARD_HMAC_KEY are required with DATABASE_URL: "+
+			"the hub will not queue PHI in PostgreSQL under a generated development key (run `switchboard keys generate`)"))
+	}
+	return errors.Join(errs...)
+}
+
+// Postgres reports whether the configuration selects PostgreSQL.
+func (c *Config) Postgres() bool { return c.DatabaseURL != "" }
+
+// RunsAPI reports whether this process serves the HTTP API.
+func (c *Config) RunsAPI() bool { return c.Role == RoleAll || c.Role == RoleAPI }
+
+// RunsWorkers reports whether this process works jobs.
+func (c *Config) RunsWorkers() bool { return c.Role == RoleAll || c.Role == RoleWorker }

@@ -73,11 +73,14 @@ var namePattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,47}$`)
 // table uses it to reject typos such as "Patinet".
 type IsResourceType func(string) bool
 
-// Load reads and checks a routing file.
-func Load(path string, isType IsResourceType) (*Table, error) {
+// Load reads a routing file, expands ${VAR} references from env and checks it.
+func Load(path string, isType IsResourceType, env func(string) (string, bool)) (*Table, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("route: read %s: %w", path, err)
+	}
+	if data, err = Expand(data, env); err != nil {
+		return nil, fmt.Errorf("route: %s: %w", path, err)
 	}
 	t, err := Parse(data, isType)
 	if err != nil {

@@ -73,3 +73,19 @@ routes:
 		t.Error("unknown top-level key must be refused")
 	}
 }
+
+func TestExpand(t *testing.T) {
+	env := func(k string) (string, bool) {
+		if k == "SET" {
+			return "v", true
+		}
+		return "", false
+	}
+	got, err := Expand([]byte("a: ${SET}\nb: ${UNSET:-dflt}\nc: ${SET:-x}\n"), env)
+	if err != nil || string(got) != "a: v\nb: dflt\nc: v\n" {
+		t.Fatalf("%v %q", err, got)
+	}
+	if _, err := Expand([]byte("a: ${UNSET}"), env); err == nil || !strings.Contains(err.Error(), "UNSET") {
+		t.Fatalf("unset variable must be named: %v", err)
+	}
+}

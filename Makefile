@@ -1,0 +1,37 @@
+# Switchboard: two commands on a fresh machine.
+#   make run    the hub on embedded SQLite with local vendor sandboxes
+#   make test   everything, on SQLite and a throwaway PostgreSQL
+.DEFAULT_GOAL := help
+GO ?= go
+BIN := var/bin
+
+.PHONY: help run test bench lint build clean conformance
+
+help:
+	@echo "make run     start the hub and local vendor sandboxes (SQLite, dev keys)"
+	@echo "make test    unit, integration and end-to-end tests on SQLite and PostgreSQL"
+	@echo "make bench   benchmarks against a bare River baseline; writes BENCHMARKS.md"
+	@echo "make lint    gofmt, go vet, staticcheck"
+	@echo "make build   build the binaries into $(BIN)"
+
+build:
+	@mkdir -p $(BIN)
+	$(GO) build -o $(BIN)/switchboard ./cmd/switchboard
+	$(GO) build -o $(BIN)/vendorsim ./cmd/vendorsim
+
+run: build
+	@bash scripts/run.sh
+
+test:
+	@bash scripts/test.sh
+
+bench:
+	@bash scripts/bench.sh
+
+lint:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+clean:
+	rm -rf var/bin

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# `make run`: the hub on the embedded SQLite default with local sandboxes for
+# its destinations: the EHR sandbox (cmd/vendorsim) and stripe-mock (Stripe's
+# own mock, installed with `go install` on first use). Ctrl-C stops them all.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+BIN=${BIN:-var/bin}
+ADDR=${SWITCHBOARD_ADDR:-127.0.0.1:8080}
+EHR_PORT=${EHR_PORT:-9090}
+STRIPE_PORT=${STRIPE_MOCK_PORT:-12111}
+STRIPE_MOCK_VERSION=v0.203.0
+mkdir -p var/log .cache/bin
+
+say() { printf '\033[1mswitchboard run:\033[0m %s\n' "$*"; }
+busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pids=()
+cleanup() {
+  for p in "${pids[@]+"${pids[@]}"}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+stripe_mock=${STRIPE_MOCK_BIN:-$root/.cache/bin/stripe-mock}
+if [ ! -x "$stripe_mock" ]; then
+  say "installing stripe-mock $STRIPE_MOCK_VERSION into .cache/bin (go install, first run only)"
+  GOBIN="$root/.cache/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+fi
+
+if busy "$STRIPE_PORT"; then
+  say "port $STRIPE_PORT is in use: assuming a stripe-mock is already running there"
+else
+  "$stripe_mock" -http-addr "127.0.0.1:$STRIPE_PORT" -https-addr "127.0.0.1:$((STRIPE_PORT + 1))" >var/log/stripe-mock.log 2>&1 &
+  pids+=($!)
+fi
+if busy "$EHR_PORT"; then
+  echo "port $EHR_PORT is in use; set EHR_PORT" >&2; exit 1
+fi
+"$BIN/vendorsim" -addr "127.0.0.1:$EHR_PORT" >var/log/vendorsim.log 2>&1 &
+pids+=($!)
+
+for _ in $(seq 1 100); do
+  busy "$STRIPE_PORT" && busy "$EHR_PORT" && break
+  sleep 0.1
+done
+
+export SWITCHBOARD_ROUTES=${SWITCHBOARD_ROUTES:-deploy/local/switchboard.yaml}
+export EHR_BASE_URL="http://127.0.0.1:$EHR_PORT/fhir/R4"
+export STRIPE_BASE_URL="http://127.0.0.1:$STRIPE_PORT"
+export STRIPE_API_KEY=${STRIPE_API_KEY:-sk_test_switchboard_local}
+export SWITCHBOARD_LOG_FORMAT=${SWITCHBOARD_LOG_FORMAT:-text}
+export SWITCHBOARD_ADDR=$ADDR
+
+cat <<MSG
+
+  Switchboard (embedded SQLite at var/switchboard.db, development keys in var/dev-keys.env)
+    FHIR R4 API        http://$ADDR/fhir/R4      (CapabilityStatement: /fhir/R4/metadata)
+    transfer status    http://$ADDR/transfers/{id}
+    health             http://$ADDR/healthz  http://$ADDR/readyz
+  Sandboxes
+    EHR (FHIR R4)      http://127.0.0.1:$EHR_PORT/fhir/R4   (request log: /_sandbox/log)
+    Stripe (stripe-mock) http://127.0.0.1:$STRIPE_PORT
+  Logs of the sandboxes: var/log/.  Ctrl-C stops everything.
+
+MSG
+"$BIN/switchboard" serve &
+pids+=($!)
+wait "${pids[-1]}"

@@ -34,6 +34,7 @@ type Config struct {
 	RetryBase       time.Duration // SWITCHBOARD_RETRY_BASE: first retry backoff (default 2s)
 	RetryMax        time.Duration // SWITCHBOARD_RETRY_MAX: backoff cap (default 1h)
 	TryTimeout      time.Duration // SWITCHBOARD_DELIVERY_TIMEOUT: one delivery try (default 60s)
+	RescueAfter     time.Duration // SWITCHBOARD_RESCUE_AFTER: a job running this long belongs to a dead process and is retried (default delivery timeout + 1m)
 	ShutdownTimeout time.Duration // SWITCHBOARD_SHUTDOWN_TIMEOUT: graceful drain deadline (default 30s)
 	CompletedKeep   time.Duration // SWITCHBOARD_COMPLETED_RETENTION: completed jobs kept (default 1h)
 	LogLevel        string        // SWITCHBOARD_LOG_LEVEL: debug | info | warn | error (default info)
@@ -107,6 +108,7 @@ func FromEnv(env Lookup) (Config, error) {
 		RetryMax:        dur("SWITCHBOARD_RETRY_MAX", time.Hour),
 		TryTimeout:      dur("SWITCHBOARD_DELIVERY_TIMEOUT", time.Minute),
 		ShutdownTimeout: dur("SWITCHBOARD_SHUTDOWN_TIMEOUT", 30*time.Second),
+		RescueAfter:     dur("SWITCHBOARD_RESCUE_AFTER", 0),
 		CompletedKeep:   dur("SWITCHBOARD_COMPLETED_RETENTION", time.Hour),
 		LogLevel:        get("SWITCHBOARD_LOG_LEVEL", "info"),
 		LogFormat:       get("SWITCHBOARD_LOG_FORMAT", "json"),
@@ -133,6 +135,12 @@ func (c *Config) check() error {
 	case "json", "text":
 	default:
 		errs = append(errs, fmt.Errorf("SWITCHBOARD_LOG_FORMAT: want json or text, got %q", c.LogFormat))
+	}
+	if c.RescueAfter == 0 {
+		c.RescueAfter = c.TryTimeout + time.Minute
+	}
+	if c.RescueAfter < c.TryTimeout {
+		errs = append(errs, errors.New("SWITCHBOARD_RESCUE_AFTER must not be shorter than SWITCHBOARD_DELIVERY_TIMEOUT"))
 	}
 	if c.DatabaseURL != "" && (c.SealKeys == "" || c.HMACKey == "") {
 		errs = append(errs, errors.New("SWITCHBOARD_SEAL_KEYS and SWITCHBOARD_HMAC_KEY are required with DATABASE_URL: "+

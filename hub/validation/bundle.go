@@ -1,0 +1,110 @@
+package validation
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/switchboard-health/switchboard/hub/outcome"
+)
+
+// Bundle validates a batch or transaction Bundle and returns its entries,
+// each with its resource's original bytes.
+func (v *Validator) Bundle(body []byte) (*Bundle, error) {
+	obj, oe := object(body)
+	if oe != nil {
+		return nil, oe
+	}
+	rt, oe := resourceType(obj)
+	if oe != nil {
+		return nil, oe
+	}
+	if rt != "Bundle" {
+		return nil, outcome.New(http.StatusBadRequest, "invalid", "Bundle.resourceType",
+			"the base endpoint takes a Bundle of type batch or transaction")
+	}
+	typ, _ := obj["type"].(string)
+	if typ != "batch" && typ != "transaction" {
+		return nil, outcome.New(http.StatusUnprocessableEntity, "not-supported", "Bundle.type",
+			"only batch and transaction Bundles are accepted")
+	}
+	var w walker
+	w.resource(obj, resources()["Bundle"], "Bundle")
+	if err := v.check(&w, body, ""); err != nil {
+		return nil, err
+	}
+
+	// Re-read the entries as raw JSON so each resource keeps its own bytes.
+	var raw struct {
+		Entry []struct {
+			FullURL  string          `json:"fullUrl"`
+			Resource json.RawMessage `json:"resource"`
+			Request  *struct {
+				Method      string `json:"method"`
+				URL         string `json:"url"`
+				IfNoneExist string `json:"ifNoneExist"`
+			} `json:"request"`
+		} `json:"entry"`
+	}
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, outcome.New(http.StatusBadRequest, "structure", "Bundle.entry", "invalid entries")
+	}
+	b := &Bundle{Type: typ}
+	var issues []outcome.Issue
+	bad := func(status int, code, expr, diag string) {
+		issues = append(issues, outcome.Issue{Severity: "error", Code: code, Expression: expr, Diagnostics: diag})
+		_ = status
+	}
+	status := http.StatusUnprocessableEntity
+	for i, e := range raw.Entry {
+		at := fmt.Sprintf("Bundle.entry[%d]", i)
+		if e.Request == nil || e.Request.Method == "" || e.Request.URL == "" {
+			bad(422, "required", at+".request", "a batch or transaction entry needs request.method and request.url")
+			continue
+		}
+		method := e.Request.Method
+		if method != http.MethodPost && method != http.MethodPut {
+			bad(422, "not-supported", at+".request.method", "only POST and PUT entries are accepted")
+			continue
+		}
+		if len(e.Resource) == 0 {
+			bad(422, "required", at+".resource", "a POST or PUT entry needs a resource")
+			continue
+		}
+		var head struct {
+			ResourceType string `json:"resourceType"`
+			ID           string `json:"id"`
+		}
+		_ = json.Unmarshal(e.Resource, &head)
+		urlType, urlID, _ := strings.Cut(strings.TrimPrefix(e.Request.URL, "/"), "/")
+		if q := strings.IndexByte(urlType, '?'); q >= 0 {
+			urlType = urlType[:q]
+		}
+		if urlType != head.ResourceType {
+			status = http.StatusBadRequest
+			bad(400, "invalid", at+".request.url", "the entry's url names another resource type than its resource")
+			continue
+		}
+		if method == http.MethodPut {
+			if urlID == "" || strings.Contains(urlID, "?") {
+				status = http.StatusBadRequest
+				bad(400, "required", at+".request.url", "a PUT entry's url must be Type/id")
+				continue
+			}
+			if head.ID != urlID {
+				status = http.StatusBadRequest
+				bad(400, "invalid", at+".resource.id", "the resource id differs from the id in request.url")
+				continue
+			}
+		}
+		b.Entries = append(b.Entries, Entry{
+			FullURL: e.FullURL, Method: method, URL: e.Request.URL, IfNoneExist: e.Request.IfNoneExist,
+			Resource: &Resource{Type: head.ResourceType, ID: head.ID, Raw: e.Resource},
+		})
+	}
+	if len(issues) > 0 {
+		return nil, &outcome.Error{Status: status, Issues: issues}
+	}
+	return b, nil
+}

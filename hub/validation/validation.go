@@ -1,0 +1,264 @@
+// Package validation is the hub's FHIR R4 boundary. Every inbound resource is
+// checked strictly before it is accepted:
+//
+//   - google/fhir's validating jsonformat unmarshaller checks JSON types,
+//     dates, codes in required bindings, ids, cardinality, required elements
+//     and reference target types;
+//   - a walk of the JSON beside google's protobuf descriptors adds what it
+//     lacks (see ../shared/FHIR-NOTES.md): the name of an unknown element
+//     (google reports only its parent), empty strings, and the format of
+//     references.
+//
+// Errors are *outcome.Error values whose issues name the element at fault as
+// a FHIRPath rooted at the resource (Patient.name[0].family) or the Bundle
+// (Bundle.entry[2].resource.birthDate): 400 for what is malformed, 422 for
+// what is well-formed but breaks a rule (a missing required element, a
+// malformed or mistargeted reference). No input value is ever echoed.
+package validation
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/google/fhir/go/fhirversion"
+	"github.com/google/fhir/go/jsonformat"
+
+	"github.com/switchboard-health/switchboard/hub/outcome"
+)
+
+// Validator validates FHIR R4 JSON. It is safe for concurrent use.
+type Validator struct {
+	u *jsonformat.Unmarshaller
+}
+
+// New builds a Validator.
+func New() (*Validator, error) {
+	u, err := jsonformat.NewUnmarshaller("UTC", fhirversion.R4)
+	if err != nil {
+		return nil, fmt.Errorf("validation: build FHIR R4 unmarshaller: %w", err)
+	}
+	return &Validator{u: u}, nil
+}
+
+// Resource is a validated resource.
+type Resource struct {
+	Type string
+	ID   string
+	// Raw is the resource's JSON exactly as received: callers forward these
+	// bytes, never a re-encoding (samply's structs lose data).
+	Raw []byte
+}
+
+// Bundle is a validated batch or transaction Bundle.
+type Bundle struct {
+	Type    string
+	Entries []Entry
+}
+
+// Entry is one Bundle entry.
+type Entry struct {
+	FullURL     string
+	Method      string
+	URL         string
+	IfNoneExist string
+	Resource    *Resource
+}
+
+// Resource validates one resource; wantType "" accepts any type.
+func (v *Validator) Resource(body []byte, wantType string) (*Resource, error) {
+	obj, err := object(body)
+	if err != nil {
+		return nil, err
+	}
+	rt, oe := resourceType(obj)
+	if oe != nil {
+		return nil, oe
+	}
+	if wantType != "" && rt != wantType {
+		return nil, outcome.New(http.StatusBadRequest, "invalid", wantType+".resourceType",
+			"the resource type in the body differs from the one in the URL")
+	}
+	var w walker
+	w.resource(obj, resources()[rt], rt)
+	if err := v.check(&w, body, ""); err != nil {
+		return nil, err
+	}
+	id, _ := obj["id"].(string)
+	return &Resource{Type: rt, ID: id, Raw: body}, nil
+}
+
+// check combines the walker's findings with google's validation.
+func (v *Validator) check(w *walker, body []byte, _ string) error {
+	if len(w.structure)+len(w.values) > 0 {
+		return &outcome.Error{Status: http.StatusBadRequest, Issues: append(w.structure, w.values...)}
+	}
+	if _, err := v.u.Unmarshal(body); err != nil {
+		return fromGoogle(err)
+	}
+	if len(w.references) > 0 {
+		return &outcome.Error{Status: http.StatusUnprocessableEntity, Issues: w.references}
+	}
+	return nil
+}
+
+func object(body []byte) (map[string]any, *outcome.Error) {
+	val, err := decode(body)
+	if err != nil {
+		return nil, outcome.New(http.StatusBadRequest, "structure", "", "invalid JSON"+position(body, err))
+	}
+	obj, ok := val.(map[string]any)
+	if !ok {
+		return nil, outcome.New(http.StatusBadRequest, "structure", "", "the body must be a JSON object (a FHIR resource)")
+	}
+	return obj, nil
+}
+
+func resourceType(obj map[string]any) (string, *outcome.Error) {
+	raw, present := obj["resourceType"]
+	if !present {
+		return "", outcome.New(http.StatusBadRequest, "required", "resourceType", "missing resourceType")
+	}
+	rt, ok := raw.(string)
+	if !ok || !IsResourceType(rt) {
+		return "", outcome.New(http.StatusBadRequest, "not-supported", "resourceType", "not a FHIR R4 resource type")
+	}
+	return rt, nil
+}
+
+// position turns a JSON error's byte offset into "at line L, column C".
+func position(body []byte, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	off := int64(-1)
+	switch {
+	case errors.As(err, &se):
+		off = se.Offset
+	case errors.As(err, &te):
+		off = te.Offset
+	default:
+		if strings.Contains(err.Error(), "unexpected EOF") {
+			off = int64(len(body))
+		}
+	}
+	if off < 0 {
+		return ""
+	}
+	line, col := 1, 1
+	for i := int64(0); i < off && i < int64(len(body)); i++ {
+		if body[i] == '\n' {
+			line, col = line+1, 1
+		} else {
+			col++
+		}
+	}
+	return fmt.Sprintf(" at line %d, column %d", line, col)
+}
+
+var googleErr = regexp.MustCompile(`error at "([^"]*)": (.*)`)
+
+// fromGoogle maps jsonformat's errors (their types are internal; their
+// messages read `error at "Patient.link[0]": missing required field "other"`)
+// to issues. Anything it cannot place is reported at the resource root
+// rather than at a wrong element.
+func fromGoogle(err error) *outcome.Error {
+	status := http.StatusUnprocessableEntity
+	var issues []outcome.Issue
+	for _, line := range strings.Split(err.Error(), "\n") {
+		m := googleErr.FindStringSubmatch(line)
+		path, detail := "", strings.TrimSpace(line)
+		if m != nil {
+			path, detail = normalizePath(m[1]), m[2]
+		}
+		is, st := classify(path, detail)
+		if st == http.StatusBadRequest {
+			status = http.StatusBadRequest
+		}
+		if len(issues) < maxIssues {
+			issues = append(issues, is)
+		}
+	}
+	return &outcome.Error{Status: status, Issues: issues}
+}
+
+var missingField = regexp.MustCompile(`^missing required field "([^"]+)"$`)
+var multipleValues = regexp.MustCompile(`^cannot accept multiple values for (\w+) field$`)
+
+func classify(path, detail string) (outcome.Issue, int) {
+	is := outcome.Issue{Severity: "error", Expression: path}
+	switch {
+	case missingField.MatchString(detail):
+		name := missingField.FindStringSubmatch(detail)[1]
+		is.Code, is.Diagnostics = "required", "missing required element"
+		if name == "resourceType" {
+			is.Expression = strings.TrimSuffix(path+".resourceType", ".")
+			return is, http.StatusBadRequest
+		}
+		is.Expression = path + "." + jsonName(name)
+		return is, http.StatusUnprocessableEntity
+	case strings.HasPrefix(detail, "invalid reference to a"):
+		is.Code, is.Diagnostics = "value", "reference to a resource type this element does not allow"
+		is.Expression = path + ".reference"
+		return is, http.StatusUnprocessableEntity
+	case detail == "unknown resource type":
+		is.Code, is.Diagnostics = "not-supported", "not a FHIR R4 resource type"
+		is.Expression = strings.TrimSuffix(parentOf(path), ".") + ".resourceType"
+		if !strings.Contains(is.Expression, ".resource") && !strings.Contains(is.Expression, ".contained") {
+			is.Expression = "resourceType"
+		}
+		return is, http.StatusBadRequest
+	case detail == "unknown field":
+		is.Code, is.Diagnostics = "structure", "unknown element"
+	case multipleValues.MatchString(detail):
+		is.Code, is.Diagnostics = "structure", "more than one type given for a choice element"
+		is.Expression = path + "." + jsonName(multipleValues.FindStringSubmatch(detail)[1]) + "[x]"
+	case detail == "code type mismatch", detail == "expected code":
+		is.Code, is.Diagnostics = "value", "code not in the required value set"
+	case detail == "expected date", detail == "expected datetime", detail == "expected instant", detail == "invalid time",
+		detail == "expected ID", detail == "invalid Id format", detail == "expected OID", detail == "expected UUID",
+		strings.HasPrefix(detail, "invalid positive integer"), strings.HasPrefix(detail, "invalid non-negative"),
+		strings.Contains(detail, "out of range"):
+		is.Code, is.Diagnostics = "value", strings.ReplaceAll(detail, "datetime", "dateTime")
+	case strings.HasPrefix(detail, "expected "), strings.HasPrefix(detail, "array length mismatch"):
+		is.Code, is.Diagnostics = "structure", "wrong JSON type: "+detail
+	case detail == "invalid JSON":
+		is.Code, is.Diagnostics = "structure", "invalid JSON"
+	default:
+		is.Code, is.Diagnostics = "invalid", "invalid element"
+	}
+	return is, http.StatusBadRequest
+}
+
+// normalizePath turns google's paths into FHIRPath: google names the type
+// of a contained or Bundle entry resource as a path segment
+// (Bundle.entry[0].resource.Patient.birthDate).
+func normalizePath(p string) string {
+	segs := strings.Split(p, ".")
+	out := segs[:0]
+	for i, s := range segs {
+		if i > 0 && IsResourceType(s) && (segs[i-1] == "resource" || strings.HasPrefix(segs[i-1], "contained[")) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, ".")
+}
+
+func parentOf(p string) string {
+	if i := strings.LastIndex(p, "."); i >= 0 {
+		return p[:i]
+	}
+	return ""
+}
+
+// jsonName converts google's proto field names (snake_case) to FHIR's.
+func jsonName(s string) string {
+	parts := strings.Split(s, "_")
+	for i := 1; i < len(parts); i++ {
+		parts[i] = upperFirst(parts[i])
+	}
+	return strings.Join(parts, "")
+}

@@ -1,0 +1,172 @@
+package validation
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/switchboard-health/switchboard/hub/outcome"
+)
+
+// walker checks what google's validator does not: the names of unknown
+// elements, empty strings, and the format of references. It walks the
+// decoded JSON beside the resource's protobuf descriptor.
+type walker struct {
+	structure  []outcome.Issue // 400: unknown elements
+	values     []outcome.Issue // 400: empty strings
+	references []outcome.Issue // 422: malformed references
+}
+
+const maxIssues = 20
+
+var (
+	relRef = regexp.MustCompile(`^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?$`)
+	absRef = regexp.MustCompile(`^https?://[^\s]+/([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?$`)
+	urnRef = regexp.MustCompile(`^urn:(uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|oid:[0-2](\.(0|[1-9][0-9]*))+)$`)
+)
+
+func (w *walker) add(list *[]outcome.Issue, is outcome.Issue) {
+	if len(w.structure)+len(w.values)+len(w.references) < maxIssues {
+		is.Severity = "error"
+		*list = append(*list, is)
+	}
+}
+
+// resource walks a resource object at path (e.g. "Patient" or
+// "Bundle.entry[0].resource").
+func (w *walker) resource(obj map[string]any, md protoreflect.MessageDescriptor, path string) {
+	w.object(obj, md, path, true)
+}
+
+func (w *walker) object(obj map[string]any, md protoreflect.MessageDescriptor, path string, root bool) {
+	keys := keysOf(md)
+	names := make([]string, 0, len(obj))
+	for k := range obj {
+		names = append(names, k)
+	}
+	sort.Strings(names) // stable issue order
+	for _, k := range names {
+		v := obj[k]
+		if root && k == "resourceType" {
+			continue
+		}
+		base := strings.TrimPrefix(k, "_")
+		f, ok := keys[base]
+		if !ok || (base != k && f.target() != nil && !isPrimitive(f)) {
+			w.add(&w.structure, outcome.Issue{Code: "structure", Expression: join(path, k),
+				Diagnostics: "unknown element (not defined for this type in FHIR R4)"})
+			continue
+		}
+		if base != k {
+			// A primitive's id/extension sibling: an Element.
+			if m, ok := v.(map[string]any); ok {
+				w.element(m, join(path, k))
+			}
+			continue
+		}
+		w.value(v, f, join(path, k))
+	}
+}
+
+// isPrimitive reports whether a field holds a FHIR primitive (a JSON scalar),
+// which is what may have a `_name` sibling.
+func isPrimitive(f field) bool {
+	if f.reference {
+		return true
+	}
+	return isPrimitiveType(f.target())
+}
+
+func (w *walker) element(m map[string]any, path string) {
+	for k, v := range m {
+		switch k {
+		case "id":
+			if s, ok := v.(string); ok && s == "" {
+				w.add(&w.values, outcome.Issue{Code: "value", Expression: path + ".id", Diagnostics: "empty string (FHIR strings must not be empty)"})
+			}
+		case "extension":
+			arr, _ := v.([]any)
+			for i, e := range arr {
+				if em, ok := e.(map[string]any); ok {
+					w.object(em, extensionDescriptor(), fmt.Sprintf("%s.extension[%d]", path, i), false)
+				}
+			}
+		default:
+			// A `_field` that is itself an array holds one Element (or null)
+			// per value; anything else is unknown.
+			w.add(&w.structure, outcome.Issue{Code: "structure", Expression: path + "." + k, Diagnostics: "unknown element"})
+		}
+	}
+}
+
+func (w *walker) value(v any, f field, path string) {
+	switch x := v.(type) {
+	case []any:
+		for i, e := range x {
+			w.value(e, f, fmt.Sprintf("%s[%d]", path, i))
+		}
+	case string:
+		if x == "" {
+			w.add(&w.values, outcome.Issue{Code: "value", Expression: path, Diagnostics: "empty string (FHIR strings must not be empty)"})
+			return
+		}
+		if f.reference && !validReference(x) {
+			w.add(&w.references, outcome.Issue{Code: "value", Expression: path,
+				Diagnostics: "malformed reference: want Type/id, an absolute URL, urn:uuid:, urn:oid: or #contained-id"})
+		}
+	case map[string]any:
+		md := f.target()
+		if md == nil {
+			return // google reports the wrong JSON type
+		}
+		if isContained(md) {
+			rt, _ := x["resourceType"].(string)
+			if rmd, ok := resources()[rt]; ok {
+				w.resource(x, rmd, path)
+			}
+			return // a missing or unknown resourceType is google's to report
+		}
+		w.object(x, md, path, false)
+	}
+}
+
+func validReference(s string) bool {
+	if strings.HasPrefix(s, "#") {
+		return len(s) > 1 || s == "#"
+	}
+	if m := relRef.FindStringSubmatch(s); m != nil {
+		return IsResourceType(m[1])
+	}
+	if m := absRef.FindStringSubmatch(s); m != nil {
+		return true
+	}
+	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
+		return true // canonical-style absolute references to other servers
+	}
+	return urnRef.MatchString(s)
+}
+
+func join(path, key string) string { return path + "." + key }
+
+var extensionDescriptor = func() protoreflect.MessageDescriptor {
+	return resources()["Patient"].Fields().ByName("extension").Message()
+}
+
+// decode parses JSON keeping numbers exact.
+func decode(b []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, err
+	}
+	if dec.More() {
+		return nil, fmt.Errorf("trailing data after the JSON value")
+	}
+	return v, nil
+}

@@ -1,0 +1,172 @@
+// Package api is the hub's HTTP surface: the unified FHIR R4 API under
+// /fhir/R4, transfer status under /transfers, and health under /healthz and
+// /readyz. Every error a client can cause is answered with a FHIR
+// OperationOutcome that names the element at fault; nothing PHI-bearing is
+// logged or echoed back.
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/switchboard-health/switchboard/hub/outcome"
+	"github.com/switchboard-health/switchboard/hub/route"
+	"github.com/switchboard-health/switchboard/hub/transfer"
+	"github.com/switchboard-health/switchboard/hub/validation"
+)
+
+// Validator checks inbound FHIR JSON (package validation implements it).
+type Validator interface {
+	Resource(body []byte, wantType string) (*validation.Resource, error)
+	Bundle(body []byte) (*validation.Bundle, error)
+}
+
+// Transfers accepts writes and reports their status (package transfer).
+type Transfers interface {
+	Accept(ctx context.Context, sub transfer.Submission) (transfer.Accepted, error)
+	Status(ctx context.Context, id string) (*transfer.Status, error)
+}
+
+// Server holds the API's dependencies. Build it as a struct literal, then
+// call Handler.
+type Server struct {
+	Validator    Validator
+	Transfers    Transfers
+	Routes       *route.Table
+	MaxBodyBytes int64
+	Logger       *slog.Logger
+	// Ready reports whether the process can take traffic (database reachable,
+	// migrations current, keys loaded); nil means always ready.
+	Ready func(ctx context.Context) error
+	// Version is reported in the CapabilityStatement.
+	Version string
+}
+
+// FHIRBase is the unified API's mount point.
+const FHIRBase = "/fhir/R4"
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.accessLog)
+
+	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
+	e.GET("/readyz", s.readyz)
+
+	g := e.Group(FHIRBase)
+	g.GET("/metadata", s.metadata)
+	g.POST("", s.bundle)
+	g.POST("/", s.bundle)
+	g.POST("/:type", s.create)
+	g.PUT("/:type/:id", s.update)
+
+	e.GET("/transfers/:id", s.status)
+	return e
+}
+
+// fail writes an OperationOutcome with the error's status.
+func fail(c echo.Context, err *outcome.Error) error {
+	if err.Status == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", "5")
+	}
+	return c.Blob(err.Status, "application/fhir+json", err.OperationOutcome())
+}
+
+// errorHandler turns echo's own errors (unknown route, wrong method) and
+// anything unexpected into OperationOutcomes.
+func (s *Server) errorHandler(err error, c echo.Context) {
+	if c.Response().Committed {
+		return
+	}
+	var oe *outcome.Error
+	var he *echo.HTTPError
+	switch {
+	case errors.As(err, &oe):
+	case errors.As(err, &he):
+		code := "not-supported"
+		msg := http.StatusText(he.Code)
+		if he.Code == http.StatusNotFound {
+			code, msg = "not-found", "no such endpoint"
+		}
+		oe = outcome.New(he.Code, code, "", msg)
+	default:
+		s.Logger.Error("unhandled API error", "route", c.Path(), "error", err)
+		oe = outcome.New(http.StatusInternalServerError, "exception", "", "internal error")
+	}
+	_ = fail(c, oe)
+}
+
+func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		start := time.Now()
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		// The route template, never the URL: ids and query strings can be PHI.
+		s.Logger.Info("http request", "method", c.Request().Method, "route", c.Path(),
+			"status", c.Response().Status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+			"bytes_in", c.Request().ContentLength)
+		return nil
+	}
+}
+
+// readBody enforces the content type and the size limit.
+func (s *Server) readBody(c echo.Context) ([]byte, *outcome.Error) {
+	ct := c.Request().Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || !(mt == "application/fhir+json" || mt == "application/json" || mt == "application/json+fhir") {
+		return nil, outcome.New(http.StatusUnsupportedMediaType, "not-supported", "",
+			"Content-Type must be application/fhir+json")
+	}
+	limit := s.MaxBodyBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	if c.Request().ContentLength > limit {
+		return nil, tooLarge(limit)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, limit))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, tooLarge(limit)
+		}
+		return nil, outcome.New(http.StatusBadRequest, "structure", "", "could not read the request body")
+	}
+	return body, nil
+}
+
+func tooLarge(limit int64) *outcome.Error {
+	return outcome.New(http.StatusRequestEntityTooLarge, "too-long", "",
+		fmt.Sprintf("request body exceeds the limit of %d bytes", limit))
+}
+
+func asOutcome(err error) *outcome.Error {
+	var oe *outcome.Error
+	if errors.As(err, &oe) {
+		return oe
+	}
+	return outcome.New(http.StatusBadRequest, "invalid", "", "invalid resource")
+}
+
+func (s *Server) readyz(c echo.Context) error {
+	if s.Ready != nil {
+		ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
+		defer cancel()
+		if err := s.Ready(ctx); err != nil {
+			return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "reason": err.Error()})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+}

@@ -1,0 +1,250 @@
+package transfer_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/riverqueue/river"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/delivery"
+	"github.com/switchboard-health/switchboard/hub/logging"
+	"github.com/switchboard-health/switchboard/hub/seal"
+	"github.com/switchboard-health/switchboard/hub/store"
+	"github.com/switchboard-health/switchboard/hub/testenv"
+	"github.com/switchboard-health/switchboard/hub/transfer"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+type routes map[string][]string
+
+func (r routes) For(t string, _ connectors.Interaction) []string { return r[t] }
+
+// stores opens a migrated, insert-only store of each dialect.
+func stores(t *testing.T) map[store.Dialect]store.Store {
+	t.Helper()
+	ctx := context.Background()
+	out := map[store.Dialect]store.Store{}
+	for _, cfg := range []store.Config{
+		{SQLitePath: filepath.Join(t.TempDir(), "hub.db")},
+		{DatabaseURL: testenv.Postgres(t)},
+	} {
+		cfg.Logger = logging.Discard()
+		cfg.River = &river.Config{}
+		st, err := store.Open(ctx, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(st.Close)
+		if err := st.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+		ok, err := st.MigrationsCurrent(ctx)
+		if err != nil || !ok {
+			t.Fatalf("%s: migrations not current after Migrate: %v", st.Dialect(), err)
+		}
+		out[st.Dialect()] = st
+	}
+	return out
+}
+
+func service(t *testing.T, st store.Store) *transfer.Service {
+	t.Helper()
+	k, _ := seal.GenerateKey("k1")
+	kr, err := seal.NewKeyring(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, _ := seal.NewMAC(make([]byte, 32))
+	return &transfer.Service{Store: st, Keys: kr, MAC: mac, Router: routes{"Patient": {"ehr", "payments"}}}
+}
+
+const canary = "Zzqcanaryfamily"
+
+func patientSub(key string, body string) transfer.Submission {
+	return transfer.Submission{
+		ClientID: "app", IdempotencyKey: key, Body: []byte(body), Kind: transfer.KindResource,
+		Entries: []transfer.Entry{{Interaction: connectors.Create, ResourceType: "Patient", Resource: []byte(body)}},
+	}
+}
+
+func count(t *testing.T, st store.Store, q string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := st.DB().QueryRow(context.Background(), q, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestAcceptStatusAndIdempotency(t *testing.T) {
+	for dialect, st := range stores(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			ctx := context.Background()
+			svc := service(t, st)
+			body := `{"resourceType":"Patient","name":[{"family":"` + canary + `"}]}`
+
+			acc, err := svc.Accept(ctx, patientSub("key-1", body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if acc.Replayed || acc.Deliveries != 2 || !transfer.ValidID(acc.ID) {
+				t.Fatalf("accepted: %+v", acc)
+			}
+			stt, err := svc.Status(ctx, acc.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(stt.Deliveries) != 2 || stt.State != "in-progress" || stt.Deliveries[0].State != "queued" {
+				t.Fatalf("status: %+v", stt)
+			}
+			// The same key and body: the same transfer, nothing new queued.
+			again, err := svc.Accept(ctx, patientSub("key-1", body))
+			if err != nil || !again.Replayed || again.ID != acc.ID || again.Deliveries != 2 {
+				t.Fatalf("replay: %+v %v", again, err)
+			}
+			if n := count(t, st, `SELECT COUNT(*) FROM river_job`); n != 2 {
+				t.Fatalf("river jobs after replay: %d, want 2", n)
+			}
+			// The same key with another body is refused.
+			if _, err := svc.Accept(ctx, patientSub("key-1", strings.Replace(body, "Zz", "Yy", 1))); !errors.Is(err, transfer.ErrIdempotencyConflict) {
+				t.Fatalf("conflict: %v", err)
+			}
+			// No key: always a new transfer.
+			other, err := svc.Accept(ctx, patientSub("", body))
+			if err != nil || other.ID == acc.ID {
+				t.Fatalf("keyless: %+v %v", other, err)
+			}
+			// River's table holds envelopes only.
+			q := `SELECT CAST(args AS TEXT) FROM river_job`
+			if dialect == store.SQLite {
+				q = `SELECT json(args) FROM river_job` // riversqlite stores JSONB
+			}
+			rows, err := st.DB().Query(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer rows.Close()
+			for rows.Next() {
+				var args string
+				if err := rows.Scan(&args); err != nil {
+					t.Fatal(err)
+				}
+				var a delivery.Args
+				if err := json.Unmarshal([]byte(args), &a); err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(args, canary) || a.Sealed.KID != "k1" || len(a.Sealed.Data) == 0 {
+					t.Fatalf("job args must be a sealed envelope: %s", args)
+				}
+			}
+			if _, err := svc.Status(ctx, "tr_000000000000deadbeefdeadbeef"); !errors.Is(err, transfer.ErrNotFound) {
+				t.Fatalf("unknown id: %v", err)
+			}
+		})
+	}
+}
+
+// failingJobs makes InsertJobs fail after the transfer row was written.
+type failingJobs struct{ store.Store }
+
+func (f failingJobs) InTx(ctx context.Context, fn func(context.Context, store.Tx) error) error {
+	return f.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error { return fn(ctx, failTx{tx}) })
+}
+
+type failTx struct{ store.Tx }
+
+func (failTx) InsertJobs(context.Context, []river.InsertManyParams) ([]int64, error) {
+	return nil, errors.New("injected failure")
+}
+
+func TestAcceptIsAtomic(t *testing.T) {
+	for dialect, st := range stores(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			svc := service(t, failingJobs{st})
+			if _, err := svc.Accept(context.Background(), patientSub("k", `{"resourceType":"Patient"}`)); err == nil {
+				t.Fatal("want the injected failure")
+			}
+			if n := count(t, st, `SELECT COUNT(*) FROM switchboard_transfer`); n != 0 {
+				t.Fatalf("a transfer row survived a failed enqueue: %d", n)
+			}
+		})
+	}
+}
+
+func TestConcurrentSameKeyMakesOneTransfer(t *testing.T) {
+	for dialect, st := range stores(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			svc := service(t, st)
+			const n = 16
+			ids := make([]string, n)
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					acc, err := svc.Accept(context.Background(), patientSub("same", `{"resourceType":"Patient"}`))
+					if err != nil {
+						errs <- err
+						return
+					}
+					ids[i] = acc.ID
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			for _, id := range ids {
+				if id != ids[0] {
+					t.Fatalf("different transfers for one key: %v", ids)
+				}
+			}
+			if c := count(t, st, `SELECT COUNT(*) FROM river_job`); c != 2 {
+				t.Fatalf("jobs: %d, want 2", c)
+			}
+		})
+	}
+}
+
+func TestRecordOutcomeCountsTries(t *testing.T) {
+	for dialect, st := range stores(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			ctx := context.Background()
+			svc := service(t, st)
+			acc, err := svc.Accept(ctx, patientSub("", `{"resourceType":"Patient"}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			steps := []struct {
+				o    delivery.Outcome
+				want int
+			}{
+				{delivery.Outcome{State: delivery.StateRetrying, CountTry: true, HTTPStatus: 503, ErrorClass: connectors.Retryable, ErrorCode: "http_503"}, 1},
+				{delivery.Outcome{State: delivery.StateRetrying, CountTry: false, ErrorClass: connectors.BreakerOpen, ErrorCode: "breaker_open"}, 1},
+				{delivery.Outcome{State: delivery.StateDelivered, CountTry: true, HTTPStatus: 201}, 2},
+			}
+			for i, s := range steps {
+				s.o.TransferID, s.o.Entry, s.o.Destination = acc.ID, 0, "ehr"
+				got, err := svc.RecordOutcome(ctx, s.o)
+				if err != nil || got != s.want {
+					t.Fatalf("step %d: tries %d (%v), want %d", i, got, err, s.want)
+				}
+			}
+			stt, _ := svc.Status(ctx, acc.ID)
+			d := stt.Deliveries[0]
+			if d.Destination != "ehr" || d.State != "delivered" || d.Attempts != 2 || d.LastHTTPStatus == nil || *d.LastHTTPStatus != 201 || d.DeliveredAt == nil || d.ErrorClass != "" {
+				t.Fatalf("delivery status: %s", fmt.Sprintf("%+v", d))
+			}
+		})
+	}
+}

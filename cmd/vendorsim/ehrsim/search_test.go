@@ -1,0 +1,226 @@
+package ehrsim_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-health/switchboard/cmd/vendorsim/ehrsim"
+)
+
+type searchset struct {
+	ResourceType string `json:"resourceType"`
+	Type         string `json:"type"`
+	Total        int    `json:"total"`
+	Link         []struct {
+		Relation string `json:"relation"`
+		URL      string `json:"url"`
+	} `json:"link"`
+	Entry []struct {
+		FullURL  string `json:"fullUrl"`
+		Resource struct {
+			ID   string `json:"id"`
+			Meta struct {
+				LastUpdated string `json:"lastUpdated"`
+			} `json:"meta"`
+		} `json:"resource"`
+	} `json:"entry"`
+}
+
+func (b searchset) next() string {
+	for _, l := range b.Link {
+		if l.Relation == "next" {
+			return l.URL
+		}
+	}
+	return ""
+}
+
+func (b searchset) ids() []string {
+	var out []string
+	for _, e := range b.Entry {
+		out = append(out, e.Resource.ID)
+	}
+	return out
+}
+
+// searchURL fetches an absolute URL (a next link) or a path under the base.
+func (s *sandbox) search(u string) searchset {
+	s.t.Helper()
+	if strings.HasPrefix(u, s.fhir) {
+		u = strings.TrimPrefix(u, s.fhir)
+	}
+	r := s.do(http.MethodGet, u, "")
+	if r.status != http.StatusOK {
+		s.t.Fatalf("GET %s: %d %s", u, r.status, r.body)
+	}
+	var b searchset
+	if err := json.Unmarshal(r.body, &b); err != nil {
+		s.t.Fatal(err)
+	}
+	if b.ResourceType != "Bundle" || b.Type != "searchset" {
+		s.t.Fatalf("not a searchset Bundle: %s", r.body)
+	}
+	return b
+}
+
+func TestSearchByIdentifier(t *testing.T) {
+	s := newSandbox(t, ehrsim.Options{})
+	s.do(http.MethodPost, "/Patient", patient("urn:a", "1", "A1"))
+	s.do(http.MethodPost, "/Patient", patient("urn:a", "2", "A2"))
+	s.do(http.MethodPost, "/Patient", patient("urn:b", "1", "B1"))
+	s.do(http.MethodPost, "/Observation", `{"resourceType":"Observation","identifier":[{"system":"urn:a","value":"1"}]}`)
+	tests := []struct {
+		query string
+		want  int
+	}{
+		{"identifier=" + url.QueryEscape("urn:a|1"), 1},
+		{"identifier=urn:a|1", 1}, // unescaped, as curl users type it
+		{"identifier=1", 2},       // any system
+		{"identifier=urn:a|", 2},  // any value in the system
+		{"identifier=urn:a|1,urn:b|1", 2},
+		{"identifier=urn:a|9", 0},
+		{"identifier=urn:a|1&identifier=urn:b|1", 0}, // AND across parameters
+		{"unknown=ignored&identifier=urn:a|2", 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			b := s.search("/Patient?" + tc.query)
+			if b.Total != tc.want || len(b.Entry) != tc.want {
+				t.Fatalf("total %d, entries %d, want %d", b.Total, len(b.Entry), tc.want)
+			}
+			for _, e := range b.Entry {
+				if e.FullURL != s.fhir+"/Patient/"+e.Resource.ID {
+					t.Errorf("fullUrl %s", e.FullURL)
+				}
+			}
+		})
+	}
+	if r := s.do(http.MethodGet, "/Patient?unknown=1", "", "Prefer", "handling=strict"); r.status != 400 {
+		t.Errorf("strict handling of an unknown parameter: %d", r.status)
+	}
+}
+
+func TestSearchByLastUpdated(t *testing.T) {
+	s := newSandbox(t, ehrsim.Options{})
+	var stamps []string
+	for i := range 6 {
+		m := s.do(http.MethodPost, "/Encounter", `{"resourceType":"Encounter","status":"finished"}`).json(t)
+		_, lu := meta(t, m)
+		stamps = append(stamps, lu)
+		_ = i
+	}
+	mid := stamps[2] // the third resource
+	tests := []struct {
+		query string
+		want  int
+	}{
+		{"_lastUpdated=gt" + mid, 3},
+		{"_lastUpdated=ge" + mid, 4},
+		{"_lastUpdated=lt" + mid, 2},
+		{"_lastUpdated=le" + mid, 3},
+		{"_lastUpdated=" + mid, 1},
+		{"_lastUpdated=ge" + stamps[1] + "&_lastUpdated=lt" + stamps[4], 3},
+		{"_lastUpdated=gt2000-01-01T00:00:00Z", 6},
+		{"_lastUpdated=gt2000-01-01", 6},
+		{"_lastUpdated=gt2999-01-01T00:00:00Z", 0},
+		{"_lastUpdated=gt" + strings.Replace(mid, "Z", "+00:00", 1), 3}, // an unescaped + arrives as a space
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			if b := s.search("/Encounter?" + tc.query); b.Total != tc.want {
+				t.Fatalf("total %d, want %d (stamps %v)", b.Total, tc.want, stamps)
+			}
+		})
+	}
+	// An update moves a resource to the end of the order.
+	b := s.search("/Encounter")
+	first := b.Entry[0].Resource.ID
+	s.do(http.MethodPut, "/Encounter/"+first, `{"resourceType":"Encounter","id":"`+first+`","status":"cancelled"}`)
+	after := s.search("/Encounter?_lastUpdated=gt" + stamps[5])
+	if ids := after.ids(); len(ids) != 1 || ids[0] != first {
+		t.Fatalf("changed since the last create: %v, want [%s]", ids, first)
+	}
+}
+
+// A poller pages through 25 resources ten at a time by following next links
+// and sees each exactly once, in lastUpdated order, even while more arrive.
+func TestSearchPagesThroughNextLinks(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		midPoll  bool
+		wantSeen int
+	}{{"quiet", false, 25}, {"a write arrives mid-poll", true, 26}} {
+		t.Run(tc.name, func(t *testing.T) { pageThrough(t, tc.midPoll, tc.wantSeen) })
+	}
+}
+
+func pageThrough(t *testing.T, midPoll bool, wantSeen int) {
+	s := newSandbox(t, ehrsim.Options{})
+	created := map[string]bool{}
+	for i := range 25 {
+		m := s.do(http.MethodPost, "/Appointment", fmt.Sprintf(`{"resourceType":"Appointment","status":"booked","identifier":[{"system":"urn:appt","value":"%d"}]}`, i)).json(t)
+		created[m["id"].(string)] = true
+	}
+	seen := map[string]int{}
+	var order []string
+	pages := 0
+	for u := "/Appointment?_lastUpdated=gt2000-01-01T00:00:00.000Z&_count=10"; u != ""; pages++ {
+		b := s.search(u)
+		if want := len(created); b.Total != want {
+			t.Fatalf("page %d: total %d, want %d", pages, b.Total, want)
+		}
+		for _, e := range b.Entry {
+			seen[e.Resource.ID]++
+			order = append(order, e.Resource.Meta.LastUpdated+" "+e.Resource.ID)
+		}
+		u = b.next()
+		if pages == 0 && midPoll {
+			// A resource written mid-poll sorts after everything already
+			// paged, so it shows up on a later page rather than shifting
+			// an offset.
+			m := s.do(http.MethodPost, "/Appointment", `{"resourceType":"Appointment","status":"booked"}`).json(t)
+			created[m["id"].(string)] = true
+		}
+		if pages > 10 {
+			t.Fatal("paging does not end")
+		}
+	}
+	if pages != 3 {
+		t.Errorf("%d pages, want 3", pages)
+	}
+	if len(seen) != wantSeen || len(seen) != len(created) {
+		t.Errorf("saw %d distinct resources, created %d, want %d", len(seen), len(created), wantSeen)
+	}
+	for id, n := range seen {
+		if n != 1 || !created[id] {
+			t.Errorf("%s seen %d times", id, n)
+		}
+	}
+	for i := 1; i < len(order); i++ {
+		if order[i] <= order[i-1] {
+			t.Errorf("out of order at %d: %s after %s", i, order[i], order[i-1])
+		}
+	}
+	if r := s.do(http.MethodGet, "/Appointment?_page=not-a-token", ""); r.status != 400 {
+		t.Errorf("forged page token: %d", r.status)
+	}
+	if b := s.search("/Appointment?_count=0"); b.Total != wantSeen || len(b.Entry) != 0 || b.next() != "" {
+		t.Errorf("_count=0: total %d, %d entries, next %q", b.Total, len(b.Entry), b.next())
+	}
+}
+
+func TestSearchByPatientReference(t *testing.T) {
+	s := newSandbox(t, ehrsim.Options{})
+	s.do(http.MethodPost, "/Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/p1"}}`)
+	s.do(http.MethodPost, "/Observation", `{"resourceType":"Observation","subject":{"reference":"Patient/p2"}}`)
+	s.do(http.MethodPost, "/Appointment", `{"resourceType":"Appointment","participant":[]}`)
+	for q, want := range map[string]int{"patient=p1": 1, "patient=Patient/p2": 1, "subject=Patient/p1,Patient/p2": 2, "patient=p3": 0} {
+		if b := s.search("/Observation?" + q); b.Total != want {
+			t.Errorf("%s: total %d, want %d", q, b.Total, want)
+		}
+	}
+}

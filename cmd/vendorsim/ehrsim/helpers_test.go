@@ -1,11 +1,14 @@
 package ehrsim_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/switchboard-health/switchboard/cmd/vendorsim/ehrsim"
@@ -13,9 +16,9 @@ import (
 
 // sandbox is an in-process EHR sandbox with a small client around it.
 type sandbox struct {
-	t   *testing.T
-	srv *httptest.Server
-	sim *ehrsim.Server
+	t    *testing.T
+	srv  *httptest.Server
+	sim  *ehrsim.Server
 	fhir string // base URL of the FHIR API
 }
 
@@ -134,3 +137,23 @@ func meta(t *testing.T, m map[string]any) (versionID, lastUpdated string) {
 	lastUpdated, _ = mm["lastUpdated"].(string)
 	return
 }
+
+// syncBuffer collects log output from concurrent handlers.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newTextLogger(w io.Writer) *slog.Logger { return slog.New(slog.NewTextHandler(w, nil)) }

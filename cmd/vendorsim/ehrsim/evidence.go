@@ -123,9 +123,17 @@ type Stats struct {
 	Effects    int `json:"effects"`
 	// IdempotencyKeys counts keys remembered.
 	IdempotencyKeys int `json:"idempotency_keys"`
-	storeStats
-	Sink   SinkStats `json:"sink"`
-	Faults Faults    `json:"faults"`
+	// Resources counts stored resources (current versions), also per type.
+	Resources       int            `json:"resources"`
+	ResourcesByType map[string]int `json:"resources_by_type"`
+	// Versions counts stored versions of all resources.
+	Versions int `json:"versions"`
+	// DuplicateIdentifiers counts identifiers (type, system and value) held
+	// by more than one resource: duplicate charts, which a client relying on
+	// conditional create should never cause.
+	DuplicateIdentifiers int       `json:"duplicate_identifiers"`
+	Sink                 SinkStats `json:"sink"`
+	Faults               Faults    `json:"faults"`
 }
 
 // Log returns the request log, as GET /_sandbox/log?by_key=1 would.
@@ -141,7 +149,8 @@ func (s *Server) Stats() Stats {
 	st := Stats{Requests: s.log.total, LogEntries: len(s.log.entries), Effects: s.log.effects}
 	s.log.mu.Unlock()
 	st.IdempotencyKeys = s.keys.len()
-	st.storeStats = s.store.stats()
+	ss := s.store.stats()
+	st.Resources, st.ResourcesByType, st.Versions, st.DuplicateIdentifiers = ss.resources, ss.byType, ss.versions, ss.dupIdents
 	st.Sink = s.sink.stats()
 	st.Faults = s.faults.get()
 	return st

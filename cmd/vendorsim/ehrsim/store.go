@@ -311,25 +311,23 @@ func (s *store) candidatesLocked(ts *typeStore, c *criteria) []*record {
 
 // storeStats are the store's counters for /_sandbox/stats.
 type storeStats struct {
-	Resources            int            `json:"resources"`
-	ResourcesByType      map[string]int `json:"resources_by_type"`
-	Versions             int            `json:"versions"`
-	DuplicateIdentifiers int            `json:"duplicate_identifiers"`
+	resources, versions, dupIdents int
+	byType                         map[string]int
 }
 
 func (s *store) stats() storeStats {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	st := storeStats{ResourcesByType: map[string]int{}}
+	st := storeStats{byType: map[string]int{}}
 	for typ, ts := range s.types {
-		st.Resources += len(ts.byID)
-		st.ResourcesByType[typ] = len(ts.byID)
+		st.resources += len(ts.byID)
+		st.byType[typ] = len(ts.byID)
 		for _, r := range ts.byID {
-			st.Versions += len(r.versions)
+			st.versions += len(r.versions)
 		}
 		for _, m := range ts.byIdent {
 			if len(m) > 1 {
-				st.DuplicateIdentifiers++
+				st.dupIdents++
 			}
 		}
 	}

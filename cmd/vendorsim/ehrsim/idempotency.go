@@ -31,8 +31,8 @@ type keyEntry struct {
 	resp *answer
 }
 
-// keyTable remembers keys for the life of the process, as the brief for a
-// sandbox allows; a real vendor expires them (Stripe after 24 hours).
+// keyTable remembers keys for the life of the process; a real vendor expires
+// them (Stripe after 24 hours), which a sandbox that restarts per test need not.
 type keyTable struct {
 	mu sync.Mutex
 	m  map[string]*keyEntry

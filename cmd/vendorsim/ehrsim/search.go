@@ -112,7 +112,6 @@ type criteria struct {
 	count    int
 	cursor   *cursor
 	canon    url.Values // the parameters honoured, for the self and next links
-	lenient  []string   // parameters ignored
 	hasParam bool
 }
 
@@ -147,7 +146,6 @@ func parseSearch(q url.Values, strict bool) (*criteria, error) {
 				if strict || err != errUnknownParam {
 					return nil, err
 				}
-				c.lenient = append(c.lenient, name)
 			}
 		}
 	}

@@ -1,0 +1,203 @@
+// Package server wires the hub together from its configuration: the store
+// and River, the connectors named by the routing table, the deliver worker,
+// the transfer service and the HTTP API, with a graceful drain on shutdown.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/api"
+	"github.com/switchboard-health/switchboard/hub/config"
+	"github.com/switchboard-health/switchboard/hub/delivery"
+	"github.com/switchboard-health/switchboard/hub/route"
+	"github.com/switchboard-health/switchboard/hub/store"
+	"github.com/switchboard-health/switchboard/hub/transfer"
+	"github.com/switchboard-health/switchboard/hub/validation"
+)
+
+// Options builds a Hub.
+type Options struct {
+	Config config.Config
+	Logger *slog.Logger
+	// Env resolves the variables connectors name for their secrets.
+	Env     connectors.Env
+	Version string
+}
+
+// Hub is a configured, not yet serving, Switchboard process.
+type Hub struct {
+	cfg       config.Config
+	log       *slog.Logger
+	Store     store.Store
+	Transfers *transfer.Service
+	Routes    *route.Table
+	handler   http.Handler
+	migrated  atomic.Bool
+	workers   bool
+}
+
+// New builds the hub: loads the routing table and keys, builds the
+// connectors (each validates its own configuration), opens the store and
+// migrates it unless disabled.
+func New(ctx context.Context, o Options) (*Hub, error) {
+	cfg, log := o.Config, o.Logger
+	table, err := route.Load(cfg.RoutesPath, validation.IsResourceType, o.Env)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := cfg.LoadKeys()
+	if err != nil {
+		return nil, err
+	}
+	if keys.Generated {
+		log.Warn("USING GENERATED DEVELOPMENT KEYS: queued payloads are sealed with keys kept in " + cfg.DevKeysPath +
+			"; never use this mode for real patient data (set SWITCHBOARD_SEAL_KEYS and SWITCHBOARD_HMAC_KEY)")
+	}
+
+	dests := map[string]delivery.Destination{}
+	maxAttempts := map[string]int{}
+	queues := map[string]river.QueueConfig{}
+	var errs []error
+	for _, name := range table.DestinationNames() {
+		d := table.Destinations[name]
+		spec, ok := connectors.Lookup(d.Type)
+		if !ok {
+			errs = append(errs, fmt.Errorf("destination %q: unknown connector type %q (registered: %v)", name, d.Type, connectors.Types()))
+			continue
+		}
+		conn, err := spec.New(connectors.Params{Name: name, Decode: d.Decoder(), Env: o.Env, Logger: log.With("destination", name)})
+		if err != nil {
+			errs = append(errs, fmt.Errorf("destination %q: %w", name, err))
+			continue
+		}
+		dests[name] = delivery.Destination{Connector: conn, MaxAttempts: d.MaxAttempts}
+		maxAttempts[name] = d.MaxAttempts
+		queues[delivery.QueueName(name)] = river.QueueConfig{MaxWorkers: d.MaxWorkers}
+	}
+	if len(errs) > 0 {
+		return nil, fmt.Errorf("routing file %s: %w", cfg.RoutesPath, errors.Join(errs...))
+	}
+
+	h := &Hub{cfg: cfg, log: log, Routes: table, workers: cfg.RunsWorkers()}
+	rc := &river.Config{
+		Logger:                      log.With("component", "river"),
+		RetryPolicy:                 delivery.RetryPolicy{Base: cfg.RetryBase, Max: cfg.RetryMax},
+		CompletedJobRetentionPeriod: cfg.CompletedKeep,
+		JobTimeout:                  cfg.TryTimeout,
+		// A job still running after this belongs to a process that died
+		// (SIGKILL, OOM): River's rescuer makes it retryable again. The
+		// vendor idempotency key makes the second try safe.
+		RescueStuckJobsAfter: cfg.RescueAfter,
+	}
+	if !cfg.Postgres() {
+		// SQLite has no LISTEN/NOTIFY: producers poll, so poll briskly.
+		rc.FetchPollInterval = 100 * time.Millisecond
+		rc.FetchCooldown = 50 * time.Millisecond
+	}
+	svc := &transfer.Service{Keys: keys.Ring, MAC: keys.MAC, Router: table, MaxAttempts: maxAttempts}
+	if h.workers {
+		workers := river.NewWorkers()
+		river.AddWorker(workers, &delivery.Worker{
+			Keys: keys.Ring, Destinations: dests, Recorder: svc,
+			Logger: log.With("component", "deliver"), TryTimeout: cfg.TryTimeout,
+		})
+		rc.Workers, rc.Queues = workers, queues
+	}
+	st, err := store.Open(ctx, store.Config{
+		DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxConns: cfg.PGMaxConns, River: rc, Logger: log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	svc.Store = st
+	h.Store, h.Transfers = st, svc
+	if cfg.AutoMigrate {
+		if err := st.Migrate(ctx); err != nil {
+			st.Close()
+			return nil, err
+		}
+		h.migrated.Store(true)
+	}
+
+	v, err := validation.New()
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	h.handler = (&api.Server{
+		Validator: v, Transfers: svc, Routes: table, MaxBodyBytes: cfg.MaxBodyBytes,
+		Logger: log.With("component", "api"), Ready: h.ready, Version: o.Version,
+	}).Handler()
+	return h, nil
+}
+
+// Handler is the HTTP API (worker-only processes serve health only).
+func (h *Hub) Handler() http.Handler { return h.handler }
+
+func (h *Hub) ready(ctx context.Context) error {
+	if err := h.Store.Ping(ctx); err != nil {
+		return errors.New("database unreachable")
+	}
+	if !h.migrated.Load() {
+		ok, err := h.Store.MigrationsCurrent(ctx)
+		if err != nil || !ok {
+			return errors.New("migrations not current")
+		}
+		h.migrated.Store(true)
+	}
+	return nil
+}
+
+// Serve starts the workers (for worker roles) and the HTTP server on ln,
+// and blocks until ctx ends; then it stops accepting, finishes in-flight
+// requests and jobs within the shutdown deadline, and closes the store.
+func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
+	if h.workers {
+		if err := h.Store.StartWorkers(ctx); err != nil {
+			return err
+		}
+	}
+	srv := &http.Server{
+		Handler:           h.handler,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	h.log.Info("switchboard serving", "addr", ln.Addr().String(), "role", h.cfg.Role, "database", string(h.Store.Dialect()))
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	h.log.Info("switchboard draining", "deadline", h.cfg.ShutdownTimeout.String())
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), h.cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(dctx); err != nil {
+		h.log.Warn("http drain incomplete", "error", err)
+	}
+	if h.workers {
+		if err := h.Store.StopWorkers(dctx); err != nil {
+			h.log.Warn("job drain incomplete", "error", err)
+		}
+	}
+	h.Store.Close()
+	h.log.Info("switchboard stopped")
+	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {
+		return serveErr
+	}
+	return nil
+}

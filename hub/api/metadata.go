@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"sort"
 	"time"
@@ -56,5 +57,9 @@ func (s *Server) metadata(c echo.Context) error {
 			"interaction": []code{{"batch"}, {"transaction"}},
 		}},
 	}
-	return c.JSON(http.StatusOK, cs)
+	b, err := json.Marshal(cs)
+	if err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "application/fhir+json", b)
 }

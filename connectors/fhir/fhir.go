@@ -1,0 +1,155 @@
+// Package fhir is the EHR connector (type "fhir"): it delivers to any FHIR
+// R4 server (Epic, Cerner, athena, Healthie, Elation expose one). Creates are
+// POST {base}/{Type}, conditional on the first identifier (If-None-Exist),
+// so a retried create after a lost answer finds the record instead of
+// duplicating it; updates are PUT {base}/{Type}/{id}. Every request also
+// carries the Idempotency-Key, which servers that support it honour.
+//
+// Configuration (the destination's `config:` block):
+//
+//	base_url          the server's FHIR base, e.g. https://ehr.example/fhir/R4 (required)
+//	auth_token_env    environment variable holding a bearer token (optional)
+//	timeout           one HTTP try, e.g. 10s
+//	retry_max         extra tries within one delivery attempt
+//	breaker_failures  consecutive failed attempts that open the breaker
+//	breaker_open_for  how long it stays open, e.g. 30s
+package fhir
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/connectors/outbound"
+	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+)
+
+func init() {
+	connectors.Register(connectors.Spec{
+		Type:    "fhir",
+		Summary: "any FHIR R4 server (the EHR): conditional create on identifier, update by id",
+		Fields: map[string]string{
+			"base_url":         "FHIR base URL (required)",
+			"auth_token_env":   "environment variable with a bearer token (optional)",
+			"timeout":          "one HTTP try (default 10s)",
+			"retry_max":        "extra tries within one delivery attempt (default 2)",
+			"breaker_failures": "consecutive failed attempts that open the breaker (default 5)",
+			"breaker_open_for": "how long the breaker stays open (default 30s)",
+		},
+		New: New,
+	})
+}
+
+// Config is the connector's configuration block.
+type Config struct {
+	BaseURL         string        `yaml:"base_url"`
+	AuthTokenEnv    string        `yaml:"auth_token_env"`
+	Timeout         time.Duration `yaml:"timeout"`
+	RetryMax        int           `yaml:"retry_max"`
+	BreakerFailures uint32        `yaml:"breaker_failures"`
+	BreakerOpenFor  time.Duration `yaml:"breaker_open_for"`
+}
+
+// Connector delivers to one FHIR server.
+type Connector struct {
+	base   string
+	token  string
+	client *outbound.Client
+}
+
+// New builds the connector and validates its configuration.
+func New(p connectors.Params) (connectors.Connector, error) {
+	var c Config
+	if err := p.Decode(&c); err != nil {
+		return nil, err
+	}
+	u, err := url.Parse(c.BaseURL)
+	if c.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("fhir destination %q: base_url must be an http(s) URL of the FHIR base", p.Name)
+	}
+	conn := &Connector{base: strings.TrimRight(c.BaseURL, "/")}
+	if c.AuthTokenEnv != "" {
+		v, _ := p.Env(c.AuthTokenEnv)
+		if v == "" {
+			return nil, fmt.Errorf("fhir destination %q: environment variable %s is empty", p.Name, c.AuthTokenEnv)
+		}
+		conn.token = v
+	}
+	conn.client = outbound.New(outbound.Options{Name: p.Name, Timeout: c.Timeout, RetryMax: c.RetryMax,
+		BreakerFailures: c.BreakerFailures, BreakerOpenFor: c.BreakerOpenFor, Logger: p.Logger})
+	return conn, nil
+}
+
+// Type implements connectors.Connector.
+func (c *Connector) Type() string { return "fhir" }
+
+// BreakerState reports the destination's circuit breaker.
+func (c *Connector) BreakerState() string { return c.client.BreakerState() }
+
+// Deliver implements connectors.Deliverer.
+func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
+	body, err := mapping.Outbound(d.Resource)
+	if err != nil {
+		return connectors.Result{}, connectors.PermanentError("mapping", err)
+	}
+	h := http.Header{"Content-Type": {"application/fhir+json"}, "Accept": {"application/fhir+json"}}
+	if c.token != "" {
+		h.Set("Authorization", "Bearer "+c.token)
+	}
+	req := outbound.Request{Header: h, Body: body, IdempotencyKey: d.IdempotencyKey}
+	switch d.Interaction {
+	case connectors.Create:
+		req.Method, req.URL = http.MethodPost, c.base+"/"+d.ResourceType
+		if cond := mapping.ConditionalCreate(d.Resource); cond != "" {
+			h.Set("If-None-Exist", cond)
+		}
+	case connectors.Update:
+		req.Method, req.URL = http.MethodPut, c.base+"/"+d.ResourceType+"/"+url.PathEscape(d.ResourceID)
+	default:
+		return connectors.Result{}, connectors.PermanentError("unsupported_interaction", fmt.Errorf("interaction %q", d.Interaction))
+	}
+	resp, err := c.client.Do(ctx, req)
+	if err != nil {
+		var ce *connectors.Error
+		if errors.As(err, &ce) && resp != nil {
+			if code := issueCode(resp.Body); code != "" {
+				ce.Code += ":" + code
+			}
+		}
+		return connectors.Result{}, err
+	}
+	return connectors.Result{Status: resp.Status, VendorID: vendorID(resp)}, nil
+}
+
+// issueCode reads the first OperationOutcome issue code (never diagnostics,
+// which may echo the input).
+func issueCode(body []byte) string {
+	var oo struct {
+		Issue []struct{ Code string } `json:"issue"`
+	}
+	if json.Unmarshal(body, &oo) == nil && len(oo.Issue) > 0 {
+		return oo.Issue[0].Code
+	}
+	return ""
+}
+
+func vendorID(resp *outbound.Response) string {
+	if loc := resp.Header.Get("Location"); loc != "" {
+		parts := strings.Split(strings.TrimRight(loc, "/"), "/")
+		for i := len(parts) - 1; i > 0; i-- {
+			if parts[i] == "_history" && i >= 1 {
+				return parts[i-1]
+			}
+		}
+		return parts[len(parts)-1]
+	}
+	var r struct{ ID string }
+	_ = json.Unmarshal(resp.Body, &r)
+	return r.ID
+}

@@ -1,0 +1,220 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/switchboard-health/switchboard/cmd/vendorsim/ehrsim"
+	"github.com/switchboard-health/switchboard/hub/config"
+	"github.com/switchboard-health/switchboard/hub/logging"
+	"github.com/switchboard-health/switchboard/hub/server"
+	"github.com/switchboard-health/switchboard/hub/testenv"
+	"github.com/switchboard-health/switchboard/hub/transfer"
+
+	_ "github.com/switchboard-health/switchboard/connectors/fhir"
+	_ "github.com/switchboard-health/switchboard/connectors/stripe"
+)
+
+func TestMain(m *testing.M) { testenv.Main(m) }
+
+// syncBuffer collects the hub's logs for PHI scans.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+type harness struct {
+	t          *testing.T
+	url        string
+	ehr        *httptest.Server
+	stripe     string
+	logs       *syncBuffer
+	hub        *server.Hub
+	sqlitePath string
+	pgURL      string
+}
+
+const dialectSQLite, dialectPostgres = "sqlite", "postgres"
+
+var dialects = []string{dialectSQLite, dialectPostgres}
+
+// start runs a hub of the given dialect in-process with the EHR sandbox and
+// stripe-mock as its destinations.
+func start(t *testing.T, dialect string) *harness {
+	t.Helper()
+	h := &harness{t: t, logs: &syncBuffer{}}
+	h.ehr = httptest.NewServer(ehrsim.New(ehrsim.Options{}))
+	t.Cleanup(h.ehr.Close)
+	h.stripe = testenv.StripeMock(t)
+	dir := t.TempDir()
+	routes := fmt.Sprintf(`destinations:
+  ehr:
+    type: fhir
+    config: {base_url: %q}
+  payments:
+    type: stripe
+    config: {base_url: %q, api_key_env: STRIPE_KEY_FOR_TEST}
+routes:
+  - {resource: Patient, to: [ehr, payments]}
+  - {resource: Appointment, interactions: [create], to: [ehr]}
+  - {resource: Observation, to: [ehr]}
+`, h.ehr.URL+"/fhir/R4", h.stripe)
+	routesPath := filepath.Join(dir, "routes.yaml")
+	if err := os.WriteFile(routesPath, []byte(routes), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	vars := map[string]string{
+		"SWITCHBOARD_ROUTES":     routesPath,
+		"SWITCHBOARD_RETRY_BASE": "100ms",
+		"SWITCHBOARD_DEV_KEYS":   filepath.Join(dir, "dev-keys.env"),
+		"STRIPE_KEY_FOR_TEST":    "sk_test_switchboard",
+		"SWITCHBOARD_LOG_LEVEL":  "debug",
+	}
+	if dialect == dialectPostgres {
+		h.pgURL = testenv.Postgres(t)
+		s, m, _ := config.NewKeySpecs(time.Now())
+		vars["DATABASE_URL"], vars["SWITCHBOARD_SEAL_KEYS"], vars["SWITCHBOARD_HMAC_KEY"] = h.pgURL, s, m
+	} else {
+		h.sqlitePath = filepath.Join(dir, "var", "switchboard.db")
+		vars["SWITCHBOARD_SQLITE_PATH"] = h.sqlitePath
+	}
+	env := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	cfg, err := config.FromEnv(env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h.hub, err = server.New(ctx, server.Options{Config: cfg, Logger: logging.New(h.logs, "debug", "json"), Env: env})
+	if err != nil {
+		cancel()
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.url = "http://" + ln.Addr().String()
+	done := make(chan error, 1)
+	go func() { done <- h.hub.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	return h
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (h *harness) do(method, path, contentType, body string, header ...string) response {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.url+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
+}
+
+func (h *harness) post(path, body string, header ...string) response {
+	return h.do(http.MethodPost, path, "application/fhir+json", body, header...)
+}
+
+// waitFor polls a transfer until it reaches a final state or the timeout.
+func (h *harness) waitFor(loc string, timeout time.Duration) transfer.Status {
+	h.t.Helper()
+	deadline := time.Now().Add(timeout)
+	var st transfer.Status
+	for {
+		r := h.do(http.MethodGet, loc, "", "")
+		if r.status != http.StatusOK {
+			h.t.Fatalf("GET %s: %d %s", loc, r.status, r.body)
+		}
+		st = transfer.Status{}
+		if err := json.Unmarshal(r.body, &st); err != nil {
+			h.t.Fatal(err)
+		}
+		if st.State != "in-progress" || time.Now().After(deadline) {
+			return st
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+type sandboxLog struct {
+	Requests []struct {
+		Method         string `json:"method"`
+		Path           string `json:"path"`
+		IdempotencyKey string `json:"idempotency_key"`
+		Status         int    `json:"status"`
+		Effect         string `json:"effect"`
+	} `json:"requests"`
+	Effects          int `json:"effects"`
+	DuplicateEffects int `json:"duplicate_effects"`
+}
+
+func (h *harness) ehrLog() sandboxLog {
+	h.t.Helper()
+	resp, err := http.Get(h.ehr.URL + "/_sandbox/log")
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var l sandboxLog
+	if err := json.NewDecoder(resp.Body).Decode(&l); err != nil {
+		h.t.Fatal(err)
+	}
+	return l
+}
+
+func (h *harness) ehrFaults(faults string) {
+	h.t.Helper()
+	resp, err := http.Post(h.ehr.URL+"/_sandbox/faults", "application/json", strings.NewReader(faults))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		h.t.Fatalf("set faults: %d", resp.StatusCode)
+	}
+}

@@ -49,7 +49,7 @@ done
 export SWITCHBOARD_ROUTES=${SWITCHBOARD_ROUTES:-deploy/local/switchboard.yaml}
 export EHR_BASE_URL="http://127.0.0.1:$EHR_PORT/fhir/R4"
 export STRIPE_BASE_URL="http://127.0.0.1:$STRIPE_PORT"
-export STRIPE_API_KEY=${STRIPE_API_KEY:-sk_test_switchboard_local}
+export STRIPE_API_KEY=${STRIPE_API_KEY:-sk_test_123}
 export SWITCHBOARD_LOG_FORMAT=${SWITCHBOARD_LOG_FORMAT:-text}
 export SWITCHBOARD_ADDR=$ADDR
 

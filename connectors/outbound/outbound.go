@@ -183,7 +183,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	if err != nil {
 		level = slog.LevelWarn
 	}
-	c.log.Log(ctx, level, "vendor call", "destination", c.o.Name, "method", r.Method, "host", host(r.URL),
+	c.log.Log(ctx, level, "vendor call", "method", r.Method, "host", host(r.URL),
 		"path_template", PathTemplate(r.URL), "status", status, "tries", tries, "duration_ms", time.Since(start).Milliseconds())
 	return resp, err
 }
@@ -252,6 +252,7 @@ func host(raw string) string {
 }
 
 var idSegment = regexp.MustCompile(`[^/]*[0-9][^/]*`)
+var versionSegment = regexp.MustCompile(`^v[0-9]+$`)
 
 // PathTemplate is the URL's path with every segment that contains a digit
 // replaced by {id}, and no query: ids and queries can carry PHI.
@@ -260,6 +261,11 @@ func PathTemplate(raw string) string {
 	if err != nil {
 		return ""
 	}
-	return idSegment.ReplaceAllString(u.Path, "{id}")
+	return idSegment.ReplaceAllStringFunc(u.Path, func(seg string) string {
+		if versionSegment.MatchString(seg) {
+			return seg // an API version (/v1/customers), not an id
+		}
+		return "{id}"
+	})
 }
 

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/switchboard-health/switchboard/hub/config"
+	"github.com/switchboard-health/switchboard/hub/logging"
+	"github.com/switchboard-health/switchboard/hub/server"
+)
+
+func loadConfig() (config.Config, error) {
+	cfg, err := config.FromEnv(os.LookupEnv)
+	if err != nil {
+		return cfg, fmt.Errorf("configuration:\n%w", err)
+	}
+	return cfg, nil
+}
+
+func serveCmd() *cobra.Command {
+	var role string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the FHIR API and work the delivery queue",
+		Long: `Serve the unified FHIR R4 API and work deliveries.
+
+--role api serves HTTP and only inserts jobs; --role worker works jobs and
+serves only health; --role all (the default) does both. Configuration comes
+from the environment (see README) and the routing file SWITCHBOARD_ROUTES.`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if role != "" {
+				os.Setenv("SWITCHBOARD_ROLE", role)
+			}
+			cfg, err := loadConfig()
+			if err != nil {
+				return err
+			}
+			log := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+			hub, err := server.New(cmd.Context(), server.Options{Config: cfg, Logger: log, Env: os.LookupEnv, Version: version})
+			if err != nil {
+				return err
+			}
+			ln, err := net.Listen("tcp", cfg.Addr)
+			if err != nil {
+				return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+			}
+			return hub.Serve(cmd.Context(), ln)
+		},
+	}
+	cmd.Flags().StringVar(&role, "role", "", "api | worker | all (default from SWITCHBOARD_ROLE, else all)")
+	return cmd
+}

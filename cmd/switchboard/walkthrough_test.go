@@ -1,0 +1,142 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/switchboard-health/switchboard/hub/testenv"
+)
+
+// The README's walkthrough, run as written: `make run`'s script starts the
+// hub and the sandboxes, the README's curl command posts the Patient, and
+// the transfer must show both destinations delivered within 2 seconds.
+func TestReadmeWalkthrough(t *testing.T) {
+	root := testenv.RepoRoot(t)
+	hubBin, simBin := binaries(t)
+	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The first shell block that posts a Patient.
+	blocks := regexp.MustCompile("(?s)```sh\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
+	var curl string
+	for _, b := range blocks {
+		if strings.Contains(b[1], "curl -si http://127.0.0.1:8080/fhir/R4/Patient") {
+			curl = b[1]
+			break
+		}
+	}
+	if curl == "" {
+		t.Fatal("README has no curl walkthrough posting a Patient")
+	}
+
+	dir := t.TempDir()
+	if err := os.Symlink(hubBin, filepath.Join(dir, "switchboard")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(simBin, filepath.Join(dir, "vendorsim")); err != nil {
+		t.Fatal(err)
+	}
+	hubPort, ehrPort, stripePort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+	addr := fmt.Sprintf("127.0.0.1:%d", hubPort)
+	cmd := exec.Command("bash", filepath.Join(root, "scripts", "run.sh"))
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(),
+		"BIN="+dir,
+		"SWITCHBOARD_ADDR="+addr,
+		fmt.Sprintf("EHR_PORT=%d", ehrPort),
+		fmt.Sprintf("STRIPE_MOCK_PORT=%d", stripePort),
+		"SWITCHBOARD_SQLITE_PATH="+filepath.Join(dir, "switchboard.db"),
+		"SWITCHBOARD_DEV_KEYS="+filepath.Join(dir, "dev-keys.env"),
+	)
+	if b := os.Getenv("STRIPE_MOCK_BIN"); b != "" {
+		cmd.Env = append(cmd.Env, "STRIPE_MOCK_BIN="+b)
+	}
+	out, err := os.Create(filepath.Join(dir, "run.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		if t.Failed() {
+			b, _ := os.ReadFile(filepath.Join(dir, "run.log"))
+			t.Logf("make run output:\n%s", b)
+		}
+	})
+	waitHTTP(t, "http://"+addr+"/readyz", 60*time.Second)
+
+	curl = strings.ReplaceAll(curl, "127.0.0.1:8080", addr)
+	res, err := exec.Command("bash", "-c", curl).CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, res)
+	}
+	m := regexp.MustCompile(`(?i)content-location: (/transfers/tr_[0-9a-f]+)`).FindStringSubmatch(string(res))
+	if m == nil || !strings.Contains(string(res), " 202") {
+		t.Fatalf("want 202 with Content-Location:\n%s", res)
+	}
+	accepted := time.Now()
+	for {
+		resp, err := http.Get("http://" + addr + m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			State      string `json:"state"`
+			Deliveries []struct {
+				Destination string `json:"destination"`
+				State       string `json:"state"`
+			} `json:"deliveries"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if st.State == "delivered" {
+			if len(st.Deliveries) != 2 {
+				t.Fatalf("want the EHR and Stripe: %+v", st)
+			}
+			t.Logf("both destinations delivered %s after the 202", time.Since(accepted).Round(time.Millisecond))
+			break
+		}
+		if time.Since(accepted) > 2*time.Second {
+			t.Fatalf("not delivered within 2 seconds: %+v", st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	// The EHR sandbox holds the Patient.
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/_sandbox/log", ehrPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l simLog
+	_ = json.NewDecoder(resp.Body).Decode(&l)
+	resp.Body.Close()
+	created := 0
+	for _, r := range l.Requests {
+		if r.Effect == "created" {
+			created++
+		}
+	}
+	if created != 1 {
+		t.Fatalf("EHR sandbox: %d creations, want 1", created)
+	}
+}

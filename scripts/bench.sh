@@ -34,13 +34,13 @@ trap cleanup EXIT
 url="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
 echo "bench: PostgreSQL on 127.0.0.1:$port (default durability)"
 
-go run ./cmd/loadgen -db "$url" -out BENCHMARKS.md -cpuprofile "$base/accept.cpu" ${LOADGEN_FLAGS:-}
+cp_prof() { cp "$base/accept.cpu" /tmp/prof/ 2>/dev/null || true; }; go run ./cmd/loadgen -db "$url" -out BENCHMARKS.md -cpuprofile "$base/accept.cpu" ${LOADGEN_FLAGS:-}
 {
   echo
   echo "## Where the hub's accept path spends its CPU (pprof, last round, top by cumulative)"
   echo
   echo '```'
-  go tool pprof -top -cum -nodecount=25 "$base/accept.cpu" 2>/dev/null | sed -n '1,35p'
+  go tool pprof -top -cum -nodecount=25 "$base/accept.cpu" 2>&1 | sed -n '1,35p'
   echo '```'
   echo
   echo "## Go micro-benchmarks"

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
@@ -79,6 +80,12 @@ func newEnv(ctx context.Context, o options) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Migrate once (River's and the hub's tables) before any round runs.
+	h, err := e.hub(ctx, config.RoleAPI)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	h.Store.Close()
 	e.http = &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.conc * 2, MaxIdleConns: o.conc * 2}}
 	return e, nil
 }
@@ -141,7 +148,8 @@ func (w *bareWorker) Work(ctx context.Context, job *river.Job[bareArgs]) error {
 }
 
 func (e *env) bareClient(withWorkers bool) (*river.Client[pgx.Tx], error) {
-	cfg := &river.Config{Logger: e.log}
+	// The hub's fetch cooldown on PostgreSQL, so both sides fetch alike.
+	cfg := &river.Config{Logger: e.log, FetchCooldown: 10 * time.Millisecond}
 	if withWorkers {
 		ws := river.NewWorkers()
 		river.AddWorker(ws, &bareWorker{url: e.sink.URL + "/Patient", client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: e.o.workers}}})
@@ -156,6 +164,7 @@ func closedLoop(n, conc int, op func(i int) error) run {
 	lat := make([]time.Duration, n)
 	var next atomic.Int64
 	var failures atomic.Int64
+	var firstErr sync.Once
 	var wg sync.WaitGroup
 	start := time.Now()
 	for range conc {
@@ -170,6 +179,7 @@ func closedLoop(n, conc int, op func(i int) error) run {
 				t := time.Now()
 				if err := op(i); err != nil {
 					failures.Add(1)
+					firstErr.Do(func() { log.Printf("first error: %v", err) })
 				}
 				lat[i] = time.Since(t)
 			}
@@ -303,6 +313,8 @@ func (e *env) hubE2E(ctx context.Context) (run, error) {
 	defer w.Store.Close()
 	events, cancel := w.Store.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
 	defer cancel()
+	// As Hub.Serve does for worker roles: outcomes are recorded in batches.
+	batcher := w.Transfers.StartBatcher(e.log)
 	start := time.Now()
 	if err := w.Store.StartWorkers(ctx); err != nil {
 		return run{}, err
@@ -310,5 +322,6 @@ func (e *env) hubE2E(ctx context.Context) (run, error) {
 	got, werr := waitCompleted(events, e.o.e2eN, 5*time.Minute)
 	elapsed := time.Since(start)
 	_ = w.Store.StopWorkers(ctx)
+	batcher.Close()
 	return run{n: got, elapsed: elapsed, failures: e.o.e2eN - got}, werr
 }

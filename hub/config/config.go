@@ -37,6 +37,7 @@ type Config struct {
 	RescueAfter     time.Duration // SWITCHBOARD_RESCUE_AFTER: a job running this long belongs to a dead process and is retried (default delivery timeout + 1m)
 	ShutdownTimeout time.Duration // SWITCHBOARD_SHUTDOWN_TIMEOUT: graceful drain deadline (default 30s)
 	CompletedKeep   time.Duration // SWITCHBOARD_COMPLETED_RETENTION: completed jobs kept (default 1h)
+	FetchCooldown   time.Duration // SWITCHBOARD_FETCH_COOLDOWN: least time between a queue's fetches (default 10ms on PostgreSQL, 50ms on SQLite)
 	LogLevel        string        // SWITCHBOARD_LOG_LEVEL: debug | info | warn | error (default info)
 	LogFormat       string        // SWITCHBOARD_LOG_FORMAT: json | text (default json)
 }
@@ -109,6 +110,7 @@ func FromEnv(env Lookup) (Config, error) {
 		TryTimeout:      dur("SWITCHBOARD_DELIVERY_TIMEOUT", time.Minute),
 		ShutdownTimeout: dur("SWITCHBOARD_SHUTDOWN_TIMEOUT", 30*time.Second),
 		RescueAfter:     dur("SWITCHBOARD_RESCUE_AFTER", 0),
+		FetchCooldown:   dur("SWITCHBOARD_FETCH_COOLDOWN", 0),
 		CompletedKeep:   dur("SWITCHBOARD_COMPLETED_RETENTION", time.Hour),
 		LogLevel:        get("SWITCHBOARD_LOG_LEVEL", "info"),
 		LogFormat:       get("SWITCHBOARD_LOG_FORMAT", "json"),

@@ -74,6 +74,8 @@ type Service struct {
 	Router      Router
 	MaxAttempts map[string]int // per destination, for River's own cap
 	Now         func() time.Time
+
+	batcher *Batcher
 }
 
 func (s *Service) now() time.Time {
@@ -214,8 +216,15 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 // StateQueuedArg is the initial delivery state, passed as a query argument.
 const StateQueuedArg = delivery.StateQueued
 
-// RecordOutcome implements delivery.Recorder.
+// RecordOutcome implements delivery.Recorder. With a batcher running, a
+// delivered outcome is queued for the next batch (its try count is not
+// needed); failures and retries are written at once, since the worker's
+// retry decision depends on the count.
 func (s *Service) RecordOutcome(ctx context.Context, o delivery.Outcome) (int, error) {
+	if o.State == delivery.StateDelivered && s.batcher != nil {
+		s.batcher.in <- o
+		return 0, nil
+	}
 	inc := 0
 	if o.CountTry {
 		inc = 1

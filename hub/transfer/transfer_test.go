@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river"
 
@@ -244,6 +245,42 @@ func TestRecordOutcomeCountsTries(t *testing.T) {
 			d := stt.Deliveries[0]
 			if d.Destination != "ehr" || d.State != "delivered" || d.Attempts != 2 || d.LastHTTPStatus == nil || *d.LastHTTPStatus != 201 || d.DeliveredAt == nil || d.ErrorClass != "" {
 				t.Fatalf("delivery status: %s", fmt.Sprintf("%+v", d))
+			}
+		})
+	}
+}
+
+func TestBatchedOutcomesAndSweep(t *testing.T) {
+	for dialect, st := range stores(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			ctx := context.Background()
+			svc := service(t, st)
+			a, _ := svc.Accept(ctx, patientSub("", `{"resourceType":"Patient"}`))
+			b := svc.StartBatcher(logging.Discard())
+			for _, dest := range []string{"ehr", "payments"} {
+				if _, err := svc.RecordOutcome(ctx, delivery.Outcome{TransferID: a.ID, Destination: dest, State: delivery.StateDelivered, CountTry: true, HTTPStatus: 201, At: time.Now()}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b.Close() // flushes
+			if s, _ := svc.Status(ctx, a.ID); s.State != "delivered" || s.Deliveries[0].Attempts != 1 {
+				t.Fatalf("batched outcome not written: %+v", s)
+			}
+			// A lost batch: the job completed in River, the row still says queued.
+			lost, _ := svc.Accept(ctx, patientSub("", `{"resourceType":"Patient"}`))
+			if _, err := st.DB().Exec(ctx, `UPDATE river_job SET state = 'completed', finalized_at = CURRENT_TIMESTAMP
+				WHERE id IN (SELECT job_id FROM switchboard_delivery WHERE transfer_id = $1)`, lost.ID); err != nil {
+				t.Fatal(err)
+			}
+			n, err := svc.Sweep(ctx)
+			if err != nil || n != 2 {
+				t.Fatalf("sweep repaired %d (%v), want 2", n, err)
+			}
+			if _, err := st.DB().Exec(ctx, `DELETE FROM river_job`); err != nil { // River's cleaner, later
+				t.Fatal(err)
+			}
+			if s, _ := svc.Status(ctx, lost.ID); s.State != "delivered" {
+				t.Fatalf("after the job rows are gone: %+v", s)
 			}
 		})
 	}

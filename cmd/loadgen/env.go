@@ -207,6 +207,24 @@ func (e *env) bareAccept(ctx context.Context) (run, error) {
 	}), nil
 }
 
+// serviceAccept is the hub's accept transaction alone (routing, sealing,
+// transfer + delivery rows + River job), without HTTP and validation: it
+// splits the accept path's cost in the report.
+func (e *env) serviceAccept(ctx context.Context) (run, error) {
+	h, err := e.hub(ctx, config.RoleAPI)
+	if err != nil {
+		return run{}, err
+	}
+	defer h.Store.Close()
+	return closedLoop(e.o.n, e.o.conc, func(int) error {
+		_, err := h.Transfers.Accept(ctx, transfer.Submission{
+			ClientID: "bench", Kind: transfer.KindResource, Body: e.payload,
+			Entries: []transfer.Entry{{Interaction: connectors.Create, ResourceType: "Patient", Resource: e.payload}},
+		})
+		return err
+	}), nil
+}
+
 func (e *env) hubAccept(ctx context.Context) (run, error) {
 	h, err := e.hub(ctx, config.RoleAPI)
 	if err != nil {

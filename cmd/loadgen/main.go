@@ -62,6 +62,8 @@ func main() {
 		must(env.reset(ctx))
 		res.bareAccept = append(res.bareAccept, must2(env.bareAccept(ctx)))
 		must(env.reset(ctx))
+		res.svcAccept = append(res.svcAccept, must2(env.serviceAccept(ctx)))
+		must(env.reset(ctx))
 		var stop func()
 		if o.cpuProfile != "" && r == o.rounds {
 			stop = startProfile(o.cpuProfile)

@@ -155,66 +155,134 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 		resType, interaction = "Bundle", sub.Kind
 	}
 
+	row := transferRow{id: id, client: sub.ClientID, idem: idemHash, req: reqHash, kind: sub.Kind,
+		resType: resType, interaction: interaction, entries: len(sub.Entries), at: now.UnixMicro()}
 	var out Accepted
 	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		n, err := tx.Exec(ctx, `INSERT INTO switchboard_transfer
-			(id, client_id, idempotency_hash, request_hash, kind, resource_type, interaction, entry_count, created_at)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-			ON CONFLICT (client_id, idempotency_hash) WHERE idempotency_hash IS NOT NULL DO NOTHING`,
-			id, sub.ClientID, idemHash, reqHash, sub.Kind, resType, interaction, len(sub.Entries), now.UnixMicro())
-		if err != nil {
-			return fmt.Errorf("transfer: insert: %w", err)
+		if s.Store.Dialect() == store.Postgres {
+			return acceptPostgres(ctx, tx, row, jobs, sub.ClientID, &out)
 		}
-		if n == 0 {
-			// The key was seen: return that transfer, enqueue nothing.
-			var prevID, prevHash string
-			var count int
-			if err := tx.QueryRow(ctx, `SELECT t.id, t.request_hash, (SELECT COUNT(*) FROM switchboard_delivery d WHERE d.transfer_id = t.id)
-				FROM switchboard_transfer t WHERE t.client_id = $1 AND t.idempotency_hash = $2`,
-				sub.ClientID, idemHash).Scan(&prevID, &prevHash, &count); err != nil {
-				return fmt.Errorf("transfer: look up idempotent transfer: %w", err)
-			}
-			if prevHash != reqHash {
-				return ErrIdempotencyConflict
-			}
-			out = Accepted{ID: prevID, Replayed: true, Deliveries: count}
-			return nil
-		}
-		params := make([]river.InsertManyParams, len(jobs))
-		for i, j := range jobs {
-			params[i] = j.params
-		}
-		ids, err := tx.InsertJobs(ctx, params)
-		if err != nil {
-			return err
-		}
-		var q strings.Builder
-		q.WriteString(`INSERT INTO switchboard_delivery
-			(transfer_id, entry, destination, resource_type, interaction, job_id, state, attempts, created_at, updated_at) VALUES `)
-		args := make([]any, 0, len(jobs)*8+3)
-		args = append(args, id, StateQueuedArg, now.UnixMicro())
-		for i, j := range jobs {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			n := len(args)
-			fmt.Fprintf(&q, "($1, $%d, $%d, $%d, $%d, $%d, $2, 0, $3, $3)", n+1, n+2, n+3, n+4, n+5)
-			args = append(args, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[i])
-		}
-		if _, err := tx.Exec(ctx, q.String(), args...); err != nil {
-			return fmt.Errorf("transfer: insert deliveries: %w", err)
-		}
-		out = Accepted{ID: id, Deliveries: len(jobs)}
-		return nil
+		return acceptSQLite(ctx, tx, row, jobs, sub.ClientID, &out)
 	})
+	if errors.Is(err, errReplay) {
+		return s.replay(ctx, sub.ClientID, idemHash, reqHash)
+	}
 	if err != nil {
 		return Accepted{}, err
 	}
 	return out, nil
 }
 
-// StateQueuedArg is the initial delivery state, passed as a query argument.
-const StateQueuedArg = delivery.StateQueued
+// errReplay rolls back an accept whose Idempotency-Key was seen before.
+var errReplay = errors.New("transfer: idempotent replay")
+
+type transferRow struct {
+	id, client         string
+	idem               any // NULL without a key
+	req, kind, resType string
+	interaction        string
+	entries            int
+	at                 int64
+}
+
+const insertTransfer = `INSERT INTO switchboard_transfer
+	(id, client_id, idempotency_hash, request_hash, kind, resource_type, interaction, entry_count, created_at)
+	VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+	ON CONFLICT (client_id, idempotency_hash) WHERE idempotency_hash IS NOT NULL DO NOTHING`
+
+func (r transferRow) args() []any {
+	return []any{r.id, r.client, r.idem, r.req, r.kind, r.resType, r.interaction, r.entries, r.at}
+}
+
+// deliveryValues renders the VALUES rows of the deliveries, numbering
+// parameters from first.
+func deliveryValues(jobs []job, ids []int64, first int) (string, []any) {
+	var q strings.Builder
+	args := make([]any, 0, len(jobs)*5)
+	for i, j := range jobs {
+		if i > 0 {
+			q.WriteString(", ")
+		}
+		n := first + len(args)
+		fmt.Fprintf(&q, "(CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT))", n, n+1, n+2, n+3, n+4)
+		args = append(args, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[i])
+	}
+	return q.String(), args
+}
+
+// acceptPostgres needs four round trips (BEGIN, River's insert, one
+// statement for the transfer and its deliveries, COMMIT) instead of five:
+// the accept path is bound by round trips, not CPU (BENCHMARKS.md). A replay
+// of a known Idempotency-Key inserts no transfer row, so the statement
+// inserts no deliveries, and the transaction (with its jobs) is rolled back.
+func acceptPostgres(ctx context.Context, tx store.Tx, row transferRow, jobs []job, _ string, out *Accepted) error {
+	ids, err := tx.InsertJobs(ctx, params(jobs))
+	if err != nil {
+		return err
+	}
+	values, dargs := deliveryValues(jobs, ids, 10)
+	q := `WITH t AS (` + insertTransfer + ` RETURNING id)
+		INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, state, attempts, created_at, updated_at)
+		SELECT t.id, v.entry, v.destination, v.resource_type, v.interaction, v.job_id, 'queued', 0, $9, $9
+		FROM t CROSS JOIN (VALUES ` + values + `) AS v(entry, destination, resource_type, interaction, job_id)`
+	n, err := tx.Exec(ctx, q, append(row.args(), dargs...)...)
+	if err != nil {
+		return fmt.Errorf("transfer: insert transfer and deliveries: %w", err)
+	}
+	if n == 0 {
+		return errReplay
+	}
+	*out = Accepted{ID: row.id, Deliveries: len(jobs)}
+	return nil
+}
+
+// acceptSQLite checks the key first (SQLite has no DML in a WITH clause,
+// and its single writer makes the extra statement cheap).
+func acceptSQLite(ctx context.Context, tx store.Tx, row transferRow, jobs []job, _ string, out *Accepted) error {
+	n, err := tx.Exec(ctx, insertTransfer, row.args()...)
+	if err != nil {
+		return fmt.Errorf("transfer: insert: %w", err)
+	}
+	if n == 0 {
+		return errReplay
+	}
+	ids, err := tx.InsertJobs(ctx, params(jobs))
+	if err != nil {
+		return err
+	}
+	values, dargs := deliveryValues(jobs, ids, 3)
+	q := `INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, state, attempts, created_at, updated_at)
+		SELECT $1, v.column1, v.column2, v.column3, v.column4, v.column5, 'queued', 0, $2, $2 FROM (VALUES ` + values + `) AS v`
+	if _, err := tx.Exec(ctx, q, append([]any{row.id, row.at}, dargs...)...); err != nil {
+		return fmt.Errorf("transfer: insert deliveries: %w", err)
+	}
+	*out = Accepted{ID: row.id, Deliveries: len(jobs)}
+	return nil
+}
+
+func params(jobs []job) []river.InsertManyParams {
+	p := make([]river.InsertManyParams, len(jobs))
+	for i, j := range jobs {
+		p[i] = j.params
+	}
+	return p
+}
+
+// replay returns the transfer an Idempotency-Key already names, or
+// ErrIdempotencyConflict when it was used with another body.
+func (s *Service) replay(ctx context.Context, client string, idemHash any, reqHash string) (Accepted, error) {
+	var prevID, prevHash string
+	var count int
+	err := s.Store.DB().QueryRow(ctx, `SELECT t.id, t.request_hash, (SELECT COUNT(*) FROM switchboard_delivery d WHERE d.transfer_id = t.id)
+		FROM switchboard_transfer t WHERE t.client_id = $1 AND t.idempotency_hash = $2`, client, idemHash).Scan(&prevID, &prevHash, &count)
+	if err != nil {
+		return Accepted{}, fmt.Errorf("transfer: look up idempotent transfer: %w", err)
+	}
+	if prevHash != reqHash {
+		return Accepted{}, ErrIdempotencyConflict
+	}
+	return Accepted{ID: prevID, Replayed: true, Deliveries: count}, nil
+}
 
 // RecordOutcome implements delivery.Recorder. With a batcher running, a
 // delivered outcome is queued for the next batch (its try count is not

@@ -66,7 +66,9 @@ func TestAgainstTheEHRSandbox(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got struct {
-		Meta struct{ Tag []struct{ System, Code string } }
+		Meta struct {
+			Tag []struct{ System, Code string }
+		}
 		Name []struct{ Family string }
 	}
 	_ = json.NewDecoder(resp.Body).Decode(&got)

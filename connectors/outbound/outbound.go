@@ -268,4 +268,3 @@ func PathTemplate(raw string) string {
 		return "{id}"
 	})
 }
-

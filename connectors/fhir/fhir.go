@@ -23,7 +23,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
@@ -34,26 +33,19 @@ func init() {
 	connectors.Register(connectors.Spec{
 		Type:    "fhir",
 		Summary: "any FHIR R4 server (the EHR): conditional create on identifier, update by id",
-		Fields: map[string]string{
-			"base_url":         "FHIR base URL (required)",
-			"auth_token_env":   "environment variable with a bearer token (optional)",
-			"timeout":          "one HTTP try (default 10s)",
-			"retry_max":        "extra tries within one delivery attempt (default 2)",
-			"breaker_failures": "consecutive failed attempts that open the breaker (default 5)",
-			"breaker_open_for": "how long the breaker stays open (default 30s)",
-		},
+		Fields: outbound.SettingsFields(map[string]string{
+			"base_url":       "FHIR base URL (required)",
+			"auth_token_env": "environment variable with a bearer token (optional)",
+		}),
 		New: New,
 	})
 }
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL         string        `yaml:"base_url"`
-	AuthTokenEnv    string        `yaml:"auth_token_env"`
-	Timeout         time.Duration `yaml:"timeout"`
-	RetryMax        int           `yaml:"retry_max"`
-	BreakerFailures uint32        `yaml:"breaker_failures"`
-	BreakerOpenFor  time.Duration `yaml:"breaker_open_for"`
+	BaseURL           string `yaml:"base_url"`
+	AuthTokenEnv      string `yaml:"auth_token_env"`
+	outbound.Settings `yaml:",inline"`
 }
 
 // Connector delivers to one FHIR server.
@@ -81,8 +73,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		}
 		conn.token = v
 	}
-	conn.client = outbound.New(outbound.Options{Name: p.Name, Timeout: c.Timeout, RetryMax: c.RetryMax,
-		BreakerFailures: c.BreakerFailures, BreakerOpenFor: c.BreakerOpenFor, Logger: p.Logger})
+	conn.client = c.Settings.Client(p.Name, p.Logger)
 	return conn, nil
 }
 

@@ -20,7 +20,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
@@ -31,26 +30,19 @@ func init() {
 	connectors.Register(connectors.Spec{
 		Type:    "stripe",
 		Summary: "Stripe payments: Patient to Customer",
-		Fields: map[string]string{
-			"base_url":         "API base (default https://api.stripe.com)",
-			"api_key_env":      "environment variable with the secret key (default STRIPE_API_KEY)",
-			"timeout":          "one HTTP try (default 10s)",
-			"retry_max":        "extra tries within one delivery attempt (default 2)",
-			"breaker_failures": "consecutive failed attempts that open the breaker (default 5)",
-			"breaker_open_for": "how long the breaker stays open (default 30s)",
-		},
+		Fields: outbound.SettingsFields(map[string]string{
+			"base_url":    "API base (default https://api.stripe.com)",
+			"api_key_env": "environment variable with the secret key (default STRIPE_API_KEY)",
+		}),
 		New: New,
 	})
 }
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL         string        `yaml:"base_url"`
-	APIKeyEnv       string        `yaml:"api_key_env"`
-	Timeout         time.Duration `yaml:"timeout"`
-	RetryMax        int           `yaml:"retry_max"`
-	BreakerFailures uint32        `yaml:"breaker_failures"`
-	BreakerOpenFor  time.Duration `yaml:"breaker_open_for"`
+	BaseURL           string `yaml:"base_url"`
+	APIKeyEnv         string `yaml:"api_key_env"`
+	outbound.Settings `yaml:",inline"`
 }
 
 // Connector delivers to Stripe.
@@ -74,10 +66,9 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		return nil, fmt.Errorf("stripe destination %q: environment variable %s is empty", p.Name, c.APIKeyEnv)
 	}
 	return &Connector{
-		base: strings.TrimRight(c.BaseURL, "/"),
-		key:  key,
-		client: outbound.New(outbound.Options{Name: p.Name, Timeout: c.Timeout, RetryMax: c.RetryMax,
-			BreakerFailures: c.BreakerFailures, BreakerOpenFor: c.BreakerOpenFor, Logger: p.Logger}),
+		base:   strings.TrimRight(c.BaseURL, "/"),
+		key:    key,
+		client: c.Settings.Client(p.Name, p.Logger),
 	}, nil
 }
 

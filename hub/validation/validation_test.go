@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-health/switchboard/hub/outcome"
+	"github.com/switchboard-health/switchboard/hub/testenv"
 )
 
 func mustValidator(t testing.TB) *Validator {
@@ -138,9 +139,9 @@ func TestBundle(t *testing.T) {
 // one HL7 example with a wrong reference target.
 func TestHL7Examples(t *testing.T) {
 	v := mustValidator(t)
-	dir := filepath.Join(repoRoot(t), "..", "shared", "fhir-r4-examples")
+	dir := filepath.Join(testenv.RepoRoot(t), "..", "shared", "fhir-r4-examples")
 	files, _ := filepath.Glob(filepath.Join(dir, "*.json"))
-	own, _ := filepath.Glob(filepath.Join(repoRoot(t), "testdata", "fhir", "valid", "*.json"))
+	own, _ := filepath.Glob(filepath.Join(testenv.RepoRoot(t), "testdata", "fhir", "valid", "*.json"))
 	ran := 0
 	for _, f := range append(files, own...) {
 		if filepath.Base(f) == "Observation-clinical-gender.json" {
@@ -160,20 +161,6 @@ func TestHL7Examples(t *testing.T) {
 		t.Fatal("no project samples in testdata/fhir/valid")
 	}
 	_ = ran
-}
-
-func repoRoot(t testing.TB) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 func BenchmarkResourcePatient(b *testing.B) {

@@ -1,0 +1,35 @@
+package outbound
+
+import (
+	"log/slog"
+	"time"
+)
+
+// Settings are the outbound fields every connector's configuration block
+// accepts; connectors embed them inline:
+//
+//	type Config struct {
+//		BaseURL           string `yaml:"base_url"`
+//		outbound.Settings `yaml:",inline"`
+//	}
+type Settings struct {
+	Timeout         time.Duration `yaml:"timeout"`
+	RetryMax        int           `yaml:"retry_max"`
+	BreakerFailures uint32        `yaml:"breaker_failures"`
+	BreakerOpenFor  time.Duration `yaml:"breaker_open_for"`
+}
+
+// SettingsFields documents Settings for a connector's Spec.Fields.
+func SettingsFields(fields map[string]string) map[string]string {
+	fields["timeout"] = "one HTTP try (default 10s)"
+	fields["retry_max"] = "extra tries within one delivery attempt (default 2; -1 for none)"
+	fields["breaker_failures"] = "consecutive failed attempts that open the breaker (default 5)"
+	fields["breaker_open_for"] = "how long the breaker stays open (default 30s)"
+	return fields
+}
+
+// Client builds the destination's client from its settings.
+func (s Settings) Client(name string, log *slog.Logger) *Client {
+	return New(Options{Name: name, Timeout: s.Timeout, RetryMax: s.RetryMax,
+		BreakerFailures: s.BreakerFailures, BreakerOpenFor: s.BreakerOpenFor, Logger: log})
+}

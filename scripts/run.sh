@@ -9,6 +9,7 @@ BIN=${BIN:-var/bin}
 ADDR=${SWITCHBOARD_ADDR:-127.0.0.1:8080}
 EHR_PORT=${EHR_PORT:-9090}
 STRIPE_PORT=${STRIPE_MOCK_PORT:-12111}
+STRIPE_TLS_PORT=${STRIPE_MOCK_HTTPS_PORT:-$((STRIPE_PORT + 1))}
 STRIPE_MOCK_VERSION=v0.203.0
 mkdir -p var/log .cache/bin
 
@@ -32,7 +33,7 @@ fi
 if busy "$STRIPE_PORT"; then
   say "port $STRIPE_PORT is in use: assuming a stripe-mock is already running there"
 else
-  "$stripe_mock" -http-addr "127.0.0.1:$STRIPE_PORT" -https-addr "127.0.0.1:$((STRIPE_PORT + 1))" >var/log/stripe-mock.log 2>&1 &
+  "$stripe_mock" -http-addr "127.0.0.1:$STRIPE_PORT" -https-addr "127.0.0.1:$STRIPE_TLS_PORT" >var/log/stripe-mock.log 2>&1 &
   pids+=($!)
 fi
 if busy "$EHR_PORT"; then
@@ -41,10 +42,17 @@ fi
 "$BIN/vendorsim" -addr "127.0.0.1:$EHR_PORT" >var/log/vendorsim.log 2>&1 &
 pids+=($!)
 
-for _ in $(seq 1 100); do
-  busy "$STRIPE_PORT" && busy "$EHR_PORT" && break
+ready=
+for _ in $(seq 1 200); do
+  code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer sk_test_123' "http://127.0.0.1:$STRIPE_PORT/v1/customers" 2>/dev/null || true)
+  if [ "$code" = 200 ] && busy "$EHR_PORT"; then ready=1; break; fi
   sleep 0.1
 done
+if [ -z "$ready" ]; then
+  echo "switchboard run: the sandboxes did not come up; see var/log/stripe-mock.log and var/log/vendorsim.log" >&2
+  tail -5 var/log/stripe-mock.log var/log/vendorsim.log >&2 || true
+  exit 1
+fi
 
 export SWITCHBOARD_ROUTES=${SWITCHBOARD_ROUTES:-deploy/local/switchboard.yaml}
 export EHR_BASE_URL="http://127.0.0.1:$EHR_PORT/fhir/R4"

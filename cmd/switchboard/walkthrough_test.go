@@ -55,6 +55,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"SWITCHBOARD_ADDR="+addr,
 		fmt.Sprintf("EHR_PORT=%d", ehrPort),
 		fmt.Sprintf("STRIPE_MOCK_PORT=%d", stripePort),
+		fmt.Sprintf("STRIPE_MOCK_HTTPS_PORT=%d", testenv.FreePort(t)),
 		"SWITCHBOARD_SQLITE_PATH="+filepath.Join(dir, "switchboard.db"),
 		"SWITCHBOARD_DEV_KEYS="+filepath.Join(dir, "dev-keys.env"),
 	)

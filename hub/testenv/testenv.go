@@ -4,27 +4,34 @@
 // Nothing here skips a test: a missing tool fails it with the command that
 // installs it (`make test` installs everything).
 //
-// Packages that use Postgres call Main from TestMain so a cluster started
-// for the test binary is stopped when it exits:
+// Lifetimes: StripeMock starts one stripe-mock per test and kills it in
+// t.Cleanup. Postgres creates one database per test, dropped in t.Cleanup,
+// on the server named by $SWITCHBOARD_TEST_PG_URL (scripts/test.sh starts one
+// cluster for the whole run) or else on a cluster started once per test
+// binary. That cluster outlives any single test, so packages that use
+// Postgres stop it from their TestMain:
 //
 //	func TestMain(m *testing.M) { testenv.Main(m) }
 package testenv
 
 import (
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"testing"
 )
 
-// Main runs the tests and stops anything this package started for them.
+// Main runs the tests, stops the PostgreSQL cluster Postgres started for this
+// binary (if any) and exits with the tests' status. Call it from TestMain.
 func Main(m *testing.M) {
 	code := m.Run()
 	stopCluster()
 	os.Exit(code)
 }
 
-// RepoRoot is the folder holding go.mod.
+// RepoRoot returns the repository root: the nearest folder at or above the
+// working directory (a package folder under go test) that holds go.mod.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -43,8 +50,10 @@ func RepoRoot(t testing.TB) string {
 	}
 }
 
-// SharedDir is ../shared beside the repository, when present.
+// SharedDir returns <root>/../shared (vendor specs and mocks shared between
+// checkouts) and whether it exists.
 func SharedDir(t testing.TB) (string, bool) {
+	t.Helper()
 	dir := filepath.Join(RepoRoot(t), "..", "shared")
 	if st, err := os.Stat(dir); err == nil && st.IsDir() {
 		return dir, true
@@ -52,13 +61,21 @@ func SharedDir(t testing.TB) (string, bool) {
 	return "", false
 }
 
-// FreePort returns a port on 127.0.0.1 that was free a moment ago.
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
+	p, err := loopbackPort()
+	if err != nil {
+		t.Fatalf("testenv: %v", err)
+	}
+	return p
+}
+
+func loopbackPort() (int, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		return 0, fmt.Errorf("find a free port on 127.0.0.1: %w", err)
 	}
 	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ln.Addr().(*net.TCPAddr).Port, nil
 }

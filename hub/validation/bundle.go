@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/switchboard-health/switchboard/hub/outcome"
@@ -52,14 +53,19 @@ func (v *Validator) Bundle(body []byte) (*Bundle, error) {
 	}
 	b := &Bundle{Type: typ}
 	var issues []outcome.Issue
-	bad := func(status int, code, expr, diag string) {
-		issues = append(issues, outcome.Issue{Severity: "error", Code: code, Expression: expr, Diagnostics: diag})
-		_ = status
-	}
+	// The Bundle's status is 400 when any entry is malformed, else 422.
 	status := http.StatusUnprocessableEntity
+	bad := func(st int, code, expr, diag string) {
+		if st == http.StatusBadRequest {
+			status = st
+		}
+		if len(issues) < maxIssues {
+			issues = append(issues, outcome.Issue{Severity: "error", Code: code, Expression: expr, Diagnostics: diag})
+		}
+	}
 	for i, e := range raw.Entry {
 		at := fmt.Sprintf("Bundle.entry[%d]", i)
-		if e.Request == nil || e.Request.Method == "" || e.Request.URL == "" {
+		if e.Request == nil {
 			bad(422, "required", at+".request", "a batch or transaction entry needs request.method and request.url")
 			continue
 		}
@@ -76,24 +82,22 @@ func (v *Validator) Bundle(body []byte) (*Bundle, error) {
 			ResourceType string `json:"resourceType"`
 			ID           string `json:"id"`
 		}
-		_ = json.Unmarshal(e.Resource, &head)
-		urlType, urlID, _ := strings.Cut(strings.TrimPrefix(e.Request.URL, "/"), "/")
-		if q := strings.IndexByte(urlType, '?'); q >= 0 {
-			urlType = urlType[:q]
+		_ = json.Unmarshal(e.Resource, &head) // google has checked its shape
+		urlType, urlID, ok := entryURL(e.Request.URL)
+		if !ok {
+			bad(400, "invalid", at+".request.url", "the url must be relative: Type, or Type/id for PUT")
+			continue
 		}
 		if urlType != head.ResourceType {
-			status = http.StatusBadRequest
 			bad(400, "invalid", at+".request.url", "the entry's url names another resource type than its resource")
 			continue
 		}
 		if method == http.MethodPut {
-			if urlID == "" || strings.Contains(urlID, "?") {
-				status = http.StatusBadRequest
-				bad(400, "required", at+".request.url", "a PUT entry's url must be Type/id")
+			if urlID == "" {
+				bad(400, "required", at+".request.url", "a PUT entry's url must be Type/id (conditional updates are not supported)")
 				continue
 			}
 			if head.ID != urlID {
-				status = http.StatusBadRequest
 				bad(400, "invalid", at+".resource.id", "the resource id differs from the id in request.url")
 				continue
 			}
@@ -107,4 +111,22 @@ func (v *Validator) Bundle(body []byte) (*Bundle, error) {
 		return nil, &outcome.Error{Status: status, Issues: issues}
 	}
 	return b, nil
+}
+
+var idPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)
+
+// entryURL splits a batch or transaction entry's request.url, "Type" or
+// "Type/id" (a leading "/" tolerated), into its type and id. A query (a
+// conditional create belongs in ifNoneExist, a conditional update is not
+// supported), an absolute URL, an operation or a history path is not ok.
+func entryURL(u string) (typ, id string, ok bool) {
+	u = strings.TrimPrefix(u, "/")
+	if strings.ContainsAny(u, "?#:") {
+		return "", "", false
+	}
+	typ, id, hasID := strings.Cut(u, "/")
+	if !IsResourceType(typ) || (hasID && !idPattern.MatchString(id)) {
+		return "", "", false
+	}
+	return typ, id, true
 }

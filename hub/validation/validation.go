@@ -17,8 +17,6 @@
 package validation
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 	"regexp"
@@ -106,9 +104,10 @@ func (v *Validator) check(w *walker, body []byte, _ string) error {
 }
 
 func object(body []byte) (map[string]any, *outcome.Error) {
-	val, err := decode(body)
+	val, err := parse(body)
 	if err != nil {
-		return nil, outcome.New(http.StatusBadRequest, "structure", "", "invalid JSON"+position(body, err))
+		se := err.(*syntaxError)
+		return nil, outcome.New(http.StatusBadRequest, "structure", "", "invalid JSON: "+se.reason+" "+position(body, se.offset))
 	}
 	obj, ok := val.(map[string]any)
 	if !ok {
@@ -127,35 +126,6 @@ func resourceType(obj map[string]any) (string, *outcome.Error) {
 		return "", outcome.New(http.StatusBadRequest, "not-supported", "resourceType", "not a FHIR R4 resource type")
 	}
 	return rt, nil
-}
-
-// position turns a JSON error's byte offset into "at line L, column C".
-func position(body []byte, err error) string {
-	var se *json.SyntaxError
-	var te *json.UnmarshalTypeError
-	off := int64(-1)
-	switch {
-	case errors.As(err, &se):
-		off = se.Offset
-	case errors.As(err, &te):
-		off = te.Offset
-	default:
-		if strings.Contains(err.Error(), "unexpected EOF") {
-			off = int64(len(body))
-		}
-	}
-	if off < 0 {
-		return ""
-	}
-	line, col := 1, 1
-	for i := int64(0); i < off && i < int64(len(body)); i++ {
-		if body[i] == '\n' {
-			line, col = line+1, 1
-		} else {
-			col++
-		}
-	}
-	return fmt.Sprintf(" at line %d, column %d", line, col)
 }
 
 var googleErr = regexp.MustCompile(`error at "([^"]*)": (.*)`)
@@ -224,6 +194,8 @@ func classify(path, detail string) (outcome.Issue, int) {
 		is.Code, is.Diagnostics = "value", strings.ReplaceAll(detail, "datetime", "dateTime")
 	case strings.HasPrefix(detail, "expected "), strings.HasPrefix(detail, "array length mismatch"):
 		is.Code, is.Diagnostics = "structure", "wrong JSON type: "+detail
+	case strings.HasPrefix(detail, "string contains invalid characters"):
+		is.Code, is.Diagnostics = "value", "string contains characters FHIR does not allow"
 	case detail == "invalid JSON":
 		is.Code, is.Diagnostics = "structure", "invalid JSON"
 	default:

@@ -1,9 +1,8 @@
 package validation
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -26,7 +25,6 @@ const maxIssues = 20
 
 var (
 	relRef = regexp.MustCompile(`^([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?$`)
-	absRef = regexp.MustCompile(`^https?://[^\s]+/([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})(/_history/[A-Za-z0-9\-.]{1,64})?$`)
 	urnRef = regexp.MustCompile(`^urn:(uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|oid:[0-2](\.(0|[1-9][0-9]*))+)$`)
 )
 
@@ -57,9 +55,8 @@ func (w *walker) object(obj map[string]any, md protoreflect.MessageDescriptor, p
 		}
 		base := strings.TrimPrefix(k, "_")
 		f, ok := keys[base]
-		if !ok || (base != k && f.target() != nil && !isPrimitive(f)) {
-			w.add(&w.structure, outcome.Issue{Code: "structure", Expression: join(path, k),
-				Diagnostics: "unknown element (not defined for this type in FHIR R4)"})
+		if !ok || (base != k && !isPrimitive(f)) {
+			w.unknown(path, k)
 			continue
 		}
 		if base != k {
@@ -82,6 +79,23 @@ func isPrimitive(f field) bool {
 	return isPrimitiveType(f.target())
 }
 
+// elementName matches what can be a FHIR JSON element name (camelCase,
+// optionally with the `_` of a primitive's extension sibling).
+var elementName = regexp.MustCompile(`^_?[A-Za-z][A-Za-z0-9]{0,63}$`)
+
+// unknown reports key as an element the type does not define. A key that
+// cannot be an element name at all is not repeated: keys are chosen by the
+// sender and could carry anything, so the issue then names the parent.
+func (w *walker) unknown(path, key string) {
+	if !elementName.MatchString(key) {
+		w.add(&w.structure, outcome.Issue{Code: "structure", Expression: path,
+			Diagnostics: "unknown element (a key that is not a FHIR element name)"})
+		return
+	}
+	w.add(&w.structure, outcome.Issue{Code: "structure", Expression: join(path, key),
+		Diagnostics: "unknown element (not defined for this type in FHIR R4)"})
+}
+
 func (w *walker) element(m map[string]any, path string) {
 	for k, v := range m {
 		switch k {
@@ -97,9 +111,7 @@ func (w *walker) element(m map[string]any, path string) {
 				}
 			}
 		default:
-			// A `_field` that is itself an array holds one Element (or null)
-			// per value; anything else is unknown.
-			w.add(&w.structure, outcome.Issue{Code: "structure", Expression: path + "." + k, Diagnostics: "unknown element"})
+			w.unknown(path, k)
 		}
 	}
 }
@@ -111,6 +123,9 @@ func (w *walker) value(v any, f field, path string) {
 			w.value(e, f, fmt.Sprintf("%s[%d]", path, i))
 		}
 	case string:
+		if !isPrimitive(f) {
+			return // a string where an object belongs: google reports the JSON type
+		}
 		if x == "" {
 			w.add(&w.values, outcome.Issue{Code: "value", Expression: path, Diagnostics: "empty string (FHIR strings must not be empty)"})
 			return
@@ -142,11 +157,8 @@ func validReference(s string) bool {
 	if m := relRef.FindStringSubmatch(s); m != nil {
 		return IsResourceType(m[1])
 	}
-	if m := absRef.FindStringSubmatch(s); m != nil {
-		return true
-	}
 	if strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://") {
-		return true // canonical-style absolute references to other servers
+		return absoluteURL(s)
 	}
 	return urnRef.MatchString(s)
 }
@@ -157,16 +169,14 @@ var extensionDescriptor = func() protoreflect.MessageDescriptor {
 	return resources()["Patient"].Fields().ByName("extension").Message()
 }
 
-// decode parses JSON keeping numbers exact.
-func decode(b []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	var v any
-	if err := dec.Decode(&v); err != nil {
-		return nil, err
+// absoluteURL accepts an absolute reference to a resource on another server:
+// a parseable http(s) URL with a host, a path and no whitespace. FHIR asks
+// for [base]/Type/id, but references to servers that are not FHIR-shaped
+// exist in the wild (and in HL7's examples), so the tail is not enforced.
+func absoluteURL(s string) bool {
+	if strings.ContainsAny(s, " \t\r\n") {
+		return false
 	}
-	if dec.More() {
-		return nil, fmt.Errorf("trailing data after the JSON value")
-	}
-	return v, nil
+	u, err := url.Parse(s)
+	return err == nil && u.Host != "" && len(u.Path) > 1
 }

@@ -1,66 +1,70 @@
 #!/usr/bin/env bash
-# `make test`: everything, on SQLite and on a throwaway PostgreSQL.
-# Installs what is missing (Debian's postgresql when initdb is absent,
-# stripe-mock with go install), starts one PostgreSQL cluster on a free
-# loopback port for the whole run and removes it afterwards.
-# Arguments, if any, replace ./... (e.g. scripts/test.sh ./hub/...).
+# `make test`: every test, on SQLite and on a real PostgreSQL, on a fresh
+# Debian 12 machine. Installs what is missing (Debian's postgresql when
+# initdb is absent, stripe-mock with go install), starts ONE throwaway
+# PostgreSQL cluster on a free loopback port for the whole run (tuned for
+# tests: fsync off) and removes it on exit, failure or interrupt.
+#
+#   bash scripts/test.sh                    go vet + go test ./...
+#   bash scripts/test.sh ./hub/testenv/...  arguments replace ./...
+#   GO_TEST_FLAGS='-run Foo -v' bash scripts/test.sh   extra go test flags
+#   FUZZ_TIME=0 bash scripts/test.sh        skip the short fuzz run
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
-say() { echo "test: $*"; }
+step() { echo "== test: $*"; }
 
-say "Go modules"
+STRIPE_MOCK_VERSION=v0.203.0 # keep in step with testenv.StripeMockVersion
+
+step "Go modules (go mod download)"
 go mod download
 
-find_pg() { command -v "$1" 2>/dev/null || ls /usr/lib/postgresql/*/bin/"$1" 2>/dev/null | tail -1; }
-initdb=$(find_pg initdb || true)
-if [ -z "$initdb" ]; then
-  if [ "$(id -u)" != 0 ]; then echo "test: PostgreSQL is missing and installing it needs root (apt-get install postgresql)" >&2; exit 1; fi
-  say "installing Debian's postgresql (initdb not found)"
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
-  # The package starts a default cluster; this run does not use it.
-  (command -v service >/dev/null && service postgresql stop >/dev/null 2>&1) || true
-  initdb=$(find_pg initdb)
-fi
-pg_ctl=$(dirname "$initdb")/pg_ctl
+step "PostgreSQL server binaries"
+bash scripts/pg.sh install
 
-base=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-pg.XXXX")
-as_pg=()
-if [ "$(id -u)" = 0 ]; then as_pg=(runuser -u postgres --); chown postgres:postgres "$base"; fi
-port=$( (exec 3<>/dev/null; python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])') 2>/dev/null || echo 55433)
+pgdir=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-pg.XXXX")
 cleanup() {
-  "${as_pg[@]}" "$pg_ctl" -D "$base/data" -m immediate stop >/dev/null 2>&1 || true
-  rm -rf "$base"
+  bash "$root/scripts/pg.sh" stop "$pgdir" || true
+  rm -rf "$pgdir"
 }
-trap cleanup EXIT INT TERM
-start=$(date +%s%N)
-"${as_pg[@]}" "$initdb" -D "$base/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
-"${as_pg[@]}" "$pg_ctl" -D "$base/data" -l "$base/pg.log" -w -o \
-  "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$base -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=300" \
-  start >/dev/null
-export SWITCHBOARD_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"
-say "PostgreSQL $("$initdb" --version | awk '{print $3}') on 127.0.0.1:$port (tuned for tests: fsync off), up in $(( ($(date +%s%N) - start) / 1000000 )) ms"
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
-STRIPE_MOCK_VERSION=v0.203.0
-if [ ! -x "$root/.cache/bin/stripe-mock" ]; then
-  say "installing stripe-mock $STRIPE_MOCK_VERSION (go install)"
-  GOBIN="$root/.cache/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
-fi
+step "throwaway PostgreSQL cluster in $pgdir"
+t0=$(date +%s%N)
+SWITCHBOARD_TEST_PG_URL=$(bash scripts/pg.sh start "$pgdir")
+export SWITCHBOARD_TEST_PG_URL
+echo "   $SWITCHBOARD_TEST_PG_URL (fsync, synchronous_commit, full_page_writes off), up in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+
+step "stripe-mock $STRIPE_MOCK_VERSION"
 export STRIPE_MOCK_BIN="$root/.cache/bin/stripe-mock"
+stamp="$root/.cache/bin/.stripe-mock-version"
+if [ ! -x "$STRIPE_MOCK_BIN" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$STRIPE_MOCK_VERSION" ]; then
+  echo "   go install github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  GOBIN="$root/.cache/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
+  echo "$STRIPE_MOCK_VERSION" >"$stamp"
+fi
+echo "   $STRIPE_MOCK_BIN"
 
 pkgs=("$@")
 [ ${#pkgs[@]} -gt 0 ] || pkgs=(./...)
-say "go vet"
+
+step "go vet ${pkgs[*]}"
 go vet "${pkgs[@]}"
-say "go test ${pkgs[*]}"
-set +e
-go test -count=1 -timeout 15m ${GO_TEST_FLAGS:-} "${pkgs[@]}"
-status=$?
-set -e
-if [ $status -eq 0 ] && [ $# -eq 0 ]; then
-  say "fuzzing the FHIR validator for 10s"
-  go test -run '^$' -fuzz FuzzResource -fuzztime 10s ./hub/validation/ || status=$?
+
+step "go test -count=1 -timeout 15m ${GO_TEST_FLAGS:-} ${pkgs[*]}"
+status=0
+# GO_TEST_FLAGS is split on spaces on purpose: it holds several flags.
+# shellcheck disable=SC2086
+go test -count=1 -timeout 15m ${GO_TEST_FLAGS:-} "${pkgs[@]}" || status=$?
+
+# A short run of the FHIR validator's fuzz target (outside input parser) on
+# full runs only; its corpus seeds already run as part of go test above.
+if [ $status -eq 0 ] && [ $# -eq 0 ] && [ "${FUZZ_TIME:-10s}" != 0 ]; then
+  step "fuzz FuzzResource for ${FUZZ_TIME:-10s}"
+  go test -run '^$' -fuzz '^FuzzResource$' -fuzztime "${FUZZ_TIME:-10s}" ./hub/validation/ || status=$?
 fi
-[ $status -eq 0 ] && say "PASS" || say "FAIL"
+
+if [ $status -eq 0 ]; then step "PASS"; else step "FAIL (exit $status)"; fi
 exit $status

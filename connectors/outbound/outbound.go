@@ -1,9 +1,32 @@
 // Package outbound is the one HTTP client every connector sends through. It
-// brings what a vendor call needs and no connector should rewrite: timeouts,
-// a few quick retries within one delivery attempt (go-retryablehttp), the
-// same Idempotency-Key on every try, a circuit breaker per destination
-// (gobreaker), classification of the answer into connectors.Error classes,
-// and request logging that never includes a body, a header or a query.
+// brings what a vendor call needs and no connector should rewrite: a timeout
+// per try, a few quick retries within one delivery attempt
+// (go-retryablehttp), the same Idempotency-Key on every try, a circuit
+// breaker per destination (gobreaker), classification of the answer into
+// connectors.Error classes, and request logging that never includes a body,
+// a header, a query or an id.
+//
+// # One delivery attempt
+//
+// Client.Do is one delivery attempt as the queue sees it. Inside it, a
+// connection error, a timeout, a 5xx, a 408 or a 429 is retried up to
+// Options.RetryMax times with exponential backoff and jitter, or after the
+// vendor's Retry-After when that is at most Options.MaxInlineRetryAfter. A
+// longer Retry-After ends the attempt at once and comes back as
+// connectors.Error.RetryAfter, for the queue to snooze the job rather than
+// hold a worker. A 409 is not retried inline (the other writer needs longer
+// than a few hundred milliseconds); it is Retryable for the queue.
+//
+// # The circuit breaker
+//
+// One breaker per Client (per destination) wraps the whole attempt. Only
+// answers that say the vendor is unwell count against it: connection errors,
+// timeouts, 5xx, 408 and 429. A permanent 4xx is about the request, not the
+// vendor, and counts as a success; a caller's cancellation (shutdown) does
+// not count at all. After Options.BreakerFailures failed attempts in a row
+// the breaker opens: Do then returns a BreakerOpen error without calling the
+// vendor, with RetryAfter set to the time left until the breaker lets one
+// probe through (half-open); the probe's success closes it again.
 package outbound
 
 import (
@@ -13,9 +36,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/url"
-	"regexp"
-	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -26,45 +47,76 @@ import (
 
 // Options configures a Client. Zero values take the defaults.
 type Options struct {
-	Name                string        // destination name: names the breaker
-	Timeout             time.Duration // per HTTP try (default 10s)
-	RetryMax            int           // extra tries within one attempt (default 2; -1 for none)
-	RetryWaitMin        time.Duration // default 100ms
-	RetryWaitMax        time.Duration // default 2s
-	MaxInlineRetryAfter time.Duration // a longer Retry-After ends the attempt (default 2s)
-	BreakerFailures     uint32        // consecutive failed attempts that open the breaker (default 5)
-	BreakerOpenFor      time.Duration // default 30s
-	Logger              *slog.Logger
-	Transport           http.RoundTripper
+	// Name is the destination's name; it names the breaker and the logs.
+	Name string
+	// Timeout bounds one HTTP try, answer body included (default 10s).
+	Timeout time.Duration
+	// RetryMax is the number of tries within one delivery attempt after the
+	// first (default 2; -1 for none).
+	RetryMax int
+	// RetryWaitMin and RetryWaitMax bound the backoff between tries
+	// (default 100ms and 2s).
+	RetryWaitMin, RetryWaitMax time.Duration
+	// MaxInlineRetryAfter is the longest Retry-After waited for inside an
+	// attempt; a longer one ends the attempt and is returned as
+	// connectors.Error.RetryAfter (default 2s).
+	MaxInlineRetryAfter time.Duration
+	// BreakerFailures is the number of consecutive failed attempts that
+	// opens the breaker (default 5).
+	BreakerFailures uint32
+	// BreakerOpenFor is how long the breaker stays open before it lets a
+	// probe through (default 30s).
+	BreakerOpenFor time.Duration
+	// Classify, when set, decides the class of a non-2xx answer before
+	// connectors.ClassifyStatus does: a vendor that says in a header whether
+	// a retry can help (Stripe-Should-Retry) is classified by its connector,
+	// not by this package. Return "" to fall back to the status. The class
+	// also decides inline retries: only Retryable answers are retried.
+	Classify func(status int, h http.Header) connectors.Class
+	// Logger receives one Debug line per try and one Warn line per failed
+	// attempt (default: discard).
+	Logger *slog.Logger
+	// Transport replaces the default transport (tests).
+	Transport http.RoundTripper
 }
 
 // Request is one vendor call.
 type Request struct {
-	Method         string
-	URL            string
-	Header         http.Header
-	Body           []byte
+	Method string
+	URL    string
+	// Header is sent as is; it is never logged (it holds credentials).
+	Header http.Header
+	// Body is sent on every try; it is never logged.
+	Body []byte
+	// IdempotencyKey, when set, is sent as the Idempotency-Key header,
+	// identical on every try.
 	IdempotencyKey string
+	// PathTemplate is the path as logged, with ids replaced, e.g.
+	// "/v1/customers/{id}". When empty it is derived from URL by
+	// PathTemplate, which can only guess which segments are ids.
+	PathTemplate string
 }
 
-// Response is the vendor's final answer, body read fully (bounded).
+// Response is the vendor's final answer.
 type Response struct {
 	Status int
 	Header http.Header
-	Body   []byte
+	// Body is the whole answer body, or its first 4 MiB.
+	Body []byte
 }
 
-// Client sends requests to one destination.
+// MaxBody is the most of an answer body a Response keeps.
+const MaxBody = 4 << 20
+
+// Client sends requests to one destination. It is safe for concurrent use.
 type Client struct {
 	o       Options
 	http    *retryablehttp.Client
 	breaker *gobreaker.CircuitBreaker[*Response]
 	log     *slog.Logger
+	// openedAt is when the breaker last opened (UnixNano), for RetryAfter.
+	openedAt atomic.Int64
 }
-
-const maxBody = 4 << 20
-
-type triesKey struct{}
 
 // New builds a Client.
 func New(o Options) *Client {
@@ -81,6 +133,9 @@ func New(o Options) *Client {
 	}
 	if o.RetryWaitMax <= 0 {
 		o.RetryWaitMax = 2 * time.Second
+	}
+	if o.RetryWaitMax < o.RetryWaitMin {
+		o.RetryWaitMax = o.RetryWaitMin
 	}
 	if o.MaxInlineRetryAfter <= 0 {
 		o.MaxInlineRetryAfter = 2 * time.Second
@@ -101,32 +156,38 @@ func New(o Options) *Client {
 		transport = t
 	}
 	c := &Client{o: o, log: o.Logger}
+
 	rc := retryablehttp.NewClient()
-	rc.HTTPClient = &http.Client{Transport: transport, Timeout: o.Timeout}
-	rc.Logger = nil // it logs full URLs, which can hold PHI
+	rc.HTTPClient = &http.Client{
+		Transport: &tryLogger{next: transport, log: o.Logger},
+		Timeout:   o.Timeout,
+		// A redirect would be followed with the Authorization header to
+		// wherever it points; vendors' write APIs do not redirect.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	rc.Logger = nil // retryablehttp logs full URLs, which can hold PHI
 	rc.RetryMax = o.RetryMax
 	rc.RetryWaitMin, rc.RetryWaitMax = o.RetryWaitMin, o.RetryWaitMax
 	rc.CheckRetry = c.checkRetry
 	rc.Backoff = c.backoff
 	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
-	rc.RequestLogHook = func(_ retryablehttp.Logger, req *http.Request, n int) {
-		if p, ok := req.Context().Value(triesKey{}).(*int); ok {
-			*p = n + 1
-		}
-	}
 	c.http = rc
+
 	c.breaker = gobreaker.NewCircuitBreaker[*Response](gobreaker.Settings{
 		Name:    o.Name,
 		Timeout: o.BreakerOpenFor,
 		ReadyToTrip: func(counts gobreaker.Counts) bool {
 			return counts.ConsecutiveFailures >= o.BreakerFailures
 		},
-		IsSuccessful: func(err error) bool {
-			// A permanent answer (a 4xx about this request) says the vendor
-			// is up; only transport failures and 5xx count against it.
-			return err == nil || connectors.ClassOf(err) == connectors.Permanent
-		},
+		IsSuccessful: func(err error) bool { return !vendorUnwell(err) },
+		// A caller's cancellation (shutdown, a drained worker) says nothing
+		// about the vendor.
+		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
 		OnStateChange: func(name string, from, to gobreaker.State) {
+			// Runs under the breaker's lock: record and log only.
+			if to == gobreaker.StateOpen {
+				c.openedAt.Store(time.Now().UnixNano())
+			}
 			o.Logger.Warn("circuit breaker changed state", "destination", name, "from", from.String(), "to", to.String())
 		},
 	})
@@ -136,61 +197,63 @@ func New(o Options) *Client {
 // BreakerState is "closed", "half-open" or "open".
 func (c *Client) BreakerState() string { return c.breaker.State().String() }
 
-func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error) (bool, error) {
-	if ctx.Err() != nil {
-		return false, ctx.Err()
-	}
-	if err != nil {
-		return true, nil
-	}
-	if resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable {
-		if ra := retryAfter(resp.Header); ra > c.o.MaxInlineRetryAfter {
-			return false, nil // the queue honours a long Retry-After, not this goroutine
-		}
-		return true, nil
-	}
-	if v := resp.Header.Get("Stripe-Should-Retry"); v != "" {
-		return v == "true", nil
-	}
-	return resp.StatusCode >= 500 || resp.StatusCode == http.StatusRequestTimeout, nil
-}
-
-func (c *Client) backoff(minWait, maxWait time.Duration, n int, resp *http.Response) time.Duration {
-	if resp != nil {
-		if ra := retryAfter(resp.Header); ra > 0 && ra <= c.o.MaxInlineRetryAfter {
-			return ra
-		}
-	}
-	return retryablehttp.LinearJitterBackoff(minWait, maxWait, n, resp)
-}
-
-// Do sends r. It returns the Response for every answer that arrived, and a
-// *connectors.Error alongside it when the final answer is not 2xx (so a
-// connector can read the vendor's error code). On a transport failure or an
-// open breaker the Response is nil.
+// Do sends r as one delivery attempt (see the package documentation).
+//
+// On a 2xx answer it returns the Response and a nil error.
+//
+// On any other final answer it returns the Response AND a *connectors.Error:
+// Class from Options.Classify or connectors.ClassifyStatus, Status, Code
+// "http_<status>", and RetryAfter from the answer's Retry-After (seconds or
+// an HTTP-date). Connectors read the Response's body for the vendor's error
+// code and may extend Code with it; they must not copy vendor messages,
+// which can echo the request.
+//
+// When no complete answer arrived (connection error, timeout, unreadable
+// body, cancelled ctx) the Response is nil and the error is a Retryable
+// *connectors.Error with Code "timeout", "connection" or "canceled" (the
+// last wraps ctx's error). When the breaker is open the Response is nil and
+// the error has Class BreakerOpen, Code "breaker_open" and RetryAfter the
+// time left until the breaker half-opens (BreakerOpenFor when unknown).
 func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	start := time.Now()
-	tries := 0
-	resp, err := c.breaker.Execute(func() (*Response, error) { return c.send(ctx, r, &tries) })
+	try := &tryInfo{
+		destination:  c.o.Name,
+		method:       r.Method,
+		host:         host(r.URL),
+		pathTemplate: r.PathTemplate,
+	}
+	if try.pathTemplate == "" {
+		try.pathTemplate = PathTemplate(r.URL)
+	}
+	resp, err := c.breaker.Execute(func() (*Response, error) { return c.send(ctx, r, try) })
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
-		return nil, &connectors.Error{Class: connectors.BreakerOpen, Code: "breaker_open", RetryAfter: c.o.BreakerOpenFor, Err: errors.New("circuit breaker open")}
+		resp, err = nil, &connectors.Error{
+			Class:      connectors.BreakerOpen,
+			Code:       "breaker_open",
+			RetryAfter: c.openRemaining(),
+			Err:        fmt.Errorf("circuit breaker of destination %q is open", c.o.Name),
+		}
 	}
-	status := 0
-	if resp != nil {
-		status = resp.Status
-	}
-	level := slog.LevelDebug
 	if err != nil {
-		level = slog.LevelWarn
+		status := 0
+		if resp != nil {
+			status = resp.Status
+		}
+		c.log.LogAttrs(ctx, slog.LevelWarn, "vendor call failed", append(try.attrs(),
+			slog.Int("status", status),
+			slog.Int("attempt_try", try.tries),
+			slog.Int64("duration_ms", time.Since(start).Milliseconds()),
+			slog.String("error_class", string(connectors.ClassOf(err))),
+			slog.String("error_code", codeOf(err)),
+		)...)
 	}
-	c.log.Log(ctx, level, "vendor call", "method", r.Method, "host", host(r.URL),
-		"path_template", PathTemplate(r.URL), "status", status, "tries", tries, "duration_ms", time.Since(start).Milliseconds())
 	return resp, err
 }
 
-func (c *Client) send(ctx context.Context, r Request, tries *int) (*Response, error) {
-	req, err := retryablehttp.NewRequestWithContext(ctx, r.Method, r.URL, r.Body)
+func (c *Client) send(ctx context.Context, r Request, try *tryInfo) (*Response, error) {
+	req, err := retryablehttp.NewRequestWithContext(context.WithValue(ctx, tryKey{}, try), r.Method, r.URL, r.Body)
 	if err != nil {
+		// The parse error quotes the URL: keep only that it failed.
 		return nil, connectors.PermanentError("bad_request_url", errors.New("could not build the vendor request"))
 	}
 	for k, vs := range r.Header {
@@ -201,70 +264,42 @@ func (c *Client) send(ctx context.Context, r Request, tries *int) (*Response, er
 	if r.IdempotencyKey != "" {
 		req.Header.Set("Idempotency-Key", r.IdempotencyKey)
 	}
-	hr, err := c.http.Do(req.WithContext(context.WithValue(ctx, triesKey{}, tries)))
+	hr, err := c.http.Do(req)
 	if err != nil {
-		code := "connection"
-		var ue *url.Error
-		if errors.As(err, &ue) && ue.Timeout() || errors.Is(err, context.DeadlineExceeded) {
-			code = "timeout"
-		}
-		// url.Error's text holds the URL: keep only its kind.
-		return nil, &connectors.Error{Class: connectors.Retryable, Code: code, Err: fmt.Errorf("%s to %s failed", r.Method, host(r.URL))}
+		return nil, transportError(ctx, r, err)
 	}
 	defer hr.Body.Close()
-	body, _ := io.ReadAll(io.LimitReader(hr.Body, maxBody))
+	body, err := io.ReadAll(io.LimitReader(hr.Body, MaxBody))
+	if err != nil {
+		return nil, transportError(ctx, r, err)
+	}
 	resp := &Response{Status: hr.StatusCode, Header: hr.Header, Body: body}
 	if hr.StatusCode >= 200 && hr.StatusCode < 300 {
 		return resp, nil
 	}
-	class := connectors.ClassifyStatus(hr.StatusCode)
-	switch hr.Header.Get("Stripe-Should-Retry") {
-	case "true":
-		class = connectors.Retryable
-	case "false":
-		class = connectors.Permanent
+	return resp, &connectors.Error{
+		Class:      c.classify(hr.StatusCode, hr.Header),
+		Status:     hr.StatusCode,
+		RetryAfter: retryAfter(hr.Header),
+		Code:       fmt.Sprintf("http_%d", hr.StatusCode),
 	}
-	return resp, &connectors.Error{Class: class, Status: hr.StatusCode, RetryAfter: retryAfter(hr.Header), Code: "http_" + strconv.Itoa(hr.StatusCode)}
 }
 
-func retryAfter(h http.Header) time.Duration {
-	v := h.Get("Retry-After")
-	if v == "" {
-		return 0
-	}
-	if s, err := strconv.Atoi(v); err == nil && s >= 0 {
-		return time.Duration(s) * time.Second
-	}
-	if t, err := http.ParseTime(v); err == nil {
-		if d := time.Until(t); d > 0 {
+// openRemaining is how long until the breaker lets a probe through.
+func (c *Client) openRemaining() time.Duration {
+	if at := c.openedAt.Load(); at != 0 {
+		if d := time.Until(time.Unix(0, at).Add(c.o.BreakerOpenFor)); d > 0 {
 			return d
 		}
 	}
-	return 0
+	// Half-open with its probe in flight, or never seen opening.
+	return c.o.BreakerOpenFor
 }
 
-func host(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
+func codeOf(err error) string {
+	var ce *connectors.Error
+	if errors.As(err, &ce) {
+		return ce.Code
 	}
-	return u.Host
-}
-
-var idSegment = regexp.MustCompile(`[^/]*[0-9][^/]*`)
-var versionSegment = regexp.MustCompile(`^v[0-9]+$`)
-
-// PathTemplate is the URL's path with every segment that contains a digit
-// replaced by {id}, and no query: ids and queries can carry PHI.
-func PathTemplate(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return ""
-	}
-	return idSegment.ReplaceAllStringFunc(u.Path, func(seg string) string {
-		if versionSegment.MatchString(seg) {
-			return seg // an API version (/v1/customers), not an id
-		}
-		return "{id}"
-	})
+	return ""
 }

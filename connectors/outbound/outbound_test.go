@@ -1,10 +1,13 @@
 package outbound
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -16,156 +19,340 @@ import (
 	"github.com/switchboard-health/switchboard/connectors"
 )
 
-type server struct {
+// vendor is an httptest server whose answer to the n-th call (from 1) is
+// decided by its handler; it records every Idempotency-Key it saw.
+type vendor struct {
+	URL   string
 	calls atomic.Int64
 	mu    sync.Mutex
 	keys  []string
-	h     func(n int64, w http.ResponseWriter)
 }
 
-func newServer(t *testing.T, h func(n int64, w http.ResponseWriter)) (*server, string) {
-	s := &server{h: h}
+func newVendor(t *testing.T, h func(n int64, w http.ResponseWriter)) *vendor {
+	t.Helper()
+	v := &vendor{}
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		n := s.calls.Add(1)
-		s.mu.Lock()
-		s.keys = append(s.keys, r.Header.Get("Idempotency-Key"))
-		s.mu.Unlock()
-		s.h(n, w)
+		n := v.calls.Add(1)
+		v.mu.Lock()
+		v.keys = append(v.keys, r.Header.Get("Idempotency-Key"))
+		v.mu.Unlock()
+		h(n, w)
 	}))
 	t.Cleanup(ts.Close)
-	return s, ts.URL
+	v.URL = ts.URL
+	return v
 }
 
+// fast shortens the backoff so tests do not wait for it.
 func fast(o Options) Options {
 	o.RetryWaitMin, o.RetryWaitMax = time.Millisecond, 5*time.Millisecond
 	return o
 }
 
+func post(t *testing.T, c *Client, url string) (*Response, *connectors.Error) {
+	t.Helper()
+	resp, err := c.Do(context.Background(), Request{Method: http.MethodPost, URL: url, Body: []byte(`{}`), IdempotencyKey: "key-1"})
+	if err == nil {
+		return resp, nil
+	}
+	var ce *connectors.Error
+	if !errors.As(err, &ce) {
+		t.Fatalf("Do returned %T %v, want *connectors.Error", err, err)
+	}
+	return resp, ce
+}
+
 func TestRetriesWithinOneAttemptKeepTheKey(t *testing.T) {
-	s, url := newServer(t, func(n int64, w http.ResponseWriter) {
+	v := newVendor(t, func(n int64, w http.ResponseWriter) {
 		if n < 3 {
-			w.WriteHeader(503)
+			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
-		w.WriteHeader(201)
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte(`{"id":"x1"}`))
 	})
-	c := New(fast(Options{Name: "x"}))
-	resp, err := c.Do(context.Background(), Request{Method: "POST", URL: url + "/Patient", Body: []byte("{}"), IdempotencyKey: "k1"})
-	if err != nil || resp.Status != 201 {
-		t.Fatalf("%v %+v", err, resp)
+	resp, ce := post(t, New(fast(Options{Name: "ehr"})), v.URL+"/Patient")
+	if ce != nil || resp.Status != http.StatusCreated || string(resp.Body) != `{"id":"x1"}` {
+		t.Fatalf("want 201 after two 503s: %+v %v", resp, ce)
 	}
-	for _, k := range s.keys {
-		if k != "k1" {
-			t.Fatalf("keys %v", s.keys)
+	if v.calls.Load() != 3 {
+		t.Fatalf("calls %d, want 3", v.calls.Load())
+	}
+	for _, k := range v.keys {
+		if k != "key-1" {
+			t.Fatalf("Idempotency-Key differs between tries: %q", v.keys)
 		}
-	}
-	if s.calls.Load() != 3 {
-		t.Fatalf("calls %d", s.calls.Load())
 	}
 }
 
 func TestClassification(t *testing.T) {
+	stripeLike := func(status int, h http.Header) connectors.Class {
+		switch h.Get("Should-Retry") {
+		case "true":
+			return connectors.Retryable
+		case "false":
+			return connectors.Permanent
+		}
+		return ""
+	}
 	cases := []struct {
 		name       string
 		status     int
-		header     [2]string
+		header     http.Header
+		classify   func(int, http.Header) connectors.Class
 		class      connectors.Class
 		retryAfter time.Duration
 		calls      int64
 	}{
-		{"bad request is permanent, not retried", 400, [2]string{}, connectors.Permanent, 0, 1},
-		{"conflict is retryable", 409, [2]string{}, connectors.Retryable, 0, 1},
-		{"5xx retried then retryable", 502, [2]string{}, connectors.Retryable, 0, 3},
-		{"long Retry-After goes to the queue", 429, [2]string{"Retry-After", "120"}, connectors.Retryable, 120 * time.Second, 1},
-		{"Stripe-Should-Retry false is permanent", 500, [2]string{"Stripe-Should-Retry", "false"}, connectors.Permanent, 0, 1},
+		{name: "bad request is permanent, not retried", status: 400, class: connectors.Permanent, calls: 1},
+		{name: "not found is permanent", status: 404, class: connectors.Permanent, calls: 1},
+		{name: "conflict is retryable by the queue, not inline", status: 409, class: connectors.Retryable, calls: 1},
+		{name: "5xx retried inline, then retryable", status: 502, class: connectors.Retryable, calls: 3},
+		{name: "429 without Retry-After retried inline", status: 429, class: connectors.Retryable, calls: 3},
+		{name: "long Retry-After in seconds goes to the queue", status: 429, header: http.Header{"Retry-After": {"120"}},
+			class: connectors.Retryable, retryAfter: 120 * time.Second, calls: 1},
+		{name: "long Retry-After as an HTTP-date goes to the queue", status: 503,
+			header: http.Header{"Retry-After": {time.Now().Add(time.Hour).UTC().Format(http.TimeFormat)}},
+			class:  connectors.Retryable, retryAfter: time.Hour, calls: 1},
+		{name: "a redirect is not followed and is permanent", status: 302, header: http.Header{"Location": {"http://elsewhere.example/"}},
+			class: connectors.Permanent, calls: 1},
+		{name: "vendor hook: should not retry a 500", status: 500, header: http.Header{"Should-Retry": {"false"}},
+			classify: stripeLike, class: connectors.Permanent, calls: 1},
+		{name: "vendor hook: should retry a 409", status: 409, header: http.Header{"Should-Retry": {"true"}},
+			classify: stripeLike, class: connectors.Retryable, calls: 3},
+		{name: "vendor hook silent: the status decides", status: 503, classify: stripeLike, class: connectors.Retryable, calls: 3},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			s, url := newServer(t, func(_ int64, w http.ResponseWriter) {
-				if c.header[0] != "" {
-					w.Header().Set(c.header[0], c.header[1])
+			v := newVendor(t, func(_ int64, w http.ResponseWriter) {
+				for k, vs := range c.header {
+					w.Header()[k] = vs
 				}
 				w.WriteHeader(c.status)
+				_, _ = w.Write([]byte(`{"error":"vendor detail"}`))
 			})
-			resp, err := New(fast(Options{Name: "x"})).Do(context.Background(), Request{Method: "POST", URL: url})
-			var ce *connectors.Error
-			if !errors.As(err, &ce) || ce.Class != c.class || ce.Status != c.status || ce.RetryAfter != c.retryAfter {
-				t.Fatalf("got %+v", err)
+			resp, ce := post(t, New(fast(Options{Name: "x", Classify: c.classify})), v.URL)
+			if ce == nil || ce.Class != c.class || ce.Status != c.status || ce.Code != "http_"+itoa(c.status) {
+				t.Fatalf("got %+v, want class %s status %d", ce, c.class, c.status)
 			}
-			if resp == nil || resp.Status != c.status {
-				t.Fatalf("the response must come back with the error: %+v", resp)
+			if d := ce.RetryAfter - c.retryAfter; d < -2*time.Second || d > 0 {
+				t.Fatalf("RetryAfter %v, want about %v", ce.RetryAfter, c.retryAfter)
 			}
-			if s.calls.Load() != c.calls {
-				t.Fatalf("calls %d, want %d", s.calls.Load(), c.calls)
+			if resp == nil || resp.Status != c.status || !strings.Contains(string(resp.Body), "vendor detail") {
+				t.Fatalf("the answer must come back with the error: %+v", resp)
+			}
+			if v.calls.Load() != c.calls {
+				t.Fatalf("calls %d, want %d", v.calls.Load(), c.calls)
 			}
 		})
 	}
 }
 
+func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
+
 func TestInlineRetryAfterIsHonoured(t *testing.T) {
-	var first time.Time
-	_, url := newServer(t, func(n int64, w http.ResponseWriter) {
+	var first atomic.Int64
+	v := newVendor(t, func(n int64, w http.ResponseWriter) {
 		if n == 1 {
-			first = time.Now()
+			first.Store(time.Now().UnixNano())
 			w.Header().Set("Retry-After", "1")
-			w.WriteHeader(429)
+			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
-		if time.Since(first) < 900*time.Millisecond {
-			w.WriteHeader(400) // came back too early
+		if time.Since(time.Unix(0, first.Load())) < 950*time.Millisecond {
+			w.WriteHeader(http.StatusTeapot) // came back before Retry-After
 			return
 		}
-		w.WriteHeader(200)
+		w.WriteHeader(http.StatusOK)
 	})
-	if _, err := New(fast(Options{Name: "x"})).Do(context.Background(), Request{Method: "POST", URL: url}); err != nil {
-		t.Fatal(err)
+	resp, ce := post(t, New(fast(Options{Name: "x"})), v.URL)
+	if ce != nil || resp.Status != 200 || v.calls.Load() != 2 {
+		t.Fatalf("want 200 on the second try after waiting 1s: %v, %d calls", ce, v.calls.Load())
 	}
 }
 
-func TestBreakerOpensOnFailuresNotOnPermanentAnswers(t *testing.T) {
-	status := atomic.Int64{}
+func TestBreaker(t *testing.T) {
+	var status atomic.Int64
 	status.Store(400)
-	s, url := newServer(t, func(_ int64, w http.ResponseWriter) { w.WriteHeader(int(status.Load())) })
-	c := New(fast(Options{Name: "x", RetryMax: -1, BreakerFailures: 3, BreakerOpenFor: 200 * time.Millisecond}))
-	for range 5 {
-		_, _ = c.Do(context.Background(), Request{Method: "POST", URL: url})
+	v := newVendor(t, func(_ int64, w http.ResponseWriter) { w.WriteHeader(int(status.Load())) })
+	const openFor = 300 * time.Millisecond
+	c := New(fast(Options{Name: "x", RetryMax: -1, BreakerFailures: 3, BreakerOpenFor: openFor}))
+
+	for range 10 {
+		post(t, c, v.URL)
 	}
 	if c.BreakerState() != "closed" {
 		t.Fatal("permanent 4xx answers must not open the breaker")
 	}
+
 	status.Store(503)
-	for range 3 {
-		_, _ = c.Do(context.Background(), Request{Method: "POST", URL: url})
+	for i := range 3 {
+		if _, ce := post(t, c, v.URL); ce.Class != connectors.Retryable {
+			t.Fatalf("failure %d: %v", i, ce)
+		}
 	}
-	before := s.calls.Load()
-	_, err := c.Do(context.Background(), Request{Method: "POST", URL: url})
-	if connectors.ClassOf(err) != connectors.BreakerOpen || s.calls.Load() != before {
-		t.Fatalf("want breaker open without a call: %v", err)
+	if c.BreakerState() != "open" {
+		t.Fatalf("3 failed attempts: breaker %s, want open", c.BreakerState())
 	}
-	time.Sleep(250 * time.Millisecond)
+	before := v.calls.Load()
+	resp, ce := post(t, c, v.URL)
+	if ce == nil || ce.Class != connectors.BreakerOpen || ce.Code != "breaker_open" || resp != nil {
+		t.Fatalf("want BreakerOpen: %+v", ce)
+	}
+	if ce.RetryAfter <= 0 || ce.RetryAfter > openFor {
+		t.Fatalf("RetryAfter %v, want the time left of %v", ce.RetryAfter, openFor)
+	}
+	if v.calls.Load() != before {
+		t.Fatal("an open breaker must not call the vendor")
+	}
+
+	time.Sleep(openFor + 50*time.Millisecond)
+	if c.BreakerState() != "half-open" {
+		t.Fatalf("after %v: breaker %s, want half-open", openFor, c.BreakerState())
+	}
 	status.Store(200)
-	if _, err := c.Do(context.Background(), Request{Method: "POST", URL: url}); err != nil || c.BreakerState() != "closed" {
-		t.Fatalf("half-open probe should close it: %v %s", err, c.BreakerState())
+	if _, ce := post(t, c, v.URL); ce != nil || c.BreakerState() != "closed" {
+		t.Fatalf("a successful probe closes the breaker: %v %s", ce, c.BreakerState())
 	}
 }
 
-func TestTimeoutIsRetryable(t *testing.T) {
-	_, url := newServer(t, func(_ int64, w http.ResponseWriter) { time.Sleep(300 * time.Millisecond); w.WriteHeader(200) })
-	_, err := New(fast(Options{Name: "x", RetryMax: -1, Timeout: 50 * time.Millisecond})).Do(context.Background(), Request{Method: "POST", URL: url})
+func TestCancelledCallerDoesNotCountAgainstTheVendor(t *testing.T) {
+	v := newVendor(t, func(_ int64, w http.ResponseWriter) { time.Sleep(200 * time.Millisecond); w.WriteHeader(200) })
+	c := New(fast(Options{Name: "x", RetryMax: -1, BreakerFailures: 1}))
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	_, err := c.Do(ctx, Request{Method: http.MethodPost, URL: v.URL})
 	var ce *connectors.Error
-	if !errors.As(err, &ce) || ce.Class != connectors.Retryable || ce.Code != "timeout" {
-		t.Fatalf("%+v", err)
+	if !errors.As(err, &ce) || ce.Code != "canceled" || !errors.Is(err, context.Canceled) {
+		t.Fatalf("%v", err)
+	}
+	if c.BreakerState() != "closed" {
+		t.Fatal("a cancelled caller opened the breaker")
 	}
 }
 
-func TestLogsHoldNoBodyQueryOrIDs(t *testing.T) {
-	_, url := newServer(t, func(_ int64, w http.ResponseWriter) { w.WriteHeader(500) })
+func TestTransportFailures(t *testing.T) {
+	slow := newVendor(t, func(_ int64, w http.ResponseWriter) { time.Sleep(300 * time.Millisecond); w.WriteHeader(200) })
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + l.Addr().String()
+	l.Close()
+	cases := []struct {
+		name, url, code string
+		calls           func() int64
+		wantCalls       int64
+	}{
+		{"a slow answer is a timeout, retried inline", slow.URL + "/Patient?name=x", "timeout", slow.calls.Load, 2},
+		{"a refused connection", closed + "/Patient", "connection", nil, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			resp, ce := post(t, New(fast(Options{Name: "x", RetryMax: 1, Timeout: 50 * time.Millisecond})), c.url)
+			if ce == nil || ce.Class != connectors.Retryable || ce.Code != c.code || ce.Status != 0 || resp != nil {
+				t.Fatalf("%+v", ce)
+			}
+			if strings.Contains(ce.Error(), "name=x") || strings.Contains(ce.Error(), "/Patient") {
+				t.Fatalf("the error holds the URL: %v", ce)
+			}
+			if c.calls != nil && c.calls() != c.wantCalls {
+				t.Fatalf("calls %d, want %d", c.calls(), c.wantCalls)
+			}
+		})
+	}
+}
+
+// The log lines a user reads: one per try at Debug, one per failed attempt
+// at Warn, each with the agreed keys, and none of the PHI a request carries
+// (body, query, ids in the path) nor its credentials.
+func TestLogsHoldNoPHI(t *testing.T) {
+	v := newVendor(t, func(n int64, w http.ResponseWriter) { w.WriteHeader(500) })
 	var buf bytes.Buffer
-	c := New(fast(Options{Name: "x", Logger: slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))}))
-	_, _ = c.Do(context.Background(), Request{Method: "PUT", URL: url + "/Patient/pat123?identifier=Zzsecret", Body: []byte(`{"family":"Zzsecret"}`),
-		Header: http.Header{"Authorization": {"Bearer sk_Zzsecret"}}})
+	log := slog.New(slog.NewJSONHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := New(fast(Options{Name: "ehr", Logger: log}))
+	_, _ = c.Do(context.Background(), Request{
+		Method: http.MethodPut,
+		URL:    v.URL + "/fhir/R4/Patient/pat-Zzid/_history/7?identifier=Zzquery",
+		Body:   []byte(`{"name":[{"family":"Zzbody"}]}`),
+		Header: http.Header{"Authorization": {"Bearer sk_Zzheader"}},
+	})
 	out := buf.String()
-	if strings.Contains(out, "Zzsecret") || strings.Contains(out, "pat123") || !strings.Contains(out, "/Patient/{id}") {
-		t.Fatalf("log: %s", out)
+	for _, canary := range []string{"Zzid", "Zzquery", "Zzbody", "Zzheader", "identifier", v.URL} {
+		if strings.Contains(out, canary) {
+			t.Errorf("log holds %q:\n%s", canary, out)
+		}
+	}
+	var tries, warns int
+	sc := bufio.NewScanner(&buf)
+	for sc.Scan() {
+		var line map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatal(err)
+		}
+		switch line["level"] {
+		case "DEBUG":
+			tries++
+		case "WARN":
+			warns++
+		default:
+			continue
+		}
+		for _, k := range []string{"destination", "method", "host", "path_template", "status", "attempt_try", "duration_ms"} {
+			if _, ok := line[k]; !ok {
+				t.Errorf("line %q lacks %s", line["msg"], k)
+			}
+		}
+		if line["path_template"] != "/fhir/R4/Patient/{id}/_history/{id}" || line["status"] != float64(500) {
+			t.Errorf("line: %v", line)
+		}
+	}
+	if tries != 3 || warns != 1 {
+		t.Fatalf("%d try lines and %d warn lines, want 3 and 1:\n%s", tries, warns, out)
+	}
+}
+
+func TestPathTemplate(t *testing.T) {
+	cases := []struct{ url, want string }{
+		{"https://api.stripe.com/v1/customers", "/v1/customers"},
+		{"https://api.stripe.com/v1/customers/cus_NffrFeUfNV2Hib?expand=x", "/v1/customers/{id}"},
+		{"http://ehr/fhir/R4/Patient/abc", "/fhir/R4/Patient/{id}"},
+		{"http://ehr/fhir/R4/Patient/abc/_history/2", "/fhir/R4/Patient/{id}/_history/{id}"},
+		{"http://ehr/fhir/R4/Patient/$everything", "/fhir/R4/Patient/$everything"},
+		{"http://ehr/fhir/R4/Patient?identifier=a|b", "/fhir/R4/Patient"},
+		{"http://ehr/people/jane.doe@example.org/notes", "/people/{id}/notes"},
+		{"http://ehr/people/Jane%20Doe", "/people/{id}"},
+	}
+	for _, c := range cases {
+		if got := PathTemplate(c.url); got != c.want {
+			t.Errorf("PathTemplate(%s) = %s, want %s", c.url, got, c.want)
+		}
+	}
+}
+
+func TestRetryAfter(t *testing.T) {
+	cases := []struct {
+		value string
+		want  time.Duration
+	}{
+		{"", 0}, {"0", 0}, {"-3", 0}, {"soon", 0}, {"5", 5 * time.Second},
+		{"99999999999", 7 * 24 * time.Hour},
+		{time.Now().Add(-time.Hour).UTC().Format(http.TimeFormat), 0},
+	}
+	for _, c := range cases {
+		if got := retryAfter(http.Header{"Retry-After": {c.value}}); got != c.want {
+			t.Errorf("Retry-After %q: %v, want %v", c.value, got, c.want)
+		}
+	}
+}
+
+func TestBackoffGrowsAndStaysBounded(t *testing.T) {
+	c := New(Options{})
+	for n := range 40 {
+		d := c.backoff(100*time.Millisecond, 2*time.Second, n, nil)
+		ceil := min(100*time.Millisecond<<min(n, 30), 2*time.Second)
+		if d < ceil/2 || d > ceil {
+			t.Fatalf("try %d: %v outside [%v, %v]", n, d, ceil/2, ceil)
+		}
 	}
 }

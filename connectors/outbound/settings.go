@@ -21,15 +21,21 @@ type Settings struct {
 
 // SettingsFields documents Settings for a connector's Spec.Fields.
 func SettingsFields(fields map[string]string) map[string]string {
-	fields["timeout"] = "one HTTP try (default 10s)"
+	fields["timeout"] = "one HTTP try, e.g. 10s (default 10s)"
 	fields["retry_max"] = "extra tries within one delivery attempt (default 2; -1 for none)"
 	fields["breaker_failures"] = "consecutive failed attempts that open the breaker (default 5)"
-	fields["breaker_open_for"] = "how long the breaker stays open (default 30s)"
+	fields["breaker_open_for"] = "how long the breaker stays open, e.g. 30s (default 30s)"
 	return fields
+}
+
+// Options turns the settings into client Options for the destination name,
+// for a connector that completes them (Options.Classify) before New.
+func (s Settings) Options(name string, log *slog.Logger) Options {
+	return Options{Name: name, Timeout: s.Timeout, RetryMax: s.RetryMax,
+		BreakerFailures: s.BreakerFailures, BreakerOpenFor: s.BreakerOpenFor, Logger: log}
 }
 
 // Client builds the destination's client from its settings.
 func (s Settings) Client(name string, log *slog.Logger) *Client {
-	return New(Options{Name: name, Timeout: s.Timeout, RetryMax: s.RetryMax,
-		BreakerFailures: s.BreakerFailures, BreakerOpenFor: s.BreakerOpenFor, Logger: log})
+	return New(s.Options(name, log))
 }

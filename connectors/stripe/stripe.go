@@ -1,15 +1,33 @@
-// Package stripe is the payments connector (type "stripe"): a FHIR Patient
-// becomes a Stripe Customer (created, or updated when the Patient carries a
-// Stripe customer identifier), sent form-encoded with the delivery's
-// Idempotency-Key. Stripe keeps the first result for a key for 24 hours,
-// failures included, and says in Stripe-Should-Retry whether retrying can
-// help; the shared outbound client honours that header.
+// Package stripe is the payments connector (type "stripe"). A FHIR Patient
+// becomes a Stripe Customer (see mappings/stripe for the fields):
 //
-// Configuration (the destination's `config:` block):
+//	POST {base_url}/v1/customers        when the Patient has no Stripe customer identifier
+//	POST {base_url}/v1/customers/{id}   when it has one (system https://switchboard.health/id/stripe-customer)
 //
-//	base_url          default https://api.stripe.com (stripe-mock: http://127.0.0.1:12111)
-//	api_key_env       environment variable with the secret key (default STRIPE_API_KEY)
-//	timeout, retry_max, breaker_failures, breaker_open_for   as for every connector
+// form-encoded (keys sorted), with Authorization: Bearer <key>, the
+// delivery's Idempotency-Key, and no Stripe-Version (the account's default
+// API version applies). Other resource types fail permanently
+// ("unsupported_resource").
+//
+// Stripe keeps the first result for an idempotency key for 24 hours, 5xx
+// answers included, and says in Stripe-Should-Retry whether a retry can
+// help: "true" makes any answer Retryable, "false" makes any answer
+// Permanent, whatever its status; without the header the status decides
+// (connectors.ClassifyStatus). The error's Code is "stripe_<type>" or
+// "stripe_<type>:<code>" from Stripe's error object (never its message,
+// which can quote the parameters sent), else "http_<status>". The Result's
+// VendorID is the customer id (cus_...).
+//
+// # Configuration
+//
+// The destination's `config:` block:
+//
+//	base_url          API base (default https://api.stripe.com; stripe-mock: http://127.0.0.1:12111)
+//	api_key_env       environment variable holding the secret key (default STRIPE_API_KEY)
+//	timeout           one HTTP try (default 10s)
+//	retry_max         extra tries within one delivery attempt (default 2; -1 for none)
+//	breaker_failures  consecutive failed attempts that open the breaker (default 5)
+//	breaker_open_for  how long the breaker stays open (default 30s)
 package stripe
 
 import (
@@ -19,6 +37,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 
 	"github.com/switchboard-health/switchboard/connectors"
@@ -29,10 +48,10 @@ import (
 func init() {
 	connectors.Register(connectors.Spec{
 		Type:    "stripe",
-		Summary: "Stripe payments: Patient to Customer",
+		Summary: "Stripe payments: a Patient becomes a Customer (created, or updated by its Stripe identifier)",
 		Fields: outbound.SettingsFields(map[string]string{
-			"base_url":    "API base (default https://api.stripe.com)",
-			"api_key_env": "environment variable with the secret key (default STRIPE_API_KEY)",
+			"base_url":    "API base URL (default https://api.stripe.com)",
+			"api_key_env": "environment variable holding the secret key (default STRIPE_API_KEY)",
 		}),
 		New: New,
 	})
@@ -45,30 +64,39 @@ type Config struct {
 	outbound.Settings `yaml:",inline"`
 }
 
-// Connector delivers to Stripe.
+// Connector delivers Patients to one Stripe account.
 type Connector struct {
-	base   string
-	key    string
-	client *outbound.Client
+	base     string
+	basePath string
+	key      string
+	client   *outbound.Client
 }
 
 // New builds the connector and validates its configuration.
 func New(p connectors.Params) (connectors.Connector, error) {
 	c := Config{BaseURL: "https://api.stripe.com", APIKeyEnv: "STRIPE_API_KEY"}
 	if err := p.Decode(&c); err != nil {
-		return nil, err
+		return nil, err // the decoder names the destination and the field
 	}
-	if u, err := url.Parse(c.BaseURL); err != nil || u.Host == "" {
-		return nil, fmt.Errorf("stripe destination %q: base_url must be an http(s) URL", p.Name)
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return nil, fmt.Errorf("stripe destination %q: base_url must be an http(s) URL without a query", p.Name)
+	}
+	if c.APIKeyEnv == "" {
+		return nil, fmt.Errorf("stripe destination %q: api_key_env must name an environment variable", p.Name)
 	}
 	key, _ := p.Env(c.APIKeyEnv)
 	if key == "" {
 		return nil, fmt.Errorf("stripe destination %q: environment variable %s is empty", p.Name, c.APIKeyEnv)
 	}
+	o := c.Settings.Options(p.Name, p.Logger)
+	o.Classify = classify
+	base := strings.TrimRight(c.BaseURL, "/")
 	return &Connector{
-		base:   strings.TrimRight(c.BaseURL, "/"),
-		key:    key,
-		client: c.Settings.Client(p.Name, p.Logger),
+		base:     base,
+		basePath: strings.TrimRight(u.EscapedPath(), "/"),
+		key:      key,
+		client:   outbound.New(o),
 	}, nil
 }
 
@@ -81,28 +109,45 @@ func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
 	if d.ResourceType != "Patient" {
-		return connectors.Result{}, connectors.PermanentError("unsupported_resource", fmt.Errorf("stripe takes Patient, not %s", d.ResourceType))
+		return connectors.Result{}, connectors.PermanentError("unsupported_resource",
+			fmt.Errorf("stripe takes Patient, not %s", d.ResourceType))
+	}
+	if d.Interaction != connectors.Create && d.Interaction != connectors.Update {
+		return connectors.Result{}, connectors.PermanentError("unsupported_interaction",
+			fmt.Errorf("stripe takes create and update, not %q", d.Interaction))
 	}
 	form, err := mapping.Customer(d.Resource, d.TransferID)
 	if err != nil {
 		return connectors.Result{}, connectors.PermanentError("mapping", err)
 	}
-	target := c.base + "/v1/customers"
-	if id := mapping.CustomerID(d.Resource); id != "" {
-		target += "/" + url.PathEscape(id)
-	}
-	resp, err := c.client.Do(ctx, outbound.Request{
-		Method: http.MethodPost, URL: target, Body: []byte(form.Encode()), IdempotencyKey: d.IdempotencyKey,
+	req := outbound.Request{
+		Method:         http.MethodPost,
+		URL:            c.base + "/v1/customers",
+		PathTemplate:   c.basePath + "/v1/customers",
+		Body:           []byte(form.Encode()),
+		IdempotencyKey: d.IdempotencyKey,
 		Header: http.Header{
 			"Authorization": {"Bearer " + c.key},
 			"Content-Type":  {"application/x-www-form-urlencoded"},
+			"Accept":        {"application/json"},
 		},
-	})
+	}
+	if id := mapping.CustomerID(d.Resource); id != "" {
+		req.URL += "/" + url.PathEscape(id)
+		req.PathTemplate += "/{id}"
+	}
+	return c.send(ctx, req)
+}
+
+// send makes the call and reads Stripe's answer: the customer id on
+// success, the error type and code on failure.
+func (c *Connector) send(ctx context.Context, req outbound.Request) (connectors.Result, error) {
+	resp, err := c.client.Do(ctx, req)
 	if err != nil {
 		var ce *connectors.Error
 		if errors.As(err, &ce) && resp != nil {
 			if code := errorCode(resp.Body); code != "" {
-				ce.Code += ":" + code
+				ce.Code = code
 			}
 		}
 		return connectors.Result{}, err
@@ -114,8 +159,23 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 	return connectors.Result{Status: resp.Status, VendorID: cus.ID}, nil
 }
 
-// errorCode reads Stripe's error type and code, never its message (which
-// can quote the parameters sent).
+// classify honours Stripe-Should-Retry over the status.
+func classify(_ int, h http.Header) connectors.Class {
+	switch h.Get("Stripe-Should-Retry") {
+	case "true":
+		return connectors.Retryable
+	case "false":
+		return connectors.Permanent
+	}
+	return ""
+}
+
+// stripeWord is the shape of Stripe's error types and codes
+// (card_error, parameter_unknown); anything else is not copied.
+var stripeWord = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+
+// errorCode is "stripe_<type>[:<code>]" from Stripe's error object, or "".
+// Never the message or param, which can quote what was sent.
 func errorCode(body []byte) string {
 	var e struct {
 		Error struct {
@@ -123,11 +183,12 @@ func errorCode(body []byte) string {
 			Code string `json:"code"`
 		} `json:"error"`
 	}
-	if json.Unmarshal(body, &e) != nil || e.Error.Type == "" {
+	if json.Unmarshal(body, &e) != nil || !stripeWord.MatchString(e.Error.Type) {
 		return ""
 	}
-	if e.Error.Code != "" {
-		return e.Error.Type + "/" + e.Error.Code
+	code := "stripe_" + e.Error.Type
+	if stripeWord.MatchString(e.Error.Code) {
+		code += ":" + e.Error.Code
 	}
-	return e.Error.Type
+	return code
 }

@@ -1,16 +1,30 @@
-// Package stripe maps FHIR R4 to Stripe's API shapes. A Patient becomes a
-// Customer with contact fields only (name, email, phone, address): Stripe
-// needs nothing clinical or demographic beyond that. The Customer's
-// metadata carries the FHIR reference and the hub's origin, so "who is this
-// in the EHR" can be answered from Stripe without a crosswalk table.
+// Package stripe maps FHIR R4 to Stripe's API shapes. It is pure: no I/O.
 //
-// A Patient that already has a Stripe customer id carries it as an
-// identifier with system IdentifierSystem; the connector then updates that
-// customer instead of creating one.
+// A Patient becomes a Customer with contact fields only, as form parameters:
+//
+//	name                  the official name (else the first): given names and family joined by spaces, else its text
+//	email                 the first telecom with system email
+//	phone                 the first telecom with system phone
+//	address[line1]        the home address (else the first): first line
+//	address[line2]        the remaining lines, joined by ", "
+//	address[city], address[state], address[postal_code], address[country]
+//	metadata[fhir_resource]         Patient/{id}, when the Patient has an id
+//	metadata[switchboard_transfer]  the hub's transfer id
+//	metadata[switchboard_origin]    "switchboard" (loop prevention: DESIGN.md decision 7)
+//
+// Nothing else: Stripe needs nothing clinical or demographic (no birth date,
+// no gender). The metadata lets "who is this in the EHR" be answered from
+// Stripe without a crosswalk table (DESIGN.md decision 1).
+//
+// A Patient that already has a Stripe customer carries its id as an
+// identifier with system https://switchboard.health/id/stripe-customer
+// (IdentifierSystem); CustomerID reads it, and the connector then updates
+// that customer instead of creating one.
 package stripe
 
 import (
-	"fmt"
+	"encoding/json"
+	"errors"
 	"net/url"
 	"strings"
 
@@ -20,11 +34,12 @@ import (
 // IdentifierSystem is the FHIR identifier system of a Stripe customer id.
 const IdentifierSystem = "https://switchboard.health/id/stripe-customer"
 
-// Customer maps a Patient to Stripe Customer form parameters.
+// Customer maps a Patient to Stripe Customer form parameters; the caller
+// sends v.Encode(), which sorts the keys. Its errors hold no PHI.
 func Customer(patient []byte, transferID string) (url.Values, error) {
-	p, err := fhir.UnmarshalPatient(patient)
+	p, err := readPatient(patient)
 	if err != nil {
-		return nil, fmt.Errorf("stripe mapping: not a Patient")
+		return nil, err
 	}
 	v := url.Values{}
 	if name := displayName(p.Name); name != "" {
@@ -74,16 +89,35 @@ func Customer(patient []byte, transferID string) (url.Values, error) {
 
 // CustomerID returns the Stripe customer id the Patient carries, or "".
 func CustomerID(patient []byte) string {
-	p, err := fhir.UnmarshalPatient(patient)
+	p, err := readPatient(patient)
 	if err != nil {
 		return ""
 	}
 	for _, id := range p.Identifier {
-		if id.System != nil && *id.System == IdentifierSystem && id.Value != nil {
+		if id.System != nil && *id.System == IdentifierSystem && id.Value != nil && *id.Value != "" {
 			return *id.Value
 		}
 	}
 	return ""
+}
+
+// readPatient decodes a Patient for reading. samply's decoder accepts any
+// resourceType, so the type is checked here.
+func readPatient(resource []byte) (fhir.Patient, error) {
+	var head struct {
+		ResourceType string `json:"resourceType"`
+	}
+	if err := json.Unmarshal(resource, &head); err != nil {
+		return fhir.Patient{}, errors.New("stripe mapping: the resource is not JSON")
+	}
+	if head.ResourceType != "Patient" {
+		return fhir.Patient{}, errors.New("stripe mapping: the resource is not a Patient")
+	}
+	p, err := fhir.UnmarshalPatient(resource)
+	if err != nil {
+		return fhir.Patient{}, errors.New("stripe mapping: the Patient does not decode")
+	}
+	return p, nil
 }
 
 func displayName(names []fhir.HumanName) string {
@@ -100,14 +134,19 @@ func displayName(names []fhir.HumanName) string {
 	if pick == nil {
 		return ""
 	}
-	if pick.Text != nil && *pick.Text != "" {
-		return *pick.Text
+	var parts []string
+	for _, g := range pick.Given {
+		if g = strings.TrimSpace(g); g != "" {
+			parts = append(parts, g)
+		}
 	}
-	parts := append([]string{}, pick.Given...)
-	if pick.Family != nil {
-		parts = append(parts, *pick.Family)
+	if pick.Family != nil && strings.TrimSpace(*pick.Family) != "" {
+		parts = append(parts, strings.TrimSpace(*pick.Family))
 	}
-	return strings.TrimSpace(strings.Join(parts, " "))
+	if len(parts) == 0 && pick.Text != nil {
+		return strings.TrimSpace(*pick.Text)
+	}
+	return strings.Join(parts, " ")
 }
 
 func pickAddress(as []fhir.Address) *fhir.Address {

@@ -1,0 +1,70 @@
+package stripe_test
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	_ "github.com/switchboard-health/switchboard/connectors/stripe"
+)
+
+// A payments destination in the routing file. Only the name of the
+// environment variable holding the key goes in the file, never the key.
+func Example() {
+	const routing = `
+destinations:
+  payments:
+    type: stripe
+    config:
+      base_url: https://api.stripe.com   # stripe-mock: http://127.0.0.1:12111
+      api_key_env: STRIPE_API_KEY
+      timeout: 10s
+      retry_max: 2
+      breaker_failures: 5
+      breaker_open_for: 30s
+`
+	var file struct {
+		Destinations map[string]struct {
+			Type   string
+			Config yaml.Node
+		}
+	}
+	if err := yaml.Unmarshal([]byte(routing), &file); err != nil {
+		panic(err)
+	}
+	d := file.Destinations["payments"]
+	spec, _ := connectors.Lookup(d.Type)
+	conn, err := spec.New(connectors.Params{
+		Name:   "payments",
+		Decode: func(into any) error { return d.Config.Decode(into) },
+		Env: func(name string) (string, bool) {
+			return map[string]string{"STRIPE_API_KEY": "sk_test_example"}[name], true
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(conn.Type(), "-", spec.Summary)
+
+	// Without the variable, start-up fails and says which one.
+	_, err = spec.New(connectors.Params{
+		Name:   "payments",
+		Decode: func(into any) error { return d.Config.Decode(into) },
+		Env:    func(string) (string, bool) { return "", false },
+	})
+	fmt.Println(err)
+
+	fields := make([]string, 0, len(spec.Fields))
+	for f := range spec.Fields {
+		fields = append(fields, f)
+	}
+	sort.Strings(fields)
+	fmt.Println(strings.Join(fields, ", "))
+	// Output:
+	// stripe - Stripe payments: a Patient becomes a Customer (created, or updated by its Stripe identifier)
+	// stripe destination "payments": environment variable STRIPE_API_KEY is empty
+	// api_key_env, base_url, breaker_failures, breaker_open_for, retry_max, timeout
+}

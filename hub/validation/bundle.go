@@ -85,7 +85,7 @@ func (v *Validator) Bundle(body []byte) (*Bundle, error) {
 		_ = json.Unmarshal(e.Resource, &head) // google has checked its shape
 		urlType, urlID, ok := entryURL(e.Request.URL)
 		if !ok {
-			bad(400, "invalid", at+".request.url", "the url must be relative: Type, or Type/id for PUT")
+			bad(400, "invalid", at+".request.url", "the url must be Type or Type/id (not a query, an operation or an absolute URL)")
 			continue
 		}
 		if urlType != head.ResourceType {

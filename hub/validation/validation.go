@@ -174,11 +174,10 @@ func classify(path, detail string) (outcome.Issue, int) {
 		is.Expression = path + ".reference"
 		return is, http.StatusUnprocessableEntity
 	case detail == "unknown resource type":
+		// google appends the unknown type (a value) to the path; the walker
+		// reports nested ones with their path, so this is the root's.
 		is.Code, is.Diagnostics = "not-supported", "not a FHIR R4 resource type"
-		is.Expression = strings.TrimSuffix(parentOf(path), ".") + ".resourceType"
-		if !strings.Contains(is.Expression, ".resource") && !strings.Contains(is.Expression, ".contained") {
-			is.Expression = "resourceType"
-		}
+		is.Expression = "resourceType"
 		return is, http.StatusBadRequest
 	case detail == "unknown field":
 		is.Code, is.Diagnostics = "structure", "unknown element"
@@ -205,13 +204,15 @@ func classify(path, detail string) (outcome.Issue, int) {
 }
 
 // normalizePath turns google's paths into FHIRPath: google names the type
-// of a contained or Bundle entry resource as a path segment
-// (Bundle.entry[0].resource.Patient.birthDate).
+// of a contained or Bundle entry resource as a path segment, as the type
+// when parsing (Bundle.entry[0].resource.Patient.birthDate) and as the
+// ContainedResource field when validating (...resource.molecularSequence.x).
 func normalizePath(p string) string {
 	segs := strings.Split(p, ".")
 	out := segs[:0]
 	for i, s := range segs {
-		if i > 0 && IsResourceType(s) && (segs[i-1] == "resource" || strings.HasPrefix(segs[i-1], "contained[")) {
+		if i > 0 && (segs[i-1] == "resource" || strings.HasPrefix(segs[i-1], "contained[")) &&
+			(IsResourceType(s) || IsResourceType(upperFirst(s))) {
 			continue
 		}
 		out = append(out, s)

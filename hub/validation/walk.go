@@ -140,11 +140,17 @@ func (w *walker) value(v any, f field, path string) {
 			return // google reports the wrong JSON type
 		}
 		if isContained(md) {
-			rt, _ := x["resourceType"].(string)
-			if rmd, ok := resources()[rt]; ok {
+			raw, present := x["resourceType"]
+			rt, _ := raw.(string)
+			switch rmd, ok := resources()[rt]; {
+			case ok:
 				w.resource(x, rmd, path)
+			case !present:
+				w.add(&w.structure, outcome.Issue{Code: "required", Expression: path + ".resourceType", Diagnostics: "missing resourceType"})
+			default:
+				w.add(&w.structure, outcome.Issue{Code: "not-supported", Expression: path + ".resourceType", Diagnostics: "not a FHIR R4 resource type"})
 			}
-			return // a missing or unknown resourceType is google's to report
+			return
 		}
 		w.object(x, md, path, false)
 	}

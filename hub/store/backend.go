@@ -54,6 +54,16 @@ func (t *backendTx[TTx]) InsertJobs(ctx context.Context, params []river.InsertMa
 	return ids, nil
 }
 
+func (t *backendTx[TTx]) DeleteJobs(ctx context.Context, ids []int64) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	if _, err := t.client.JobDeleteManyTx(ctx, t.tx, river.NewJobDeleteManyParams().IDs(ids...).First(len(ids))); err != nil {
+		return fmt.Errorf("store: delete %d jobs: %w", len(ids), err)
+	}
+	return nil
+}
+
 func (b *backend[TTx]) Dialect() Dialect { return b.dialect }
 func (b *backend[TTx]) DB() Querier      { return b.db }
 

@@ -61,6 +61,9 @@ type Tx interface {
 	Querier
 	// InsertJobs inserts jobs in this transaction and returns their ids in order.
 	InsertJobs(ctx context.Context, params []river.InsertManyParams) ([]int64, error)
+	// DeleteJobs deletes jobs inserted in this transaction (an accept that
+	// turned out to be an idempotent replay), before any worker can see them.
+	DeleteJobs(ctx context.Context, ids []int64) error
 }
 
 // Store is the hub's database and queue.

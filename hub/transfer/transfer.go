@@ -76,6 +76,7 @@ type Service struct {
 	Now         func() time.Time
 
 	batcher *Batcher
+	group   groupCommit // PostgreSQL accepts
 }
 
 func (s *Service) now() time.Time {
@@ -157,12 +158,21 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 
 	row := transferRow{id: id, client: sub.ClientID, idem: idemHash, req: reqHash, kind: sub.Kind,
 		resType: resType, interaction: interaction, entries: len(sub.Entries), at: now.UnixMicro()}
+	if s.Store.Dialect() == store.Postgres {
+		r := s.group.submit(ctx, s.Store, &pendingAccept{row: row, jobs: jobs})
+		switch {
+		case r.err != nil:
+			return Accepted{}, r.err
+		case r.replay:
+			return s.replay(ctx, sub.ClientID, idemHash, reqHash)
+		}
+		return Accepted{ID: id, Deliveries: len(jobs)}, nil
+	}
+	// SQLite has one writer: accepts are serialised by its single
+	// connection whatever we do, so they commit one by one.
 	var out Accepted
 	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if s.Store.Dialect() == store.Postgres {
-			return acceptPostgres(ctx, tx, row, jobs, sub.ClientID, &out)
-		}
-		return acceptSQLite(ctx, tx, row, jobs, sub.ClientID, &out)
+		return acceptSQLite(ctx, tx, row, jobs, &out)
 	})
 	if errors.Is(err, errReplay) {
 		return s.replay(ctx, sub.ClientID, idemHash, reqHash)
@@ -210,35 +220,9 @@ func deliveryValues(jobs []job, ids []int64, first int) (string, []any) {
 	return q.String(), args
 }
 
-// acceptPostgres needs four round trips (BEGIN, River's insert, one
-// statement for the transfer and its deliveries, COMMIT) instead of five:
-// the accept path is bound by round trips, not CPU (BENCHMARKS.md). A replay
-// of a known Idempotency-Key inserts no transfer row, so the statement
-// inserts no deliveries, and the transaction (with its jobs) is rolled back.
-func acceptPostgres(ctx context.Context, tx store.Tx, row transferRow, jobs []job, _ string, out *Accepted) error {
-	ids, err := tx.InsertJobs(ctx, params(jobs))
-	if err != nil {
-		return err
-	}
-	values, dargs := deliveryValues(jobs, ids, 10)
-	q := `WITH t AS (` + insertTransfer + ` RETURNING id)
-		INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, state, attempts, created_at, updated_at)
-		SELECT t.id, v.entry, v.destination, v.resource_type, v.interaction, v.job_id, 'queued', 0, $9, $9
-		FROM t CROSS JOIN (VALUES ` + values + `) AS v(entry, destination, resource_type, interaction, job_id)`
-	n, err := tx.Exec(ctx, q, append(row.args(), dargs...)...)
-	if err != nil {
-		return fmt.Errorf("transfer: insert transfer and deliveries: %w", err)
-	}
-	if n == 0 {
-		return errReplay
-	}
-	*out = Accepted{ID: row.id, Deliveries: len(jobs)}
-	return nil
-}
-
 // acceptSQLite checks the key first (SQLite has no DML in a WITH clause,
 // and its single writer makes the extra statement cheap).
-func acceptSQLite(ctx context.Context, tx store.Tx, row transferRow, jobs []job, _ string, out *Accepted) error {
+func acceptSQLite(ctx context.Context, tx store.Tx, row transferRow, jobs []job, out *Accepted) error {
 	n, err := tx.Exec(ctx, insertTransfer, row.args()...)
 	if err != nil {
 		return fmt.Errorf("transfer: insert: %w", err)

@@ -217,6 +217,77 @@ func TestConcurrentSameKeyMakesOneTransfer(t *testing.T) {
 	}
 }
 
+// TestConcurrentAcceptsShareCommits drives many accepts at once (on
+// PostgreSQL they are grouped into shared transactions): every key gets one
+// transfer however often it is sent, replays inside one group included; each
+// transfer has its deliveries, each delivery its job, and no job is left
+// over from a replay.
+func TestConcurrentAcceptsShareCommits(t *testing.T) {
+	for dialect, st := range stores(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			svc := service(t, st)
+			const keys, copies, keyless = 16, 3, 16
+			type answer struct {
+				key string
+				acc transfer.Accepted
+				err error
+			}
+			answers := make(chan answer, keys*copies+keyless)
+			var wg sync.WaitGroup
+			for i := range keys*copies + keyless {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					key := ""
+					if i < keys*copies {
+						key = fmt.Sprintf("key-%d", i%keys)
+					}
+					body := fmt.Sprintf(`{"resourceType":"Patient","id":"p%d"}`, i%keys)
+					acc, err := svc.Accept(context.Background(), patientSub(key, body))
+					answers <- answer{key, acc, err}
+				}()
+			}
+			wg.Wait()
+			close(answers)
+			byKey := map[string][]transfer.Accepted{}
+			for a := range answers {
+				if a.err != nil {
+					t.Fatal(a.err)
+				}
+				byKey[a.key] = append(byKey[a.key], a.acc)
+			}
+			for key, accs := range byKey {
+				if key == "" {
+					continue
+				}
+				fresh := 0
+				for _, a := range accs {
+					if a.ID != accs[0].ID || a.Deliveries != 2 {
+						t.Fatalf("key %s: %+v", key, accs)
+					}
+					if !a.Replayed {
+						fresh++
+					}
+				}
+				if fresh != 1 {
+					t.Fatalf("key %s: %d answers say new, want 1: %+v", key, fresh, accs)
+				}
+			}
+			want := keys + keyless
+			if n := count(t, st, `SELECT COUNT(*) FROM switchboard_transfer`); n != want {
+				t.Fatalf("transfers: %d, want %d", n, want)
+			}
+			if n := count(t, st, `SELECT COUNT(*) FROM river_job`); n != 2*want {
+				t.Fatalf("jobs: %d, want %d (a replay's jobs must not survive)", n, 2*want)
+			}
+			if n := count(t, st, `SELECT COUNT(*) FROM switchboard_delivery d JOIN river_job j ON j.id = d.job_id
+				JOIN switchboard_transfer t ON t.id = d.transfer_id`); n != 2*want {
+				t.Fatalf("deliveries joined to their job and transfer: %d, want %d", n, 2*want)
+			}
+		})
+	}
+}
+
 func TestRecordOutcomeCountsTries(t *testing.T) {
 	for dialect, st := range stores(t) {
 		t.Run(string(dialect), func(t *testing.T) {

@@ -1,0 +1,213 @@
+package transfer
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/switchboard-health/switchboard/hub/store"
+)
+
+// Group commit. On PostgreSQL an accept is bound by round trips and by the
+// commit's WAL flush, not by CPU (BENCHMARKS.md): four round trips and one
+// fsync for a few hundred bytes. Accepts that arrive while a commit is in
+// flight wait for it and then go together in the next transaction, so under
+// load N accepts cost one commit instead of N. Nothing is answered before its
+// transaction commits, so a 202 still means durable. With one accept at a
+// time a group is just that accept: no timer, no added latency.
+//
+// The leader/follower hand-off needs no goroutine of its own: an accept that
+// finds fewer than groupLeaders commits in flight commits its group at once;
+// otherwise it queues, and a leader that finishes hands the lead to the first
+// accept queued. Each accept leads at most once, so none waits longer than a
+// commit in flight plus its own group's. Several groups in flight keep every
+// core of the database busy: one at a time left PostgreSQL idle between the
+// round trips of the single group.
+const (
+	// groupMaxJobs bounds one group's statement: pgx allows 65,535
+	// parameters, and a delivery row takes 6.
+	groupMaxJobs = 2000
+	// groupTimeout bounds one group's transaction. The leader's own context
+	// is not used: its client hanging up must not fail the others.
+	groupTimeout = 30 * time.Second
+	// groupLeaders is how many groups may commit at once.
+	groupLeaders = 4
+)
+
+// pendingAccept is one accept waiting for its group.
+type pendingAccept struct {
+	row  transferRow
+	jobs []job
+	done chan groupResult
+	res  groupResult
+}
+
+// groupResult is an accept's outcome, or, with lead set, the group its
+// receiver is to commit (the receiver among it).
+type groupResult struct {
+	err    error
+	replay bool
+	lead   []*pendingAccept
+}
+
+// groupCommit gathers concurrent accepts into shared transactions. Accepts
+// queue only while groupLeaders groups are in flight, so pending is empty
+// whenever leaders < groupLeaders.
+type groupCommit struct {
+	mu      sync.Mutex
+	pending []*pendingAccept
+	leaders int // groups being committed
+}
+
+// submit commits p, alone or with the accepts queued beside it, and reports
+// whether its transfer was inserted or its Idempotency-Key was already known.
+func (g *groupCommit) submit(ctx context.Context, st store.Store, p *pendingAccept) groupResult {
+	p.done = make(chan groupResult, 1)
+	var group []*pendingAccept
+	g.mu.Lock()
+	if g.leaders < groupLeaders {
+		g.leaders++
+		g.mu.Unlock()
+		group = []*pendingAccept{p}
+	} else {
+		g.pending = append(g.pending, p)
+		g.mu.Unlock()
+		// Always wait, even when ctx ends: the accept may be inside a group
+		// being committed, or be handed the lead, and must not vanish.
+		r := <-p.done
+		if r.lead == nil {
+			return r
+		}
+		group = r.lead
+	}
+
+	commitGroup(context.WithoutCancel(ctx), st, group)
+	for _, q := range group {
+		if q != p {
+			q.done <- q.res
+		}
+	}
+
+	// Hand the lead to the first accept queued, with the group it commits
+	// taken from the queue now, so no accept is in two groups.
+	g.mu.Lock()
+	if len(g.pending) == 0 {
+		g.leaders--
+		g.mu.Unlock()
+		return p.res
+	}
+	next, n := g.pending, 0
+	for i, q := range next {
+		n += len(q.jobs)
+		if i > 0 && n > groupMaxJobs {
+			next = next[:i]
+			break
+		}
+	}
+	g.pending = g.pending[len(next):]
+	g.mu.Unlock()
+	next[0].done <- groupResult{lead: next}
+	return p.res
+}
+
+func commitGroup(ctx context.Context, st store.Store, group []*pendingAccept) {
+	ctx, cancel := context.WithTimeout(ctx, groupTimeout)
+	defer cancel()
+	replays, err := commitPostgres(ctx, st, group)
+	if err != nil && len(group) > 1 {
+		for _, p := range group {
+			commitGroup(ctx, st, []*pendingAccept{p})
+		}
+		return
+	}
+	for _, p := range group {
+		p.res = groupResult{err: err, replay: replays[p.row.id]}
+	}
+}
+
+// commitPostgres writes a group in four round trips, whatever its size:
+// BEGIN; River's insert of every job; one statement that inserts the
+// transfers (skipping known Idempotency-Keys) and the deliveries of those
+// inserted; COMMIT. The jobs of a replayed key are deleted before the commit,
+// so no worker ever sees them; replays are rare, so that costs a round trip
+// only when there is one.
+func commitPostgres(ctx context.Context, st store.Store, group []*pendingAccept) (map[string]bool, error) {
+	var replays map[string]bool
+	err := st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		replays = nil
+		var all []job
+		for _, p := range group {
+			all = append(all, p.jobs...)
+		}
+		ids, err := tx.InsertJobs(ctx, params(all))
+		if err != nil {
+			return err
+		}
+
+		var q strings.Builder
+		args := make([]any, 0, 9*len(group)+6*len(all))
+		q.WriteString(`WITH t AS (INSERT INTO switchboard_transfer
+	(id, client_id, idempotency_hash, request_hash, kind, resource_type, interaction, entry_count, created_at) VALUES `)
+		for i, p := range group {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			n := len(args) + 1
+			fmt.Fprintf(&q, "($%d, $%d, $%d, $%d, $%d, $%d, $%d, CAST($%d AS INTEGER), CAST($%d AS BIGINT))", n, n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+			args = append(args, p.row.args()...)
+		}
+		q.WriteString(` ON CONFLICT (client_id, idempotency_hash) WHERE idempotency_hash IS NOT NULL DO NOTHING RETURNING id, created_at),
+	d AS (INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, state, attempts, created_at, updated_at)
+	SELECT t.id, v.entry, v.destination, v.resource_type, v.interaction, v.job_id, 'queued', 0, t.created_at, t.created_at
+	FROM (VALUES `)
+		k := 0
+		for _, p := range group {
+			for _, j := range p.jobs {
+				if k > 0 {
+					q.WriteString(", ")
+				}
+				n := len(args) + 1
+				fmt.Fprintf(&q, "(CAST($%d AS TEXT), CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT))", n, n+1, n+2, n+3, n+4, n+5)
+				args = append(args, p.row.id, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[k])
+				k++
+			}
+		}
+		q.WriteString(`) AS v(transfer_id, entry, destination, resource_type, interaction, job_id)
+	JOIN t ON t.id = v.transfer_id)
+	SELECT id FROM t`)
+
+		rows, err := tx.Query(ctx, q.String(), args...)
+		if err != nil {
+			return fmt.Errorf("transfer: insert transfers and deliveries: %w", err)
+		}
+		inserted := make(map[string]bool, len(group))
+		for rows.Next() {
+			var id string
+			if err := rows.Scan(&id); err != nil {
+				_ = rows.Close()
+				return fmt.Errorf("transfer: read inserted transfers: %w", err)
+			}
+			inserted[id] = true
+		}
+		if err := rows.Close(); err != nil {
+			return fmt.Errorf("transfer: insert transfers and deliveries: %w", err)
+		}
+		if len(inserted) == len(group) {
+			return nil
+		}
+		replays = make(map[string]bool)
+		var drop []int64
+		k = 0
+		for _, p := range group {
+			if !inserted[p.row.id] {
+				replays[p.row.id] = true
+				drop = append(drop, ids[k:k+len(p.jobs)]...)
+			}
+			k += len(p.jobs)
+		}
+		return tx.DeleteJobs(ctx, drop)
+	})
+	return replays, err
+}

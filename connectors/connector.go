@@ -14,10 +14,12 @@ package connectors
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"sort"
 	"sync"
 	"time"
@@ -54,6 +56,13 @@ type Delivery struct {
 	IdempotencyKey string
 	// Attempt counts from 1.
 	Attempt int
+	// Related holds other resources Resource refers to that came in the same
+	// transaction Bundle, keyed by the reference as written in Resource
+	// (a fullUrl such as "urn:uuid:…" or "Patient/123"), so that a vendor
+	// needing several FHIR resources for one record (a claim with its patient
+	// and coverage) gets them. PHI, like Resource. Contained resources are in
+	// Resource itself.
+	Related map[string][]byte
 }
 
 // Result is what a successful delivery reports back. It holds no PHI.
@@ -79,6 +88,33 @@ type Connector interface {
 	Deliverer
 	// Type is the registered connector type, e.g. "stripe".
 	Type() string
+}
+
+// SearchQuery is a FHIR search the hub routes to a connector (a
+// passthrough read: nothing is cached or logged).
+type SearchQuery struct {
+	// ResourceType is the FHIR type searched, e.g. "Slot".
+	ResourceType string
+	// Params are the FHIR search parameters as sent (_count included). They
+	// can hold PHI (patient=…): never log them.
+	Params url.Values
+	// Cursor is the vendor's opaque cursor from a previous page's Next; ""
+	// asks for the first page.
+	Cursor string
+}
+
+// SearchPage is one page of search results, mapped to FHIR.
+type SearchPage struct {
+	// Resources are FHIR R4 resources as JSON. PHI.
+	Resources []json.RawMessage
+	// Next is the opaque cursor of the next page, "" on the last one.
+	Next string
+}
+
+// Searcher is implemented by connectors that answer FHIR searches. Failures
+// are *Error, classified as for deliveries.
+type Searcher interface {
+	Search(ctx context.Context, q SearchQuery) (SearchPage, error)
 }
 
 // Class says what the delivery worker should do with a failed attempt.

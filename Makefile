@@ -11,6 +11,7 @@ help:
 	@echo "make run     start the hub and local vendor sandboxes (SQLite, dev keys)"
 	@echo "make test    unit, integration and end-to-end tests on SQLite and PostgreSQL"
 	@echo "make bench   benchmarks against a bare River baseline; writes BENCHMARKS.md"
+	@echo "make conformance  connectors' requests checked against the vendors' specs (needs ../shared)"
 	@echo "make lint    gofmt, go vet, staticcheck"
 	@echo "make build   build the binaries into $(BIN)"
 
@@ -27,6 +28,9 @@ test:
 
 bench:
 	@bash scripts/bench.sh
+
+conformance:
+	@bash scripts/conformance.sh
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

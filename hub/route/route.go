@@ -8,6 +8,7 @@
 //	    type: fhir                 # a registered connector type
 //	    max_workers: 10            # this destination's share of the workers
 //	    max_attempts: 12           # tries before the delivery becomes a failed sync
+//	    projection: full           # what it may receive: full (default) or contact
 //	    config:                    # the connector's own block, validated by it
 //	      base_url: http://127.0.0.1:9090/fhir/R4
 //	routes:
@@ -28,6 +29,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/projection"
 )
 
 // Defaults for a destination's delivery settings.
@@ -38,11 +40,16 @@ const (
 
 // Destination is one configured connector instance.
 type Destination struct {
-	Name        string    `yaml:"-"`
-	Type        string    `yaml:"type"`
-	MaxWorkers  int       `yaml:"max_workers"`
-	MaxAttempts int       `yaml:"max_attempts"`
-	Config      yaml.Node `yaml:"config"`
+	Name        string `yaml:"-"`
+	Type        string `yaml:"type"`
+	MaxWorkers  int    `yaml:"max_workers"`
+	MaxAttempts int    `yaml:"max_attempts"`
+	// Projection names what the destination may receive (package
+	// projection): "full" (the default) or "contact".
+	Projection string    `yaml:"projection"`
+	Config     yaml.Node `yaml:"config"`
+
+	projection projection.Projection
 }
 
 // Route sends one resource type's interactions to destinations.
@@ -123,6 +130,12 @@ func Parse(data []byte, isType IsResourceType) (*Table, error) {
 		if d.MaxWorkers < 0 || d.MaxAttempts < 0 {
 			errs = append(errs, fmt.Errorf("destination %q: max_workers and max_attempts must be positive", name))
 		}
+		p, err := projection.Named(d.Projection)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("destination %q: %w", name, err))
+			p, _ = projection.Named("")
+		}
+		d.projection = p
 	}
 	t.index = map[key][]string{}
 	for i, r := range t.Routes {
@@ -144,8 +157,13 @@ func Parse(data []byte, isType IsResourceType) (*Table, error) {
 			}
 			k := key{r.Resource, in}
 			for _, to := range r.To {
-				if _, ok := t.Destinations[to]; !ok {
+				d, ok := t.Destinations[to]
+				if !ok {
 					errs = append(errs, fmt.Errorf("%s: destination %q is not defined", where, to))
+					continue
+				}
+				if d != nil && d.projection != nil && !d.projection.Allows(r.Resource) {
+					errs = append(errs, fmt.Errorf("%s: destination %q has projection %q, which does not carry %s", where, to, d.projection.Name(), r.Resource))
 					continue
 				}
 				if !contains(t.index[k], to) {
@@ -173,6 +191,17 @@ func contains(s []string, v string) bool {
 // order the routing file names them.
 func (t *Table) For(resourceType string, in connectors.Interaction) []string {
 	return t.index[key{resourceType, in}]
+}
+
+// Project returns what destination dest may receive of a resource: its
+// projection applied (package projection). The transfer service calls it
+// before sealing each destination's payload.
+func (t *Table) Project(dest, resourceType string, resource []byte) ([]byte, error) {
+	d, ok := t.Destinations[dest]
+	if !ok || d.projection == nil {
+		return nil, fmt.Errorf("route: no destination %q", dest)
+	}
+	return d.projection.Apply(resourceType, resource)
 }
 
 // Routed reports whether any interaction of the resource type is routed.

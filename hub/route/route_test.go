@@ -89,3 +89,45 @@ func TestExpand(t *testing.T) {
 		t.Fatalf("unset variable must be named: %v", err)
 	}
 }
+
+// TestProjectionInTheRoutingFile: a destination's projection is applied by
+// the table, and routing a type the projection does not carry is refused at
+// load time, not discovered at delivery.
+func TestProjectionInTheRoutingFile(t *testing.T) {
+	tab, err := Parse([]byte(`
+destinations:
+  ehr: {type: fhir}
+  marketing: {type: hubspot, projection: contact}
+routes:
+  - {resource: Patient, to: [ehr, marketing]}
+`), isType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := []byte(`{"resourceType":"Patient","birthDate":"1990-01-01","name":[{"family":"Okafor"}]}`)
+	got, err := tab.Project("marketing", "Patient", body)
+	if err != nil || string(got) != `{"name":[{"family":"Okafor"}],"resourceType":"Patient"}` {
+		t.Fatalf("marketing receives %s (%v)", got, err)
+	}
+	if got, err := tab.Project("ehr", "Patient", body); err != nil || string(got) != string(body) {
+		t.Fatalf("ehr receives %s (%v)", got, err)
+	}
+	for _, bad := range []struct{ name, yaml, want string }{
+		{"clinical type to a contact destination", `
+destinations:
+  marketing: {type: hubspot, projection: contact}
+routes:
+  - {resource: Appointment, to: [marketing]}
+`, `projection "contact", which does not carry Appointment`},
+		{"unknown projection", `
+destinations:
+  marketing: {type: hubspot, projection: everything}
+routes:
+  - {resource: Patient, to: [marketing]}
+`, `unknown projection "everything"`},
+	} {
+		if _, err := Parse([]byte(bad.yaml), isType); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%s: %v, want %q", bad.name, err, bad.want)
+		}
+	}
+}

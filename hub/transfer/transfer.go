@@ -66,6 +66,13 @@ type Router interface {
 	For(resourceType string, in connectors.Interaction) []string
 }
 
+// Projector is implemented by a Router whose destinations may receive only
+// part of a resource (route.Table). Accept applies it before sealing, so
+// what a destination must not receive never enters its queue.
+type Projector interface {
+	Project(dest, resourceType string, resource []byte) ([]byte, error)
+}
+
 // Service accepts transfers and reports their status.
 type Service struct {
 	Store       store.Store
@@ -119,8 +126,15 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 	for i := range sub.Entries {
 		e := &sub.Entries[i]
 		for _, dest := range s.Router.For(e.ResourceType, e.Interaction) {
+			resource := e.Resource
+			if p, ok := s.Router.(Projector); ok {
+				var err error
+				if resource, err = p.Project(dest, e.ResourceType, e.Resource); err != nil {
+					return Accepted{}, fmt.Errorf("transfer: project entry %d for %s: %w", i, dest, err)
+				}
+			}
 			payload, err := json.Marshal(delivery.Payload{
-				Interaction: e.Interaction, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Resource: e.Resource,
+				Interaction: e.Interaction, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Resource: resource,
 			})
 			if err != nil {
 				return Accepted{}, fmt.Errorf("transfer: encode payload: %w", err)

@@ -85,3 +85,53 @@ func TestAgainstTheEHRSandbox(t *testing.T) {
 		t.Fatalf("rejection: %v", err)
 	}
 }
+
+// TestSearchPagesThroughTheSandbox: a passthrough search follows the
+// server's next links to the end, every record once, and a cursor that
+// points anywhere but the configured server is refused.
+func TestSearchPagesThroughTheSandbox(t *testing.T) {
+	srv := httptest.NewServer(ehrsim.New(ehrsim.Options{}))
+	defer srv.Close()
+	conn, err := build(t, `{base_url: "`+srv.URL+`/fhir/R4"}`, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for i := range 5 {
+		pat := []byte(`{"resourceType":"Patient","identifier":[{"system":"https://c.example/mrn","value":"S` + string(rune('0'+i)) + `"}]}`)
+		if _, err := conn.Deliver(ctx, connectors.Delivery{Interaction: connectors.Create, ResourceType: "Patient", Resource: pat, IdempotencyKey: "s" + string(rune('0'+i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := conn.(connectors.Searcher)
+	q := connectors.SearchQuery{ResourceType: "Patient", Params: map[string][]string{"_count": {"2"}}}
+	seen := map[string]bool{}
+	pages := 0
+	for {
+		page, err := s.Search(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, r := range page.Resources {
+			var p struct{ ID string }
+			_ = json.Unmarshal(r, &p)
+			if seen[p.ID] {
+				t.Fatalf("%s returned twice", p.ID)
+			}
+			seen[p.ID] = true
+		}
+		if page.Next == "" || pages > 10 {
+			break
+		}
+		q.Cursor = page.Next
+	}
+	if len(seen) != 5 || pages != 3 {
+		t.Fatalf("%d patients over %d pages, want 5 over 3", len(seen), pages)
+	}
+	_, err = s.Search(ctx, connectors.SearchQuery{ResourceType: "Patient", Cursor: "http://169.254.169.254/latest"})
+	var ce *connectors.Error
+	if !errors.As(err, &ce) || ce.Class != connectors.Permanent || ce.Code != "cursor" {
+		t.Fatalf("a foreign cursor must be refused: %v", err)
+	}
+}

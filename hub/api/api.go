@@ -17,8 +17,10 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/outcome"
 	"github.com/switchboard-health/switchboard/hub/route"
+	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/validation"
 )
@@ -48,6 +50,13 @@ type Server struct {
 	Ready func(ctx context.Context) error
 	// Version is reported in the CapabilityStatement.
 	Version string
+	// Searchers answer passthrough reads, by destination name (the routing
+	// file's `reads:` names which one serves a resource type).
+	Searchers map[string]connectors.Searcher
+	// Keys seal search paging cursors; needed when Searchers is set.
+	Keys *seal.Keyring
+	// ReadTimeout bounds one passthrough read (default 15s).
+	ReadTimeout time.Duration
 }
 
 // FHIRBase is the unified API's mount point.
@@ -68,6 +77,7 @@ func (s *Server) Handler() http.Handler {
 	g.POST("", s.bundle)
 	g.POST("/", s.bundle)
 	g.POST("/:type", s.create)
+	g.GET("/:type", s.search)
 	g.PUT("/:type/:id", s.update)
 
 	e.GET("/transfers/:id", s.status)

@@ -15,6 +15,9 @@
 //	  - resource: Patient
 //	    interactions: [create, update]   # default: both
 //	    to: [ehr, payments]
+//	reads:                         # passthrough searches, never cached
+//	  - resource: Appointment
+//	    from: ehr
 package route
 
 import (
@@ -59,12 +62,22 @@ type Route struct {
 	To           []string                 `yaml:"to"`
 }
 
+// Read names the destination that answers searches of one resource type
+// (passthrough reads: GET /fhir/R4/{type}?...). Its connector must be a
+// connectors.Searcher.
+type Read struct {
+	Resource string `yaml:"resource"`
+	From     string `yaml:"from"`
+}
+
 // Table is the parsed routing file.
 type Table struct {
 	Destinations map[string]*Destination `yaml:"destinations"`
 	Routes       []Route                 `yaml:"routes"`
+	Reads        []Read                  `yaml:"reads"`
 
 	index map[key][]string
+	reads map[string]string
 }
 
 type key struct {
@@ -172,10 +185,30 @@ func Parse(data []byte, isType IsResourceType) (*Table, error) {
 			}
 		}
 	}
+	t.reads = map[string]string{}
+	for i, r := range t.Reads {
+		where := fmt.Sprintf("reads[%d]", i)
+		if isType != nil && !isType(r.Resource) {
+			errs = append(errs, fmt.Errorf("%s: %q is not a FHIR R4 resource type", where, r.Resource))
+		}
+		if _, ok := t.Destinations[r.From]; !ok {
+			errs = append(errs, fmt.Errorf("%s: destination %q is not defined", where, r.From))
+		}
+		if prev, dup := t.reads[r.Resource]; dup {
+			errs = append(errs, fmt.Errorf("%s: %s is already read from %q", where, r.Resource, prev))
+		}
+		t.reads[r.Resource] = r.From
+	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return &t, nil
+}
+
+// ReadFrom returns the destination that answers searches of resourceType.
+func (t *Table) ReadFrom(resourceType string) (string, bool) {
+	d, ok := t.reads[resourceType]
+	return d, ok
 }
 
 func contains(s []string, v string) bool {

@@ -131,3 +131,38 @@ routes:
 		}
 	}
 }
+
+func TestReads(t *testing.T) {
+	tab, err := Parse([]byte(`
+destinations:
+  ehr: {type: fhir}
+routes:
+  - {resource: Patient, to: [ehr]}
+reads:
+  - {resource: Appointment, from: ehr}
+`), isType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, ok := tab.ReadFrom("Appointment"); !ok || d != "ehr" {
+		t.Fatalf("Appointment reads from %q %v", d, ok)
+	}
+	if _, ok := tab.ReadFrom("Patient"); ok {
+		t.Fatal("Patient has no read route")
+	}
+	_, err = Parse([]byte(`
+destinations:
+  ehr: {type: fhir}
+routes:
+  - {resource: Patient, to: [ehr]}
+reads:
+  - {resource: Appointment, from: nowhere}
+  - {resource: Appointment, from: ehr}
+  - {resource: Apointment, from: ehr}
+`), isType)
+	for _, want := range []string{`reads[0]: destination "nowhere" is not defined`, `reads[1]: Appointment is already read`, `reads[2]: "Apointment" is not a FHIR R4 resource type`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}

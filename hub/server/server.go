@@ -65,6 +65,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	}
 
 	dests := map[string]delivery.Destination{}
+	searchers := map[string]connectors.Searcher{}
 	maxAttempts := map[string]int{}
 	queues := map[string]river.QueueConfig{}
 	var errs []error
@@ -81,8 +82,16 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			continue
 		}
 		dests[name] = delivery.Destination{Connector: conn, MaxAttempts: d.MaxAttempts}
+		if sr, ok := conn.(connectors.Searcher); ok {
+			searchers[name] = sr
+		}
 		maxAttempts[name] = d.MaxAttempts
 		queues[delivery.QueueName(name)] = river.QueueConfig{MaxWorkers: d.MaxWorkers}
+	}
+	for _, r := range table.Reads {
+		if _, ok := dests[r.From]; ok && searchers[r.From] == nil {
+			errs = append(errs, fmt.Errorf("reads: destination %q (type %s) cannot answer searches", r.From, table.Destinations[r.From].Type))
+		}
 	}
 	if len(errs) > 0 {
 		return nil, fmt.Errorf("routing file %s: %w", cfg.RoutesPath, errors.Join(errs...))
@@ -148,6 +157,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	h.handler = (&api.Server{
 		Validator: v, Transfers: svc, Routes: table, MaxBodyBytes: cfg.MaxBodyBytes,
 		Logger: log.With("component", "api"), Ready: h.ready, Version: o.Version,
+		Searchers: searchers, Keys: keys.Ring,
 	}).Handler()
 	return h, nil
 }

@@ -44,6 +44,23 @@ type Payload struct {
 	// after a vendor cached a failure (DESIGN.md decision 5); automatic
 	// retries keep it.
 	KeyGeneration int `json:"key_generation,omitempty"`
+	// Subject names the patient the resource is about, taken before the
+	// destination's projection (which may drop identifiers), for gates such
+	// as the marketing consent check. Sealed with the rest: it is PHI.
+	Subject *Subject `json:"subject,omitempty"`
+}
+
+// Subject identifies a patient at the source of truth (the EHR): by its
+// logical id there when known, else by its business identifiers.
+type Subject struct {
+	ID          string       `json:"id,omitempty"`
+	Identifiers []Identifier `json:"identifiers,omitempty"`
+}
+
+// Identifier is a FHIR identifier's system and value.
+type Identifier struct {
+	System string `json:"system"`
+	Value  string `json:"value"`
 }
 
 // QueueName is the River queue of a destination. One queue per destination

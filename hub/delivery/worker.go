@@ -35,7 +35,18 @@ const (
 	StateDelivered = "delivered"
 	StateRetrying  = "retrying"
 	StateFailed    = "failed"
+	// StateSkipped: a gate (the destination's consent rule) decided the
+	// resource must not go there. Final, and not a failure.
+	StateSkipped = "skipped"
 )
+
+// Gate decides at delivery time whether a destination may receive a
+// resource about subject (package consent: the patient's consent at the EHR).
+// An error is classified like a delivery failure (a source that is down is
+// retried); allowed=false with a PHI-free reason skips the delivery.
+type Gate interface {
+	Allow(ctx context.Context, subject *Subject) (allowed bool, reason string, err error)
+}
 
 // Recorder stores outcomes and returns the number of counted tries so far
 // (including this one), which bounds retries independently of River's own
@@ -48,6 +59,8 @@ type Recorder interface {
 type Destination struct {
 	Connector   connectors.Connector
 	MaxAttempts int
+	// Gate, when set, is asked before every try.
+	Gate Gate
 }
 
 // Worker delivers sealed payloads.
@@ -99,7 +112,23 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		w.record(ctx, log, out)
 		return river.JobCancel(errors.New("decode sealed payload: invalid JSON"))
 	}
-	res, derr := dest.Connector.Deliver(ctx, connectors.Delivery{
+	var res connectors.Result
+	var derr error
+	if dest.Gate != nil {
+		allowed, reason, err := dest.Gate.Allow(ctx, p.Subject)
+		switch {
+		case err != nil:
+			clear(pt)
+			return w.failed(ctx, log, dest, out, err)
+		case !allowed:
+			clear(pt)
+			out.State, out.CountTry, out.ErrorCode = StateSkipped, false, reason
+			w.record(ctx, log, out)
+			log.Info("delivery skipped by the destination's gate", "reason", reason)
+			return nil
+		}
+	}
+	res, derr = dest.Connector.Deliver(ctx, connectors.Delivery{
 		TransferID:     a.TransferID,
 		Destination:    a.Destination,
 		Interaction:    p.Interaction,
@@ -117,7 +146,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		log.Info("delivered", "status", res.Status)
 		return nil
 	}
+	return w.failed(ctx, log, dest, out, derr)
+}
 
+// failed classifies a failed try and tells River what comes next.
+func (w *Worker) failed(ctx context.Context, log *slog.Logger, dest Destination, out Outcome, derr error) error {
 	var ce *connectors.Error
 	errors.As(derr, &ce)
 	if ce != nil {

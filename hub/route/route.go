@@ -49,10 +49,20 @@ type Destination struct {
 	MaxAttempts int    `yaml:"max_attempts"`
 	// Projection names what the destination may receive (package
 	// projection): "full" (the default) or "contact".
-	Projection string    `yaml:"projection"`
-	Config     yaml.Node `yaml:"config"`
+	Projection string `yaml:"projection"`
+	// RequiresConsent gates every delivery on the patient's consent at
+	// another destination (package consent).
+	RequiresConsent *ConsentRule `yaml:"requires_consent"`
+	Config          yaml.Node    `yaml:"config"`
 
 	projection projection.Projection
+}
+
+// ConsentRule names the consent purpose a destination needs and the
+// destination (the EHR) that answers Consent searches.
+type ConsentRule struct {
+	Purpose string `yaml:"purpose"`
+	From    string `yaml:"from"`
 }
 
 // Route sends one resource type's interactions to destinations.
@@ -149,6 +159,13 @@ func Parse(data []byte, isType IsResourceType) (*Table, error) {
 			p, _ = projection.Named("")
 		}
 		d.projection = p
+		if r := d.RequiresConsent; r != nil {
+			if r.Purpose == "" || r.From == "" {
+				errs = append(errs, fmt.Errorf("destination %q: requires_consent needs purpose and from", name))
+			} else if _, ok := t.Destinations[r.From]; !ok || r.From == name {
+				errs = append(errs, fmt.Errorf("destination %q: requires_consent.from %q is not another defined destination", name, r.From))
+			}
+		}
 	}
 	t.index = map[key][]string{}
 	for i, r := range t.Routes {

@@ -51,6 +51,7 @@ type harness struct {
 	t          *testing.T
 	url        string
 	ehr        *httptest.Server
+	marketing  *httptest.Server
 	stripe     string
 	logs       *syncBuffer
 	hub        *server.Hub
@@ -62,27 +63,40 @@ const dialectSQLite, dialectPostgres = "sqlite", "postgres"
 
 var dialects = []string{dialectSQLite, dialectPostgres}
 
-// start runs a hub of the given dialect in-process with the EHR sandbox and
-// stripe-mock as its destinations.
-func start(t *testing.T, dialect string) *harness {
-	t.Helper()
-	h := &harness{t: t, logs: &syncBuffer{}}
-	h.ehr = httptest.NewServer(ehrsim.New(ehrsim.Options{}))
-	t.Cleanup(h.ehr.Close)
-	h.stripe = testenv.StripeMock(t)
-	dir := t.TempDir()
-	routes := fmt.Sprintf(`destinations:
+// defaultRoutes sends Patients to the EHR sandbox and stripe-mock; %[1]s
+// is the EHR's FHIR base, %[2]s stripe-mock's, %[3]s the marketing sink's.
+const defaultRoutes = `destinations:
   ehr:
     type: fhir
-    config: {base_url: %q}
+    config: {base_url: %[1]q}
   payments:
     type: stripe
-    config: {base_url: %q, api_key_env: STRIPE_KEY_FOR_TEST}
+    config: {base_url: %[2]q, api_key_env: STRIPE_KEY_FOR_TEST}
 routes:
   - {resource: Patient, to: [ehr, payments]}
   - {resource: Appointment, interactions: [create], to: [ehr]}
   - {resource: Observation, to: [ehr]}
-`, h.ehr.URL+"/fhir/R4", h.stripe)
+`
+
+// start runs a hub of the given dialect in-process with the EHR sandbox and
+// stripe-mock as its destinations.
+func start(t *testing.T, dialect string) *harness {
+	t.Helper()
+	return startWith(t, dialect, defaultRoutes)
+}
+
+// startWith runs a hub with its own routing file (see defaultRoutes for the
+// placeholders). A second FHIR sandbox stands ready as a marketing sink.
+func startWith(t *testing.T, dialect, routesTemplate string) *harness {
+	t.Helper()
+	h := &harness{t: t, logs: &syncBuffer{}}
+	h.ehr = httptest.NewServer(ehrsim.New(ehrsim.Options{}))
+	t.Cleanup(h.ehr.Close)
+	h.marketing = httptest.NewServer(ehrsim.New(ehrsim.Options{}))
+	t.Cleanup(h.marketing.Close)
+	h.stripe = testenv.StripeMock(t)
+	dir := t.TempDir()
+	routes := fmt.Sprintf(routesTemplate, h.ehr.URL+"/fhir/R4", h.stripe, h.marketing.URL+"/fhir/R4")
 	routesPath := filepath.Join(dir, "routes.yaml")
 	if err := os.WriteFile(routesPath, []byte(routes), 0o600); err != nil {
 		t.Fatal(err)

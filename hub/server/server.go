@@ -18,6 +18,7 @@ import (
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/api"
 	"github.com/switchboard-health/switchboard/hub/config"
+	"github.com/switchboard-health/switchboard/hub/consent"
 	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/store"
@@ -87,6 +88,20 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		}
 		maxAttempts[name] = d.MaxAttempts
 		queues[delivery.QueueName(name)] = river.QueueConfig{MaxWorkers: d.MaxWorkers}
+	}
+	for name, d := range table.Destinations {
+		r := d.RequiresConsent
+		if r == nil {
+			continue
+		}
+		src := searchers[r.From]
+		if src == nil {
+			errs = append(errs, fmt.Errorf("destination %q: requires_consent.from %q cannot answer Consent searches", name, r.From))
+			continue
+		}
+		dd := dests[name]
+		dd.Gate = &consent.Gate{Purpose: r.Purpose, Source: src}
+		dests[name] = dd
 	}
 	for _, r := range table.Reads {
 		if _, ok := dests[r.From]; ok && searchers[r.From] == nil {

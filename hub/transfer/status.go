@@ -111,7 +111,7 @@ func (s *Service) Status(ctx context.Context, id string) (*Status, error) {
 
 // liveState combines the recorded state with River's job state.
 func liveState(recorded, job string) string {
-	if recorded == delivery.StateDelivered || recorded == delivery.StateFailed {
+	if recorded == delivery.StateDelivered || recorded == delivery.StateFailed || recorded == delivery.StateSkipped {
 		return recorded
 	}
 	switch job {
@@ -132,13 +132,15 @@ func liveState(recorded, job string) string {
 	return recorded
 }
 
+// overall: a skipped delivery (a gate said no) is done and not a failure.
 func overall(c map[string]int, total int) string {
+	done := c[delivery.StateDelivered] + c[delivery.StateSkipped]
 	switch {
-	case c[delivery.StateDelivered] == total:
+	case done == total:
 		return "delivered"
 	case c[delivery.StateFailed] == total:
 		return "failed"
-	case c[delivery.StateDelivered]+c[delivery.StateFailed] == total:
+	case done+c[delivery.StateFailed] == total:
 		return "partially-failed"
 	default:
 		return "in-progress"

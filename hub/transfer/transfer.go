@@ -125,6 +125,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 	var jobs []job
 	for i := range sub.Entries {
 		e := &sub.Entries[i]
+		subject := subjectOf(e)
 		for _, dest := range s.Router.For(e.ResourceType, e.Interaction) {
 			resource := e.Resource
 			if p, ok := s.Router.(Projector); ok {
@@ -135,6 +136,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 			}
 			payload, err := json.Marshal(delivery.Payload{
 				Interaction: e.Interaction, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Resource: resource,
+				Subject: subject,
 			})
 			if err != nil {
 				return Accepted{}, fmt.Errorf("transfer: encode payload: %w", err)
@@ -304,7 +306,10 @@ func (s *Service) RecordOutcome(ctx context.Context, o delivery.Outcome) (int, e
 		status = o.HTTPStatus
 	}
 	if o.ErrorClass != "" {
-		class, code = string(o.ErrorClass), o.ErrorCode
+		class = string(o.ErrorClass)
+	}
+	if o.ErrorCode != "" { // a failure's code, or a skip's reason
+		code = o.ErrorCode
 	}
 	var tries int
 	err := s.Store.DB().QueryRow(ctx, `UPDATE switchboard_delivery
@@ -317,4 +322,36 @@ func (s *Service) RecordOutcome(ctx context.Context, o delivery.Outcome) (int, e
 		return 0, fmt.Errorf("transfer: record outcome for %s entry %s: %w", o.TransferID, strconv.Itoa(o.Entry), err)
 	}
 	return tries, nil
+}
+
+// subjectOf names the patient a Patient entry is about, from the full
+// resource (before any projection drops its identifiers), for delivery-time
+// gates. Other types carry none yet.
+func subjectOf(e *Entry) *delivery.Subject {
+	if e.ResourceType != "Patient" {
+		return nil
+	}
+	var p struct {
+		ID         string `json:"id"`
+		Identifier []struct {
+			System string `json:"system"`
+			Value  string `json:"value"`
+		} `json:"identifier"`
+	}
+	if json.Unmarshal(e.Resource, &p) != nil {
+		return nil
+	}
+	s := &delivery.Subject{ID: e.ResourceID}
+	if s.ID == "" && e.Interaction == connectors.Update {
+		s.ID = p.ID
+	}
+	for _, id := range p.Identifier {
+		if id.System != "" && id.Value != "" {
+			s.Identifiers = append(s.Identifiers, delivery.Identifier{System: id.System, Value: id.Value})
+		}
+	}
+	if s.ID == "" && len(s.Identifiers) == 0 {
+		return nil
+	}
+	return s
 }

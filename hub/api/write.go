@@ -86,7 +86,7 @@ func (s *Server) bundle(c echo.Context) error {
 				Diagnostics: fmt.Sprintf("%s %s is not routed to any destination", e.Resource.Type, in)})
 			continue
 		}
-		sub.Entries = append(sub.Entries, transfer.Entry{Interaction: in, ResourceType: e.Resource.Type, ResourceID: id, Resource: e.Resource.Raw})
+		sub.Entries = append(sub.Entries, transfer.Entry{Interaction: in, ResourceType: e.Resource.Type, ResourceID: id, Resource: e.Resource.Raw, FullURL: e.FullURL})
 	}
 	if len(issues) > 0 {
 		// All or nothing for batch as for transaction: a partly routed Bundle

@@ -55,6 +55,21 @@ type Recorder interface {
 	RecordOutcome(ctx context.Context, o Outcome) (tries int, err error)
 }
 
+// Orderer reports whether an earlier delivery to the same destination about
+// the same subject is unfinished (package transfer), so that changes about
+// one patient reach a vendor in the order they were accepted.
+type Orderer interface {
+	Blocked(ctx context.Context, transferID string, entry int, destination string) (bool, error)
+}
+
+// Waiting behind an earlier delivery snoozes the job, doubling from
+// orderWaitMin up to orderWaitMax: the earlier one may be retrying for a
+// long time, and each check is a query.
+const (
+	orderWaitMin = 200 * time.Millisecond
+	orderWaitMax = 30 * time.Second
+)
+
 // Destination is what the worker needs to know about one destination.
 type Destination struct {
 	Connector   connectors.Connector
@@ -69,7 +84,10 @@ type Worker struct {
 	Keys         *seal.Keyring
 	Destinations map[string]Destination
 	Recorder     Recorder
-	Logger       *slog.Logger
+	// Order, when set, holds a delivery back while an earlier one about the
+	// same subject to the same destination is unfinished.
+	Order  Orderer
+	Logger *slog.Logger
 	// Timeout bounds one try, vendor retries within it included.
 	TryTimeout time.Duration
 }
@@ -94,6 +112,20 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		// must restore the destination or discard it.
 		log.Error("delivery for a destination that is not configured")
 		return fmt.Errorf("destination %q is not configured", a.Destination)
+	}
+
+	if w.Order != nil {
+		blocked, err := w.Order.Blocked(ctx, a.TransferID, a.Entry, a.Destination)
+		if err != nil {
+			log.Warn("could not check earlier deliveries; will retry", "error", err)
+			return err
+		}
+		if blocked {
+			wait := orderWaitMin << min(snoozes(job.Metadata), 8)
+			wait = min(wait, orderWaitMax)
+			log.Debug("waiting for an earlier delivery about the same subject", "snooze_ms", wait.Milliseconds())
+			return river.JobSnooze(wait)
+		}
 	}
 
 	pt, err := w.Keys.Open(a.Sealed, AAD(a.TransferID, a.Entry, a.Destination))
@@ -208,4 +240,13 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, o Outcome) int {
 		log.Error("record delivery outcome", "error", err)
 	}
 	return tries
+}
+
+// snoozes is how often River has snoozed the job (its metadata counts it).
+func snoozes(metadata []byte) int {
+	var m struct {
+		Snoozes int `json:"snoozes"`
+	}
+	_ = json.Unmarshal(metadata, &m)
+	return m.Snoozes
 }

@@ -143,7 +143,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	if h.workers {
 		workers := river.NewWorkers()
 		river.AddWorker(workers, &delivery.Worker{
-			Keys: keys.Ring, Destinations: dests, Recorder: svc,
+			Keys: keys.Ring, Destinations: dests, Recorder: svc, Order: svc,
 			Logger: log.With("component", "deliver"), TryTimeout: cfg.TryTimeout,
 		})
 		rc.Workers, rc.Queues = workers, queues

@@ -37,6 +37,9 @@ type Entry struct {
 	ResourceType string
 	ResourceID   string
 	Resource     []byte // PHI: sealed before it leaves memory
+	// FullURL is the Bundle entry's fullUrl (urn:uuid:…), "" for a single
+	// resource; references between entries use it.
+	FullURL string
 }
 
 // Submission is one accepted write.
@@ -115,6 +118,7 @@ type job struct {
 	destination string
 	params      river.InsertManyParams
 	e           *Entry
+	subject     any // keyed hash of the patient's reference, NULL when none
 }
 
 // Accept stores a submission and enqueues its deliveries atomically. Entries
@@ -123,6 +127,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 	now := s.now()
 	id := NewID(now)
 	var jobs []job
+	subjects := subjectKeys(sub.Entries)
 	for i := range sub.Entries {
 		e := &sub.Entries[i]
 		subject := subjectOf(e)
@@ -152,7 +157,11 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 				// (snoozes do not advance River's attempt) and gives up first.
 				opts.MaxAttempts = 2*n + 5
 			}
-			jobs = append(jobs, job{entry: i, destination: dest, e: e, params: river.InsertManyParams{
+			var subjectHash any
+			if subjects[i] != "" {
+				subjectHash = s.MAC.Sum([]byte("subject"), []byte(dest), []byte(subjects[i]))
+			}
+			jobs = append(jobs, job{entry: i, destination: dest, e: e, subject: subjectHash, params: river.InsertManyParams{
 				Args: delivery.Args{TransferID: id, Entry: i, Destination: dest, Sealed: env}, InsertOpts: opts,
 			}})
 		}
@@ -224,14 +233,14 @@ func (r transferRow) args() []any {
 // parameters from first.
 func deliveryValues(jobs []job, ids []int64, first int) (string, []any) {
 	var q strings.Builder
-	args := make([]any, 0, len(jobs)*5)
+	args := make([]any, 0, len(jobs)*6)
 	for i, j := range jobs {
 		if i > 0 {
 			q.WriteString(", ")
 		}
 		n := first + len(args)
-		fmt.Fprintf(&q, "(CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT))", n, n+1, n+2, n+3, n+4)
-		args = append(args, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[i])
+		fmt.Fprintf(&q, "(CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS TEXT))", n, n+1, n+2, n+3, n+4, n+5)
+		args = append(args, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[i], j.subject)
 	}
 	return q.String(), args
 }
@@ -251,8 +260,8 @@ func acceptSQLite(ctx context.Context, tx store.Tx, row transferRow, jobs []job,
 		return err
 	}
 	values, dargs := deliveryValues(jobs, ids, 3)
-	q := `INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, state, attempts, created_at, updated_at)
-		SELECT $1, v.column1, v.column2, v.column3, v.column4, v.column5, 'queued', 0, $2, $2 FROM (VALUES ` + values + `) AS v`
+	q := `INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, state, attempts, created_at, updated_at)
+		SELECT $1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, 'queued', 0, $2, $2 FROM (VALUES ` + values + `) AS v`
 	if _, err := tx.Exec(ctx, q, append([]any{row.id, row.at}, dargs...)...); err != nil {
 		return fmt.Errorf("transfer: insert deliveries: %w", err)
 	}

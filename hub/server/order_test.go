@@ -1,0 +1,67 @@
+package server_test
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestOrderPerSubject: update 1 of a patient is being retried (the EHR
+// fails it once and asks for 2 s) when update 2 is accepted; update 2
+// reaches the EHR only after update 1 did, while a change about another
+// patient, accepted after both, is not held back.
+func TestOrderPerSubject(t *testing.T) {
+	for _, dialect := range dialects {
+		t.Run(dialect, func(t *testing.T) {
+			h := start(t, dialect)
+			h.ehrFaults(`{"fail_next": 1, "fail_status": 503, "retry_after_s": 2}`)
+			put := func(family string) string {
+				r := h.do(http.MethodPut, "/fhir/R4/Patient/ord-1", "application/fhir+json",
+					`{"resourceType":"Patient","id":"ord-1","name":[{"family":"`+family+`"}]}`)
+				if r.status != http.StatusAccepted {
+					t.Fatalf("PUT %s: %d %s", family, r.status, r.body)
+				}
+				return r.header.Get("Content-Location")
+			}
+			first := put("First")
+			// Let update 1 fail at least once before update 2 is accepted.
+			deadline := time.Now().Add(5 * time.Second)
+			for len(h.ehrLog().Requests) == 0 && time.Now().Before(deadline) {
+				time.Sleep(10 * time.Millisecond)
+			}
+			second := put("Second")
+			other := h.post("/fhir/R4/Patient", `{"resourceType":"Patient","name":[{"family":"Other"}]}`)
+			for _, loc := range []string{first, second, other.header.Get("Content-Location")} {
+				if st := h.waitFor(loc, 20*time.Second); st.State != "delivered" {
+					t.Fatalf("%s: %+v", loc, st)
+				}
+			}
+			firstKey, secondKey := keyOf(first), keyOf(second)
+			var okFirst, okSecond, okOther = -1, -1, -1
+			for i, r := range h.ehrLog().Requests {
+				if r.Status >= 300 {
+					continue
+				}
+				switch {
+				case strings.Contains(r.IdempotencyKey, firstKey):
+					okFirst = i
+				case strings.Contains(r.IdempotencyKey, secondKey):
+					okSecond = i
+				case r.Method == http.MethodPost:
+					okOther = i
+				}
+			}
+			if okFirst < 0 || okSecond < 0 || okSecond < okFirst {
+				t.Fatalf("update 2 reached the EHR at %d, update 1 at %d: out of order (%+v)", okSecond, okFirst, h.ehrLog().Requests)
+			}
+			if okOther < 0 || okOther > okFirst {
+				t.Fatalf("another patient's create (at %d) was held back behind update 1 (at %d)", okOther, okFirst)
+			}
+		})
+	}
+}
+
+// keyOf is the transfer id in a Content-Location, which the vendor
+// idempotency key contains.
+func keyOf(loc string) string { return strings.TrimPrefix(loc, "/transfers/") }

@@ -44,6 +44,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if ctx.Err() != nil {
 		return false, ctx.Err()
 	}
+	if t, _ := ctx.Value(tryKey{}).(*tryInfo); t != nil && t.once {
+		return false, nil
+	}
 	if err != nil {
 		return true, nil // connection error or timeout of one try
 	}

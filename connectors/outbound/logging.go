@@ -15,6 +15,7 @@ import (
 type tryInfo struct {
 	destination, method, host, pathTemplate string
 	tries                                   int
+	once                                    bool // Request.Once
 }
 
 type tryKey struct{}

@@ -91,6 +91,12 @@ type Request struct {
 	// IdempotencyKey, when set, is sent as the Idempotency-Key header,
 	// identical on every try.
 	IdempotencyKey string
+	// Once sends the request a single time within the attempt, whatever
+	// the answer: for a vendor that ignores idempotency keys, where a blind
+	// repeat of a write could apply it twice. The delivery's next attempt
+	// (River's retry) is still made, and the connector checks there for an
+	// earlier effect before writing again.
+	Once bool
 	// PathTemplate is the path as logged, with ids replaced, e.g.
 	// "/v1/customers/{id}". When empty it is derived from URL by
 	// PathTemplate, which can only guess which segments are ids.
@@ -221,6 +227,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		method:       r.Method,
 		host:         host(r.URL),
 		pathTemplate: r.PathTemplate,
+		once:         r.Once,
 	}
 	if try.pathTemplate == "" {
 		try.pathTemplate = PathTemplate(r.URL)

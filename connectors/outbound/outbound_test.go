@@ -85,6 +85,22 @@ func TestRetriesWithinOneAttemptKeepTheKey(t *testing.T) {
 	}
 }
 
+// TestOnceSendsASingleTry: a Request marked Once is not repeated within
+// the attempt, even on an answer that would be retried; the retryable
+// failure still goes back to the queue.
+func TestOnceSendsASingleTry(t *testing.T) {
+	v := newVendor(t, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) })
+	_, err := New(fast(Options{Name: "calcom", RetryMax: 3})).Do(context.Background(),
+		Request{Method: http.MethodPost, URL: v.URL + "/v2/bookings", Body: []byte(`{}`), Once: true})
+	var ce *connectors.Error
+	if !errors.As(err, &ce) || ce.Class != connectors.Retryable || ce.Status != http.StatusServiceUnavailable {
+		t.Fatalf("want a retryable 503, got %v", err)
+	}
+	if n := v.calls.Load(); n != 1 {
+		t.Fatalf("calls %d, want 1", n)
+	}
+}
+
 func TestClassification(t *testing.T) {
 	stripeLike := func(status int, h http.Header) connectors.Class {
 		switch h.Get("Should-Retry") {

@@ -21,6 +21,10 @@ destinations:
     config:
       base_url: https://api.stripe.com   # stripe-mock: http://127.0.0.1:12111
       api_key_env: STRIPE_API_KEY
+      invoice_description: Healthcare services   # generic: the payer sees it
+      collection_method: send_invoice
+      days_until_due: 30
+      auto_advance: true
       timeout: 10s
       retry_max: 2
       breaker_failures: 5
@@ -64,7 +68,7 @@ destinations:
 	sort.Strings(fields)
 	fmt.Println(strings.Join(fields, ", "))
 	// Output:
-	// stripe - Stripe payments: a Patient becomes a Customer (created, or updated by its Stripe identifier)
+	// stripe - Stripe payments: a Patient becomes a Customer; an Invoice or ChargeItem becomes invoice items and an invoice
 	// stripe destination "payments": environment variable STRIPE_API_KEY is empty
-	// api_key_env, base_url, breaker_failures, breaker_open_for, retry_max, timeout
+	// api_key_env, auto_advance, base_url, breaker_failures, breaker_open_for, collection_method, days_until_due, invoice_description, retry_max, timeout
 }

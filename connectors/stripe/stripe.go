@@ -1,13 +1,58 @@
 // Package stripe is the payments connector (type "stripe"). A FHIR Patient
-// becomes a Stripe Customer (see mappings/stripe for the fields):
+// becomes a Stripe Customer, and a FHIR Invoice or ChargeItem becomes Stripe
+// invoice items and an invoice (see mappings/stripe for the fields).
+//
+// # Patients
 //
 //	POST {base_url}/v1/customers        when the Patient has no Stripe customer identifier
 //	POST {base_url}/v1/customers/{id}   when it has one (system https://switchboard.health/id/stripe-customer)
 //
-// form-encoded (keys sorted), with Authorization: Bearer <key>, the
-// delivery's Idempotency-Key, and no Stripe-Version (the account's default
-// API version applies). Other resource types fail permanently
-// ("unsupported_resource").
+// with the delivery's Idempotency-Key. The Result's VendorID is the
+// customer id (cus_...), which the hub writes back to the Patient as that
+// identifier.
+//
+// # Invoices and charge items (create only)
+//
+// An Invoice with n lines is n+1 calls, made in this order, each with its
+// own idempotency key derived from the delivery's:
+//
+//	POST {base_url}/v1/invoiceitems   line 1 .. n   Idempotency-Key: <key>:item:1 .. <key>:item:n
+//	POST {base_url}/v1/invoices       last          Idempotency-Key: <key>:invoice
+//
+// The invoice is created last, with pending_invoice_items_behavior=include,
+// so it gathers the items just made; the Result's VendorID is the invoice id
+// (in_...). A ChargeItem alone is one call, POST /v1/invoiceitems with
+// <key>:item:1, left pending for the customer's next invoice; its VendorID
+// is the invoice item id (ii_...). Updates are refused
+// ("unsupported_interaction"): an update arrives with a new transfer and
+// so new keys, and would bill a second time.
+//
+// The customer is found from the resource itself (see mappings/stripe): a
+// Patient, contained or in the same transaction Bundle (Delivery.Related),
+// or the reference's identifier, carrying the Stripe customer identifier.
+// Billing therefore needs the Patient to have reached Stripe first; without
+// the identifier the delivery fails permanently with "no_stripe_customer",
+// before any call. Amount and currency errors ("amount", "currency") and a
+// status other than issued (billable) ("invoice_status") are permanent too.
+//
+// A failure midway (say the second item gets a 503) fails the attempt with
+// the class of that call, and no invoice exists yet. Because the keys are
+// the same on every automatic retry of the delivery, the retry replays the
+// calls already made: Stripe answers them from its idempotency cache
+// without creating a second item, and the sequence carries on where it
+// stopped. Nothing is billed twice, and the invoice is only made once
+// every item exists. Stripe keeps a key's first result for 24 hours, 5xx
+// included (DESIGN.md decision 5): a deliberate replay under a new key
+// generation re-creates the items made before the failure, which would
+// then be pending twice; such a replay should follow a look at the
+// customer's pending items in Stripe (metadata[switchboard_transfer]
+// names them).
+//
+// # Requests and errors
+//
+// Every call is form-encoded (keys sorted), with Authorization: Bearer
+// <key> and no Stripe-Version (the account's default API version applies).
+// Other resource types fail permanently ("unsupported_resource").
 //
 // Stripe keeps the first result for an idempotency key for 24 hours, 5xx
 // answers included, and says in Stripe-Should-Retry whether a retry can
@@ -15,19 +60,25 @@
 // Permanent, whatever its status; without the header the status decides
 // (connectors.ClassifyStatus). The error's Code is "stripe_<type>" or
 // "stripe_<type>:<code>" from Stripe's error object (never its message,
-// which can quote the parameters sent), else "http_<status>". The Result's
-// VendorID is the customer id (cus_...).
+// which can quote the parameters sent), else "http_<status>".
 //
 // # Configuration
 //
 // The destination's `config:` block:
 //
-//	base_url          API base (default https://api.stripe.com; stripe-mock: http://127.0.0.1:12111)
-//	api_key_env       environment variable holding the secret key (default STRIPE_API_KEY)
-//	timeout           one HTTP try (default 10s)
-//	retry_max         extra tries within one delivery attempt (default 2; -1 for none)
-//	breaker_failures  consecutive failed attempts that open the breaker (default 5)
-//	breaker_open_for  how long the breaker stays open (default 30s)
+//	base_url             API base (default https://api.stripe.com; stripe-mock: http://127.0.0.1:12111)
+//	api_key_env          environment variable holding the secret key (default STRIPE_API_KEY)
+//	invoice_description  the text of every invoice item (default "Healthcare services"); keep it
+//	                     generic: it is shown to the payer and must carry nothing clinical
+//	collection_method    send_invoice (default: Stripe e-mails the invoice) or charge_automatically
+//	                     (the customer's default payment method is charged)
+//	days_until_due       days to pay a send_invoice invoice, 0 to 365 (default 30); not allowed
+//	                     with charge_automatically
+//	auto_advance         let Stripe finalize and collect the invoice (default true)
+//	timeout              one HTTP try (default 10s)
+//	retry_max            extra tries within one delivery attempt (default 2; -1 for none)
+//	breaker_failures     consecutive failed attempts that open the breaker (default 5)
+//	breaker_open_for     how long the breaker stays open (default 30s)
 package stripe
 
 import (
@@ -48,10 +99,14 @@ import (
 func init() {
 	connectors.Register(connectors.Spec{
 		Type:    "stripe",
-		Summary: "Stripe payments: a Patient becomes a Customer (created, or updated by its Stripe identifier)",
+		Summary: "Stripe payments: a Patient becomes a Customer; an Invoice or ChargeItem becomes invoice items and an invoice",
 		Fields: outbound.SettingsFields(map[string]string{
-			"base_url":    "API base URL (default https://api.stripe.com)",
-			"api_key_env": "environment variable holding the secret key (default STRIPE_API_KEY)",
+			"base_url":            "API base URL (default https://api.stripe.com)",
+			"api_key_env":         "environment variable holding the secret key (default STRIPE_API_KEY)",
+			"invoice_description": `text of every invoice item, shown to the payer; generic, never clinical (default "Healthcare services")`,
+			"collection_method":   "send_invoice (default) or charge_automatically",
+			"days_until_due":      "days to pay a send_invoice invoice, 0 to 365 (default 30)",
+			"auto_advance":        "let Stripe finalize and collect invoices (default true)",
 		}),
 		New: New,
 	})
@@ -59,16 +114,21 @@ func init() {
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL           string `yaml:"base_url"`
-	APIKeyEnv         string `yaml:"api_key_env"`
-	outbound.Settings `yaml:",inline"`
+	BaseURL            string `yaml:"base_url"`
+	APIKeyEnv          string `yaml:"api_key_env"`
+	InvoiceDescription string `yaml:"invoice_description"`
+	CollectionMethod   string `yaml:"collection_method"`
+	DaysUntilDue       *int   `yaml:"days_until_due"`
+	AutoAdvance        *bool  `yaml:"auto_advance"`
+	outbound.Settings  `yaml:",inline"`
 }
 
-// Connector delivers Patients to one Stripe account.
+// Connector delivers Patients, Invoices and ChargeItems to one Stripe account.
 type Connector struct {
 	base     string
 	basePath string
 	key      string
+	billing  mapping.BillingOptions
 	client   *outbound.Client
 }
 
@@ -89,6 +149,10 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if key == "" {
 		return nil, fmt.Errorf("stripe destination %q: environment variable %s is empty", p.Name, c.APIKeyEnv)
 	}
+	billing, err := c.billing()
+	if err != nil {
+		return nil, fmt.Errorf("stripe destination %q: %w", p.Name, err)
+	}
 	o := c.Settings.Options(p.Name, p.Logger)
 	o.Classify = classify
 	base := strings.TrimRight(c.BaseURL, "/")
@@ -96,6 +160,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		base:     base,
 		basePath: strings.TrimRight(u.EscapedPath(), "/"),
 		key:      key,
+		billing:  billing,
 		client:   outbound.New(o),
 	}, nil
 }
@@ -108,9 +173,13 @@ func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	if d.ResourceType != "Patient" {
+	switch d.ResourceType {
+	case "Patient":
+	case "Invoice", "ChargeItem":
+		return c.bill(ctx, d)
+	default:
 		return connectors.Result{}, connectors.PermanentError("unsupported_resource",
-			fmt.Errorf("stripe takes Patient, not %s", d.ResourceType))
+			fmt.Errorf("stripe takes Patient, Invoice and ChargeItem, not %s", d.ResourceType))
 	}
 	if d.Interaction != connectors.Create && d.Interaction != connectors.Update {
 		return connectors.Result{}, connectors.PermanentError("unsupported_interaction",
@@ -126,11 +195,7 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 		PathTemplate:   c.basePath + "/v1/customers",
 		Body:           []byte(form.Encode()),
 		IdempotencyKey: d.IdempotencyKey,
-		Header: http.Header{
-			"Authorization": {"Bearer " + c.key},
-			"Content-Type":  {"application/x-www-form-urlencoded"},
-			"Accept":        {"application/json"},
-		},
+		Header:         c.header(),
 	}
 	if id := mapping.CustomerID(d.Resource); id != "" {
 		req.URL += "/" + url.PathEscape(id)
@@ -139,8 +204,17 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 	return c.send(ctx, req)
 }
 
-// send makes the call and reads Stripe's answer: the customer id on
-// success, the error type and code on failure.
+// header is what every call carries.
+func (c *Connector) header() http.Header {
+	return http.Header{
+		"Authorization": {"Bearer " + c.key},
+		"Content-Type":  {"application/x-www-form-urlencoded"},
+		"Accept":        {"application/json"},
+	}
+}
+
+// send makes the call and reads Stripe's answer: the id of what it made
+// (cus_, ii_, in_) on success, the error type and code on failure.
 func (c *Connector) send(ctx context.Context, req outbound.Request) (connectors.Result, error) {
 	resp, err := c.client.Do(ctx, req)
 	if err != nil {

@@ -20,6 +20,56 @@
 // identifier with system https://switchboard.health/id/stripe-customer
 // (IdentifierSystem); CustomerID reads it, and the connector then updates
 // that customer instead of creating one.
+//
+// # Billing
+//
+// A FHIR Invoice becomes one Stripe invoice item per line, then one
+// invoice that gathers them; a ChargeItem alone becomes one invoice item
+// (pay as you go: it joins the customer's next invoice).
+//
+// Each invoice item (POST /v1/invoiceitems):
+//
+//	customer                        the Stripe customer (see below)
+//	currency                        the lines' currency, lower case
+//	amount                          in the currency's minor units (MinorUnits)
+//	description                     BillingOptions.Description, a generic text: never the
+//	                                line's code or its display, which would put clinical
+//	                                content at the payment gateway
+//	metadata[fhir_invoice_id]       the Invoice's id, when it has one
+//	metadata[fhir_line]             the line's sequence (else its position from 1)
+//	metadata[fhir_charge_item_id]   the ChargeItem's id (ChargeItem alone)
+//	metadata[switchboard_transfer]  the hub's transfer id
+//	metadata[switchboard_origin]    "switchboard"
+//
+// A line's amount is its priceComponent of type base (one at most); without
+// one, the priceOverride of the ChargeItem it refers to (contained, or in
+// the delivery's related resources). Components of type surcharge,
+// deduction, discount or tax are refused rather than guessed at (a wrong
+// sign would over- or under-charge); informational ones are ignored.
+// Amounts are converted exactly (MinorUnits: the decimal as written, no
+// float), and refused with CodeAmount when they hold a fraction of a minor
+// unit or the invoice's total is negative (a negative line, a credit, is
+// allowed). Every amount, totalNet and totalGross included, must be in one
+// currency (CodeCurrency); an amount without one takes the invoice's.
+//
+// The invoice (POST /v1/invoices): customer, currency, collection_method,
+// days_until_due (send_invoice only), auto_advance,
+// pending_invoice_items_behavior=include (so that the items just created
+// are on it; the parameter's default is exclude), and the metadata above
+// but fhir_line.
+//
+// The Stripe customer is the value of an identifier with system
+// IdentifierSystem found on, in order: Invoice.recipient, then
+// Invoice.subject (ChargeItem.subject), each as the reference's own
+// identifier, a contained resource ("#id") or a resource of the same
+// transaction Bundle (related, keyed by the reference as written). The
+// Patient must therefore have reached Stripe first: the Customer mapping's
+// id is written back to the Patient as that identifier. Without one the
+// mapping fails with CodeNoCustomer.
+//
+// Only invoices with status issued, and charge items with status billable,
+// are billed (CodeStatus). All errors are *Error,
+// PHI-free (they name lines by position, never by content).
 package stripe
 
 import (

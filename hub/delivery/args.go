@@ -48,6 +48,10 @@ type Payload struct {
 	// destination's projection (which may drop identifiers), for gates such
 	// as the marketing consent check. Sealed with the rest: it is PHI.
 	Subject *Subject `json:"subject,omitempty"`
+	// Related holds the other entries of the same Bundle this resource
+	// refers to, each through the destination's projection
+	// (connectors.Delivery.Related). PHI, sealed with the rest.
+	Related map[string]json.RawMessage `json:"related,omitempty"`
 }
 
 // Subject identifies a patient at the source of truth (the EHR): by its

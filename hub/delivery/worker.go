@@ -169,6 +169,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		Resource:       p.Resource,
 		IdempotencyKey: IdempotencyKey(a.TransferID, a.Entry, a.Destination, p.KeyGeneration),
 		Attempt:        job.Attempt,
+		Related:        related(p.Related),
 	})
 	clear(pt)
 
@@ -249,4 +250,15 @@ func snoozes(metadata []byte) int {
 	}
 	_ = json.Unmarshal(metadata, &m)
 	return m.Snoozes
+}
+
+func related(m map[string]json.RawMessage) map[string][]byte {
+	if len(m) == 0 {
+		return nil
+	}
+	out := make(map[string][]byte, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
 }

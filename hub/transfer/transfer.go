@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/delivery"
+	"github.com/switchboard-health/switchboard/hub/projection"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/store"
 )
@@ -128,20 +129,27 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 	id := NewID(now)
 	var jobs []job
 	subjects := subjectKeys(sub.Entries)
+	rels := relatedEntries(sub.Entries)
 	for i := range sub.Entries {
 		e := &sub.Entries[i]
 		subject := subjectOf(e)
 		for _, dest := range s.Router.For(e.ResourceType, e.Interaction) {
 			resource := e.Resource
+			var err error
 			if p, ok := s.Router.(Projector); ok {
-				var err error
 				if resource, err = p.Project(dest, e.ResourceType, e.Resource); err != nil {
 					return Accepted{}, fmt.Errorf("transfer: project entry %d for %s: %w", i, dest, err)
 				}
 			}
+			var related map[string]json.RawMessage
+			if rels != nil && len(rels[i]) > 0 {
+				if related, err = s.related(dest, sub.Entries, rels[i]); err != nil {
+					return Accepted{}, fmt.Errorf("transfer: project entry %d's related entries for %s: %w", i, dest, err)
+				}
+			}
 			payload, err := json.Marshal(delivery.Payload{
 				Interaction: e.Interaction, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Resource: resource,
-				Subject: subject,
+				Subject: subject, Related: related,
 			})
 			if err != nil {
 				return Accepted{}, fmt.Errorf("transfer: encode payload: %w", err)
@@ -363,4 +371,28 @@ func subjectOf(e *Entry) *delivery.Subject {
 		return nil
 	}
 	return s
+}
+
+// related gives a destination the Bundle entries an entry refers to, each
+// through the destination's projection; an entry the projection does not
+// carry is left out, never sent whole.
+func (s *Service) related(dest string, entries []Entry, refs map[string]int) (map[string]json.RawMessage, error) {
+	p, _ := s.Router.(Projector)
+	out := make(map[string]json.RawMessage, len(refs))
+	for ref, j := range refs {
+		res := entries[j].Resource
+		if p != nil {
+			var err error
+			if res, err = p.Project(dest, entries[j].ResourceType, res); errors.Is(err, projection.ErrNotAllowed) {
+				continue
+			} else if err != nil {
+				return nil, err
+			}
+		}
+		out[ref] = res
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/logging"
+	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/testenv"
@@ -354,5 +355,73 @@ func TestBatchedOutcomesAndSweep(t *testing.T) {
 				t.Fatalf("after the job rows are gone: %+v", s)
 			}
 		})
+	}
+}
+
+// TestAcceptSealsProjectedRelatedEntries: each destination's sealed payload
+// carries the Bundle entries its resource refers to, through its own
+// projection: the full destination gets the Patient whole, the contact
+// destination gets the Patient's contact fields, and nothing about an
+// entry its projection does not carry.
+func TestAcceptSealsProjectedRelatedEntries(t *testing.T) {
+	st := stores(t)[store.Postgres]
+	tab, err := route.Parse([]byte(`
+destinations:
+  ehr: {type: fhir}
+  marketing: {type: hubspot, projection: contact}
+routes:
+  - {resource: Patient, to: [ehr, marketing]}
+  - {resource: Appointment, to: [ehr]}
+`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := service(t, st)
+	svc.Router = tab
+	pat := `{"resourceType":"Patient","identifier":[{"system":"https://c.example/mrn","value":"M7"}],"birthDate":"1990-01-01","name":[{"family":"` + canary + `"}]}`
+	appt := `{"resourceType":"Appointment","status":"booked","participant":[{"actor":{"reference":"urn:uuid:p"},"status":"accepted"}]}`
+	acc, err := svc.Accept(context.Background(), transfer.Submission{ClientID: "app", Kind: transfer.KindTransaction, Body: []byte(pat + appt),
+		Entries: []transfer.Entry{
+			{Interaction: connectors.Create, ResourceType: "Patient", FullURL: "urn:uuid:p", Resource: []byte(pat)},
+			{Interaction: connectors.Create, ResourceType: "Appointment", Resource: []byte(appt)},
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := st.DB().Query(context.Background(), `SELECT CAST(args AS TEXT) FROM river_job`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	seen := map[string]delivery.Payload{}
+	for rows.Next() {
+		var raw string
+		if err := rows.Scan(&raw); err != nil {
+			t.Fatal(err)
+		}
+		var a delivery.Args
+		_ = json.Unmarshal([]byte(raw), &a)
+		pt, err := svc.Keys.Open(a.Sealed, delivery.AAD(a.TransferID, a.Entry, a.Destination))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p delivery.Payload
+		_ = json.Unmarshal(pt, &p)
+		seen[fmt.Sprintf("%d/%s", a.Entry, a.Destination)] = p
+	}
+	if len(seen) != 3 || acc.Deliveries != 3 {
+		t.Fatalf("deliveries: %v", seen)
+	}
+	if got := string(seen["1/ehr"].Related["urn:uuid:p"]); got != pat {
+		t.Fatalf("the EHR's Appointment must carry the Patient whole: %s", got)
+	}
+	if m := seen["0/marketing"]; strings.Contains(string(m.Resource), "birthDate") || strings.Contains(string(m.Resource), "M7") ||
+		!strings.Contains(string(m.Resource), canary) || m.Related != nil {
+		t.Fatalf("marketing payload: %s %v", m.Resource, m.Related)
+	}
+	// The consent gate still finds the patient by identifier, which the
+	// projection removed from what marketing receives.
+	if s := seen["0/marketing"].Subject; s == nil || len(s.Identifiers) != 1 || s.Identifiers[0].Value != "M7" {
+		t.Fatalf("the marketing payload's subject: %+v", s)
 	}
 }

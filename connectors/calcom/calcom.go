@@ -17,9 +17,10 @@
 // Cal.com ignores Idempotency-Key. So that a retried create does not book the
 // patient twice, a create on attempt 2 or later first looks for a booking of
 // the same attendee whose metadata.switchboard_transfer is this transfer
-// (GET /v2/bookings?attendeeEmail&afterStart) and reports it instead. Retries
-// inside one attempt (retry_max) cannot look first: set retry_max: -1 where
-// a duplicate booking after a lost answer is worse than a slower retry.
+// (GET /v2/bookings?attendeeEmail&afterStart) and reports it instead. For
+// the same reason a create is sent once per attempt (outbound.Request.Once):
+// the inline retries of retry_max, which could not look first, apply to the
+// other calls only.
 //
 // Every request carries Authorization: Bearer <key>, cal-api-version
 // (2024-08-13 for bookings, 2024-09-04 for slots) and the delivery's

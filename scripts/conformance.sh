@@ -40,14 +40,12 @@ else
   # mocks): take the next free ones instead of failing.
   busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
   next=20411
-  free_port() {
-    while busy "$next"; do next=$((next + 1)); done
-    echo "$next"; next=$((next + 1))
-  }
   for v in HUBSPOT:4011 CALCOM:4012 CANDID:4013 STRIPE:12111 STRIPE_HTTPS:12112; do
     name=${v%%:*} port=${v##*:} var="VENDOR_MOCKS_${v%%:*}_PORT"
     if [ -z "${!var:-}" ] && busy "$port"; then
-      export "$var=$(free_port)"
+      while busy "$next"; do next=$((next + 1)); done
+      export "$var=$next"
+      next=$((next + 1))
       echo "   port $port is taken: ${name,,} mock on ${!var}"
     fi
   done

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 )
@@ -271,4 +272,30 @@ func Types() []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// BaseURL checks a connector's base_url (an http(s) URL without a query)
+// and returns it without a trailing slash, with its escaped path for the
+// path templates that are logged. typ and dest name the connector type and
+// the destination in the message.
+func BaseURL(typ, dest, raw string) (base, path string, err error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
+		return "", "", fmt.Errorf("%s destination %q: base_url must be an http(s) URL without a query", typ, dest)
+	}
+	return strings.TrimRight(raw, "/"), strings.TrimRight(u.EscapedPath(), "/"), nil
+}
+
+// Secret reads a secret from the environment variable envVar, which the
+// configuration field field names; the message names the field or the
+// variable, never a value.
+func (p Params) Secret(typ, field, envVar string) (string, error) {
+	if envVar == "" {
+		return "", fmt.Errorf("%s destination %q: %s must name an environment variable", typ, p.Name, field)
+	}
+	v, _ := p.Env(envVar)
+	if v == "" {
+		return "", fmt.Errorf("%s destination %q: environment variable %s is empty", typ, p.Name, envVar)
+	}
+	return v, nil
 }

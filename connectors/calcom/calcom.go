@@ -55,7 +55,6 @@ import (
 	"net/url"
 	"regexp"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
@@ -110,12 +109,13 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if err := p.Decode(&c); err != nil {
 		return nil, err
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return nil, fmt.Errorf("calcom destination %q: base_url must be an http(s) URL without a query", p.Name)
+	base, basePath, err := connectors.BaseURL("calcom", p.Name, c.BaseURL)
+	if err != nil {
+		return nil, err
 	}
-	if c.APIKeyEnv == "" {
-		return nil, fmt.Errorf("calcom destination %q: api_key_env must name an environment variable", p.Name)
+	key, err := p.Secret("calcom", "api_key_env", c.APIKeyEnv)
+	if err != nil {
+		return nil, err
 	}
 	if c.EventTypeID < 0 {
 		return nil, fmt.Errorf("calcom destination %q: event_type_id must be a positive Cal.com event type id", p.Name)
@@ -128,13 +128,9 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if c.SlotMinutes <= 0 {
 		return nil, fmt.Errorf("calcom destination %q: slot_minutes must be positive", p.Name)
 	}
-	key, _ := p.Env(c.APIKeyEnv)
-	if key == "" {
-		return nil, fmt.Errorf("calcom destination %q: environment variable %s is empty", p.Name, c.APIKeyEnv)
-	}
 	return &Connector{
-		base:     strings.TrimRight(c.BaseURL, "/"),
-		basePath: strings.TrimRight(u.EscapedPath(), "/"),
+		base:     base,
+		basePath: basePath,
 		key:      key,
 		cfg:      c,
 		client:   c.Settings.Client(p.Name, p.Logger),

@@ -100,23 +100,20 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if err := p.Decode(&c); err != nil {
 		return nil, err // the decoder names the destination and the field
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return nil, fmt.Errorf("hubspot destination %q: base_url must be an http(s) URL without a query", p.Name)
+	base, basePath, err := connectors.BaseURL("hubspot", p.Name, c.BaseURL)
+	if err != nil {
+		return nil, err
 	}
-	if c.TokenEnv == "" {
-		return nil, fmt.Errorf("hubspot destination %q: token_env must name an environment variable", p.Name)
+	token, err := p.Secret("hubspot", "token_env", c.TokenEnv)
+	if err != nil {
+		return nil, err
 	}
 	if c.FHIRIDProperty != "" && !propertyName.MatchString(c.FHIRIDProperty) {
 		return nil, fmt.Errorf("hubspot destination %q: fhir_id_property must be a HubSpot internal property name (lowercase letters, digits, '_')", p.Name)
 	}
-	token, _ := p.Env(c.TokenEnv)
-	if token == "" {
-		return nil, fmt.Errorf("hubspot destination %q: environment variable %s is empty", p.Name, c.TokenEnv)
-	}
 	return &Connector{
-		base:     strings.TrimRight(c.BaseURL, "/"),
-		basePath: strings.TrimRight(u.EscapedPath(), "/"),
+		base:     base,
+		basePath: basePath,
 		token:    token,
 		idProp:   c.FHIRIDProperty,
 		client:   c.Settings.Client(p.Name, p.Logger),

@@ -89,7 +89,6 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
-	"strings"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
@@ -138,16 +137,13 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if err := p.Decode(&c); err != nil {
 		return nil, err // the decoder names the destination and the field
 	}
-	u, err := url.Parse(c.BaseURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" {
-		return nil, fmt.Errorf("stripe destination %q: base_url must be an http(s) URL without a query", p.Name)
+	base, basePath, err := connectors.BaseURL("stripe", p.Name, c.BaseURL)
+	if err != nil {
+		return nil, err
 	}
-	if c.APIKeyEnv == "" {
-		return nil, fmt.Errorf("stripe destination %q: api_key_env must name an environment variable", p.Name)
-	}
-	key, _ := p.Env(c.APIKeyEnv)
-	if key == "" {
-		return nil, fmt.Errorf("stripe destination %q: environment variable %s is empty", p.Name, c.APIKeyEnv)
+	key, err := p.Secret("stripe", "api_key_env", c.APIKeyEnv)
+	if err != nil {
+		return nil, err
 	}
 	billing, err := c.billing()
 	if err != nil {
@@ -155,10 +151,9 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	}
 	o := c.Settings.Options(p.Name, p.Logger)
 	o.Classify = classify
-	base := strings.TrimRight(c.BaseURL, "/")
 	return &Connector{
 		base:     base,
-		basePath: strings.TrimRight(u.EscapedPath(), "/"),
+		basePath: basePath,
 		key:      key,
 		billing:  billing,
 		client:   outbound.New(o),

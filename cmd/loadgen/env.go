@@ -216,10 +216,11 @@ func (e *env) serviceAccept(ctx context.Context) (run, error) {
 		return run{}, err
 	}
 	defer h.Store.Close()
-	return closedLoop(e.o.n, e.o.conc, func(int) error {
+	return closedLoop(e.o.n, e.o.conc, func(i int) error {
+		p := e.patient(i)
 		_, err := h.Transfers.Accept(ctx, transfer.Submission{
-			ClientID: "bench", Kind: transfer.KindResource, Body: e.payload,
-			Entries: []transfer.Entry{{Interaction: connectors.Create, ResourceType: "Patient", Resource: e.payload}},
+			ClientID: "bench", Kind: transfer.KindResource, Body: p,
+			Entries: []transfer.Entry{{Interaction: connectors.Create, ResourceType: "Patient", Resource: p}},
 		})
 		return err
 	}), nil
@@ -238,8 +239,8 @@ func (e *env) hubAccept(ctx context.Context) (run, error) {
 	done := make(chan error, 1)
 	go func() { done <- h.Serve(sctx, ln) }()
 	url := "http://" + ln.Addr().String() + "/fhir/R4/Patient"
-	r := closedLoop(e.o.n, e.o.conc, func(int) error {
-		resp, err := e.http.Post(url, "application/fhir+json", bytes.NewReader(e.payload))
+	r := closedLoop(e.o.n, e.o.conc, func(i int) error {
+		resp, err := e.http.Post(url, "application/fhir+json", bytes.NewReader(e.patient(i)))
 		if err != nil {
 			return err
 		}
@@ -313,10 +314,11 @@ func (e *env) hubE2E(ctx context.Context) (run, error) {
 	}
 	// Fill the queue through the accept service (untimed) in batches of
 	// concurrent accepts, as the API would.
-	fill := closedLoop(e.o.e2eN, e.o.conc, func(int) error {
+	fill := closedLoop(e.o.e2eN, e.o.conc, func(i int) error {
+		p := e.patient(i)
 		_, err := api.Transfers.Accept(ctx, transfer.Submission{
-			ClientID: "bench", Kind: transfer.KindResource, Body: e.payload,
-			Entries: []transfer.Entry{{Interaction: connectors.Create, ResourceType: "Patient", Resource: e.payload}},
+			ClientID: "bench", Kind: transfer.KindResource, Body: p,
+			Entries: []transfer.Entry{{Interaction: connectors.Create, ResourceType: "Patient", Resource: p}},
 		})
 		return err
 	})

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -42,4 +43,13 @@ func patientJSON() []byte {
 		b, _ = json.Marshal(p)
 	}
 	return b
+}
+
+// patient is the benchmark Patient as the i-th of many patients: its id and
+// MRN differ per request, as they do in real traffic, so deliveries are
+// not all about one subject (which the hub delivers strictly in order).
+// The bare baseline's payload has the same size.
+func (e *env) patient(i int) []byte {
+	p := bytes.Replace(e.payload, []byte(`"bench-1"`), []byte(fmt.Sprintf(`"bench-%07d"`, i)), 1)
+	return bytes.Replace(p, []byte(`"MRN-0001"`), []byte(fmt.Sprintf(`"MRN-%07d"`, i)), 1)
 }

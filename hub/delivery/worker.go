@@ -63,11 +63,12 @@ type Orderer interface {
 }
 
 // Waiting behind an earlier delivery snoozes the job, doubling from
-// orderWaitMin up to orderWaitMax: the earlier one may be retrying for a
-// long time, and each check is a query.
+// orderWaitMin up to orderWaitMax. Finishing the earlier one wakes it at
+// once (transfer.Service.Wake); the snooze is the fallback should a wake be
+// lost (a crash between the two), so it stays short enough to matter.
 const (
-	orderWaitMin = 200 * time.Millisecond
-	orderWaitMax = 30 * time.Second
+	orderWaitMin = 100 * time.Millisecond
+	orderWaitMax = 2 * time.Second
 )
 
 // Destination is what the worker needs to know about one destination.

@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -65,3 +66,47 @@ func TestOrderPerSubject(t *testing.T) {
 // keyOf is the transfer id in a Content-Location, which the vendor
 // idempotency key contains.
 func keyOf(loc string) string { return strings.TrimPrefix(loc, "/transfers/") }
+
+// TestHotSubjectFlows: many updates of one patient in a row all reach the
+// EHR, in the order they were accepted (none is stranded behind another).
+func TestHotSubjectFlows(t *testing.T) {
+	for _, dialect := range dialects {
+		t.Run(dialect, func(t *testing.T) {
+			h := start(t, dialect)
+			const n = 8
+			locs := make([]string, n)
+			for i := range n {
+				r := h.do(http.MethodPut, "/fhir/R4/Patient/hot-1", "application/fhir+json",
+					fmt.Sprintf(`{"resourceType":"Patient","id":"hot-1","name":[{"family":"V%02d"}]}`, i))
+				if r.status != http.StatusAccepted {
+					t.Fatalf("PUT %d: %d %s", i, r.status, r.body)
+				}
+				locs[i] = r.header.Get("Content-Location")
+			}
+			for _, loc := range locs {
+				if st := h.waitFor(loc, 30*time.Second); st.State != "delivered" {
+					t.Fatalf("%s: %+v", loc, st)
+				}
+			}
+			next := 0
+			for _, r := range h.ehrLog().Requests {
+				if r.Status >= 300 || next == n {
+					continue
+				}
+				if strings.Contains(r.IdempotencyKey, keyOf(locs[next])) {
+					next++
+					continue
+				}
+				for j := next + 1; j < n; j++ {
+					if strings.Contains(r.IdempotencyKey, keyOf(locs[j])) {
+						t.Fatalf("update %d reached the EHR before update %d", j, next)
+					}
+				}
+			}
+			if next != n {
+				t.Fatalf("%d of %d updates reached the EHR in order", next, n)
+			}
+
+		})
+	}
+}

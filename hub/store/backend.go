@@ -113,6 +113,11 @@ func (b *backend[TTx]) JobCancel(ctx context.Context, id int64) (*rivertype.JobR
 	return b.client.JobCancel(ctx, id)
 }
 
+func (b *backend[TTx]) JobRetry(ctx context.Context, id int64) error {
+	_, err := b.client.JobRetry(ctx, id)
+	return err
+}
+
 func (b *backend[TTx]) Close() { b.close() }
 
 func (b *backend[TTx]) Migrate(ctx context.Context) error {

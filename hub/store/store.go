@@ -89,6 +89,8 @@ type Store interface {
 	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
 	// JobCancel cancels a job by id (admin "discard").
 	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	// JobRetry makes a job that is not running available now.
+	JobRetry(ctx context.Context, id int64) error
 	// Close releases the database.
 	Close()
 }

@@ -88,9 +88,38 @@ func (s *Service) recordDelivered(ctx context.Context, os []delivery.Outcome) er
 	q.WriteString(`) UPDATE switchboard_delivery SET state = 'delivered', attempts = switchboard_delivery.attempts + 1,
 		last_status = v.status, error_class = NULL, error_code = NULL, updated_at = v.at, delivered_at = v.at
 		FROM v WHERE switchboard_delivery.transfer_id = v.transfer_id AND switchboard_delivery.entry = v.entry
-		AND switchboard_delivery.destination = v.destination`)
-	_, err := s.Store.DB().Exec(ctx, q.String(), args...)
-	return err
+		AND switchboard_delivery.destination = v.destination
+		RETURNING switchboard_delivery.transfer_id, switchboard_delivery.entry, switchboard_delivery.destination, switchboard_delivery.waiter`)
+	rows, err := s.Store.DB().Query(ctx, q.String(), args...)
+	if err != nil {
+		return err
+	}
+	type key struct {
+		transfer, dest string
+		entry          int
+	}
+	var wake []key
+	for rows.Next() {
+		var k key
+		var waiter int
+		if err := rows.Scan(&k.transfer, &k.entry, &k.dest, &waiter); err != nil {
+			_ = rows.Close()
+			return err
+		}
+		if waiter == 1 {
+			wake = append(wake, k)
+		}
+	}
+	if err := rows.Close(); err != nil {
+		return err
+	}
+	// Deliveries waiting behind these (same destination and patient) go now.
+	for _, k := range wake {
+		if err := s.Wake(ctx, k.transfer, k.entry, k.dest); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Sweep marks as delivered the deliveries whose River job completed but

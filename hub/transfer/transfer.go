@@ -328,15 +328,20 @@ func (s *Service) RecordOutcome(ctx context.Context, o delivery.Outcome) (int, e
 	if o.ErrorCode != "" { // a failure's code, or a skip's reason
 		code = o.ErrorCode
 	}
-	var tries int
+	var tries, waiter int
 	err := s.Store.DB().QueryRow(ctx, `UPDATE switchboard_delivery
 		SET state = $4, attempts = attempts + $5, last_status = COALESCE($6, last_status),
 		    error_class = $7, error_code = $8, updated_at = $9, delivered_at = COALESCE($10, delivered_at)
 		WHERE transfer_id = $1 AND entry = $2 AND destination = $3
-		RETURNING attempts`,
-		o.TransferID, o.Entry, o.Destination, o.State, inc, status, class, code, o.At.UnixMicro(), delivered).Scan(&tries)
+		RETURNING attempts, waiter`,
+		o.TransferID, o.Entry, o.Destination, o.State, inc, status, class, code, o.At.UnixMicro(), delivered).Scan(&tries, &waiter)
 	if err != nil {
 		return 0, fmt.Errorf("transfer: record outcome for %s entry %s: %w", o.TransferID, strconv.Itoa(o.Entry), err)
+	}
+	if waiter == 1 && final(o.State) {
+		if err := s.Wake(ctx, o.TransferID, o.Entry, o.Destination); err != nil {
+			return tries, err
+		}
 	}
 	return tries, nil
 }
@@ -395,4 +400,9 @@ func (s *Service) related(dest string, entries []Entry, refs map[string]int) (ma
 		return nil, nil
 	}
 	return out, nil
+}
+
+// final reports whether a delivery state is the end of it.
+func final(state string) bool {
+	return state == delivery.StateDelivered || state == delivery.StateFailed || state == delivery.StateSkipped
 }

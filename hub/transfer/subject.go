@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/store"
 )
 
@@ -33,28 +34,16 @@ func subjectKeys(entries []Entry) []string {
 		if e.ResourceType != "Patient" {
 			continue
 		}
-		var p struct {
-			ID         string `json:"id"`
-			Identifier []struct {
-				System string `json:"system"`
-				Value  string `json:"value"`
-			} `json:"identifier"`
-		}
-		_ = json.Unmarshal(e.Resource, &p)
+		bodyID, idents, _ := patientIdentity(e.Resource)
 		id := e.ResourceID
 		if id == "" {
-			id = p.ID
+			id = bodyID
 		}
 		switch {
 		case id != "":
 			keys[i] = "Patient/" + id
-		default:
-			for _, ident := range p.Identifier {
-				if ident.System != "" && ident.Value != "" {
-					keys[i] = "Patient?identifier=" + ident.System + "|" + ident.Value
-					break
-				}
-			}
+		case len(idents) > 0:
+			keys[i] = "Patient?identifier=" + idents[0].System + "|" + idents[0].Value
 		}
 		if keys[i] == "" {
 			keys[i] = e.FullURL
@@ -77,6 +66,27 @@ func subjectKeys(entries []Entry) []string {
 		}
 	}
 	return keys
+}
+
+// patientIdentity reads a Patient's logical id and its identifiers that
+// have both a system and a value; ok is false when it is not JSON.
+func patientIdentity(resource []byte) (id string, idents []delivery.Identifier, ok bool) {
+	var p struct {
+		ID         string `json:"id"`
+		Identifier []struct {
+			System string `json:"system"`
+			Value  string `json:"value"`
+		} `json:"identifier"`
+	}
+	if json.Unmarshal(resource, &p) != nil {
+		return "", nil, false
+	}
+	for _, ident := range p.Identifier {
+		if ident.System != "" && ident.Value != "" {
+			idents = append(idents, delivery.Identifier{System: ident.System, Value: ident.Value})
+		}
+	}
+	return p.ID, idents, true
 }
 
 // patientRef finds the reference to the patient a resource is about.

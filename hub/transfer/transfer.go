@@ -353,24 +353,13 @@ func subjectOf(e *Entry) *delivery.Subject {
 	if e.ResourceType != "Patient" {
 		return nil
 	}
-	var p struct {
-		ID         string `json:"id"`
-		Identifier []struct {
-			System string `json:"system"`
-			Value  string `json:"value"`
-		} `json:"identifier"`
-	}
-	if json.Unmarshal(e.Resource, &p) != nil {
+	id, idents, ok := patientIdentity(e.Resource)
+	if !ok {
 		return nil
 	}
-	s := &delivery.Subject{ID: e.ResourceID}
+	s := &delivery.Subject{ID: e.ResourceID, Identifiers: idents}
 	if s.ID == "" && e.Interaction == connectors.Update {
-		s.ID = p.ID
-	}
-	for _, id := range p.Identifier {
-		if id.System != "" && id.Value != "" {
-			s.Identifiers = append(s.Identifiers, delivery.Identifier{System: id.System, Value: id.Value})
-		}
+		s.ID = id
 	}
 	if s.ID == "" && len(s.Identifiers) == 0 {
 		return nil

@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -298,4 +299,36 @@ func (p Params) Secret(typ, field, envVar string) (string, error) {
 		return "", fmt.Errorf("%s destination %q: environment variable %s is empty", typ, p.Name, envVar)
 	}
 	return v, nil
+}
+
+// Accepts checks that d is a create or an update of one of the resource
+// types a connector takes, and otherwise returns the permanent failure
+// every connector reports for it ("unsupported_resource" or
+// "unsupported_interaction").
+func Accepts(connType string, d Delivery, types ...string) error {
+	if !slices.Contains(types, d.ResourceType) {
+		return PermanentError("unsupported_resource", fmt.Errorf("%s takes %s, not %s", connType, listed(types), d.ResourceType))
+	}
+	if d.Interaction != Create && d.Interaction != Update {
+		return PermanentError("unsupported_interaction", fmt.Errorf("%s takes create and update, not %q", connType, d.Interaction))
+	}
+	return nil
+}
+
+// listed writes "A", "A and B", "A, B and C".
+func listed(s []string) string {
+	if len(s) < 2 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+}
+
+// FieldNames lists the configuration fields the spec documents, sorted.
+func (s Spec) FieldNames() []string {
+	names := make([]string, 0, len(s.Fields))
+	for f := range s.Fields {
+		names = append(names, f)
+	}
+	sort.Strings(names)
+	return names
 }

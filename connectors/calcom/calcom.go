@@ -145,13 +145,8 @@ func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	if d.ResourceType != "Appointment" {
-		return connectors.Result{}, connectors.PermanentError("unsupported_resource",
-			fmt.Errorf("calcom takes Appointment, not %s", d.ResourceType))
-	}
-	if d.Interaction != connectors.Create && d.Interaction != connectors.Update {
-		return connectors.Result{}, connectors.PermanentError("unsupported_interaction",
-			fmt.Errorf("calcom takes create and update, not %q", d.Interaction))
+	if err := connectors.Accepts("calcom", d, "Appointment"); err != nil {
+		return connectors.Result{}, err
 	}
 	plan, err := mapping.PlanDelivery(d.Resource, d.Related, mapping.Options{
 		DefaultEventTypeID: c.cfg.EventTypeID, DefaultTimeZone: c.cfg.TimeZone, TransferID: d.TransferID})

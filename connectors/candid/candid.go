@@ -158,13 +158,8 @@ func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	if d.ResourceType != "Claim" {
-		return connectors.Result{}, connectors.PermanentError("unsupported_resource",
-			fmt.Errorf("candid takes Claim, not %s", d.ResourceType))
-	}
-	if d.Interaction != connectors.Create && d.Interaction != connectors.Update {
-		return connectors.Result{}, connectors.PermanentError("unsupported_interaction",
-			fmt.Errorf("candid takes create and update, not %q", d.Interaction))
+	if err := connectors.Accepts("candid", d, "Claim"); err != nil {
+		return connectors.Result{}, err
 	}
 	body, err := mapping.EncounterCreate(d.Resource, d.Related, c.opts)
 	if err != nil {

@@ -128,13 +128,8 @@ func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	if d.ResourceType != "Patient" {
-		return connectors.Result{}, connectors.PermanentError("unsupported_resource",
-			fmt.Errorf("hubspot takes Patient, not %s", d.ResourceType))
-	}
-	if d.Interaction != connectors.Create && d.Interaction != connectors.Update {
-		return connectors.Result{}, connectors.PermanentError("unsupported_interaction",
-			fmt.Errorf("hubspot takes create and update, not %q", d.Interaction))
+	if err := connectors.Accepts("hubspot", d, "Patient"); err != nil {
+		return connectors.Result{}, err
 	}
 	in, err := mapping.Upsert(d.Resource, mapping.Options{FHIRIDProperty: c.idProp, TraceID: d.TransferID})
 	if errors.Is(err, mapping.ErrNoEmail) {

@@ -168,17 +168,11 @@ func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	switch d.ResourceType {
-	case "Patient":
-	case "Invoice", "ChargeItem":
-		return c.bill(ctx, d)
-	default:
-		return connectors.Result{}, connectors.PermanentError("unsupported_resource",
-			fmt.Errorf("stripe takes Patient, Invoice and ChargeItem, not %s", d.ResourceType))
+	if err := connectors.Accepts("stripe", d, "Patient", "Invoice", "ChargeItem"); err != nil {
+		return connectors.Result{}, err
 	}
-	if d.Interaction != connectors.Create && d.Interaction != connectors.Update {
-		return connectors.Result{}, connectors.PermanentError("unsupported_interaction",
-			fmt.Errorf("stripe takes create and update, not %q", d.Interaction))
+	if d.ResourceType != "Patient" {
+		return c.bill(ctx, d)
 	}
 	form, err := mapping.Customer(d.Resource, d.TransferID)
 	if err != nil {

@@ -2,13 +2,11 @@ package calcom_test
 
 import (
 	"fmt"
-	"sort"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	_ "github.com/switchboard-health/switchboard/connectors/calcom"
+	"github.com/switchboard-health/switchboard/hub/route"
 )
 
 // A scheduling destination in the routing file. Only the name of the
@@ -29,20 +27,17 @@ destinations:
       breaker_failures: 5
       breaker_open_for: 30s
 `
-	var file struct {
-		Destinations map[string]struct {
-			Type   string
-			Config yaml.Node
-		}
-	}
-	if err := yaml.Unmarshal([]byte(routing), &file); err != nil {
+	// The hub reads the file with route.Parse; the connector decodes its own
+	// block strictly through Decoder.
+	table, err := route.Parse([]byte(routing), nil)
+	if err != nil {
 		panic(err)
 	}
-	d := file.Destinations["scheduling"]
+	d := table.Destinations["scheduling"]
 	spec, _ := connectors.Lookup(d.Type)
 	conn, err := spec.New(connectors.Params{
 		Name:   "scheduling",
-		Decode: func(into any) error { return d.Config.Decode(into) },
+		Decode: d.Decoder(),
 		Env: func(name string) (string, bool) {
 			return map[string]string{"CALCOM_API_KEY": "cal_test_example"}[name], true
 		},
@@ -56,17 +51,12 @@ destinations:
 	// Without the variable, start-up fails and says which one.
 	_, err = spec.New(connectors.Params{
 		Name:   "scheduling",
-		Decode: func(into any) error { return d.Config.Decode(into) },
+		Decode: d.Decoder(),
 		Env:    func(string) (string, bool) { return "", false },
 	})
 	fmt.Println(err)
 
-	fields := make([]string, 0, len(spec.Fields))
-	for f := range spec.Fields {
-		fields = append(fields, f)
-	}
-	sort.Strings(fields)
-	fmt.Println(strings.Join(fields, ", "))
+	fmt.Println(strings.Join(spec.FieldNames(), ", "))
 	// Output:
 	// calcom answers searches: true
 	// calcom destination "scheduling": environment variable CALCOM_API_KEY is empty

@@ -2,13 +2,11 @@ package candid_test
 
 import (
 	"fmt"
-	"sort"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	_ "github.com/switchboard-health/switchboard/connectors/candid"
+	"github.com/switchboard-health/switchboard/hub/route"
 )
 
 // A billing destination in the routing file. Only the names of the
@@ -37,20 +35,17 @@ destinations:
       breaker_failures: 5
       breaker_open_for: 30s
 `
-	var file struct {
-		Destinations map[string]struct {
-			Type   string
-			Config yaml.Node
-		}
-	}
-	if err := yaml.Unmarshal([]byte(routing), &file); err != nil {
+	// The hub reads the file with route.Parse; the connector decodes its own
+	// block strictly through Decoder.
+	table, err := route.Parse([]byte(routing), nil)
+	if err != nil {
 		panic(err)
 	}
-	d := file.Destinations["billing"]
+	d := table.Destinations["billing"]
 	spec, _ := connectors.Lookup(d.Type)
 	conn, err := spec.New(connectors.Params{
 		Name:   "billing",
-		Decode: func(into any) error { return d.Config.Decode(into) },
+		Decode: d.Decoder(),
 		Env: func(name string) (string, bool) {
 			return map[string]string{"CANDID_CLIENT_ID": "example-id", "CANDID_CLIENT_SECRET": "example-secret"}[name], true
 		},
@@ -63,19 +58,14 @@ destinations:
 	// Without the secret, start-up fails and says which variable.
 	_, err = spec.New(connectors.Params{
 		Name:   "billing",
-		Decode: func(into any) error { return d.Config.Decode(into) },
+		Decode: d.Decoder(),
 		Env: func(name string) (string, bool) {
 			return map[string]string{"CANDID_CLIENT_ID": "example-id"}[name], true
 		},
 	})
 	fmt.Println(err)
 
-	fields := make([]string, 0, len(spec.Fields))
-	for f := range spec.Fields {
-		fields = append(fields, f)
-	}
-	sort.Strings(fields)
-	fmt.Println(strings.Join(fields, ", "))
+	fmt.Println(strings.Join(spec.FieldNames(), ", "))
 	// Output:
 	// candid - Candid Health billing: a Claim becomes an encounter; ClaimResponse searches read it back
 	// candid destination "billing": environment variable CANDID_CLIENT_SECRET is empty

@@ -2,13 +2,11 @@ package hubspot_test
 
 import (
 	"fmt"
-	"sort"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	_ "github.com/switchboard-health/switchboard/connectors/hubspot"
+	"github.com/switchboard-health/switchboard/hub/route"
 )
 
 // A marketing destination in the routing file. Only the name of the
@@ -29,20 +27,17 @@ destinations:
       breaker_failures: 5
       breaker_open_for: 30s
 `
-	var file struct {
-		Destinations map[string]struct {
-			Type   string
-			Config yaml.Node
-		}
-	}
-	if err := yaml.Unmarshal([]byte(routing), &file); err != nil {
+	// The hub reads the file with route.Parse; the connector decodes its own
+	// block strictly through Decoder.
+	table, err := route.Parse([]byte(routing), nil)
+	if err != nil {
 		panic(err)
 	}
-	d := file.Destinations["marketing"]
+	d := table.Destinations["marketing"]
 	spec, _ := connectors.Lookup(d.Type)
 	conn, err := spec.New(connectors.Params{
 		Name:   "marketing",
-		Decode: func(into any) error { return d.Config.Decode(into) },
+		Decode: d.Decoder(),
 		Env: func(name string) (string, bool) {
 			return map[string]string{"HUBSPOT_TOKEN": "pat-na1-example"}[name], true
 		},
@@ -57,17 +52,12 @@ destinations:
 	// Without the variable, start-up fails and says which one.
 	_, err = spec.New(connectors.Params{
 		Name:   "marketing",
-		Decode: func(into any) error { return d.Config.Decode(into) },
+		Decode: d.Decoder(),
 		Env:    func(string) (string, bool) { return "", false },
 	})
 	fmt.Println(err)
 
-	fields := make([]string, 0, len(spec.Fields))
-	for f := range spec.Fields {
-		fields = append(fields, f)
-	}
-	sort.Strings(fields)
-	fmt.Println(strings.Join(fields, ", "))
+	fmt.Println(strings.Join(spec.FieldNames(), ", "))
 	// Output:
 	// hubspot - HubSpot CRM marketing: a Patient becomes a contact (contact fields only), upserted by email
 	// answers Patient?email= searches: true

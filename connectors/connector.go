@@ -65,7 +65,30 @@ type Delivery struct {
 	// and coverage) gets them. PHI, like Resource. Contained resources are in
 	// Resource itself.
 	Related map[string][]byte
+	// Resolved gives, for references in Resource to other entries of the
+	// same transaction Bundle (keys as in Related: "urn:uuid:…"), what this
+	// destination made of them: its own id for the entry delivered there
+	// before this one. A connector refers to its own ids, never to a
+	// urn:uuid or another vendor's id (the EHR connector rewrites such
+	// references to "Patient/{its id}"). The hub also adds the id to the
+	// matching Related resource as an identifier of the connector's system.
+	Resolved map[string]VendorRef
 }
+
+// VendorRef is what a destination made of a resource: its own id and the
+// identifier system under which that id is written back to the source of
+// truth (see Result.IdentifierSystem). PHI-adjacent: never logged.
+type VendorRef struct {
+	ResourceType string `json:"type"`
+	ID           string `json:"id"`
+	System       string `json:"system,omitempty"`
+}
+
+// IdentifierSystemPrefix starts every identifier system the hub manages
+// (https://switchboard.health/id/stripe-customer, …). Identifiers under it
+// are the hub's: the EHR connector keeps them when a client's update omits
+// them, and the hub copies them from the EHR into deliveries elsewhere.
+const IdentifierSystemPrefix = "https://switchboard.health/id/"
 
 // Result is what a successful delivery reports back. It holds no PHI.
 type Result struct {
@@ -74,6 +97,11 @@ type Result struct {
 	// VendorID is the id the vendor gave the record (e.g. cus_123), used for
 	// identifier write-back; it is not logged.
 	VendorID string
+	// IdentifierSystem is the identifier system VendorID is written back
+	// under at the source of truth (the EHR), e.g.
+	// https://switchboard.health/id/stripe-customer; "" for none (the EHR
+	// itself, or a record not worth finding again).
+	IdentifierSystem string
 }
 
 // Deliverer sends one resource to a vendor. Every connector implements it.
@@ -117,6 +145,76 @@ type SearchPage struct {
 // are *Error, classified as for deliveries.
 type Searcher interface {
 	Search(ctx context.Context, q SearchQuery) (SearchPage, error)
+}
+
+// WebhookEvent is an inbound webhook whose signature verified. Body holds
+// PHI; the other fields do not.
+type WebhookEvent struct {
+	// ID is the vendor's event id (Stripe evt_…, Standard Webhooks'
+	// webhook-id, …), the de-duplication key. Never PHI.
+	ID string
+	// Type is the vendor's event type, e.g. "payment_intent.succeeded" or
+	// "BOOKING_CREATED"; "" when the scheme does not carry one.
+	Type string
+	// Time is the signature timestamp, zero when the scheme has none.
+	Time time.Time
+	// Body is the raw request body, exactly as signed. PHI.
+	Body []byte
+}
+
+// WebhookRequest is what a verifier sees of an inbound webhook: the raw
+// body exactly as received (signatures cover bytes, not JSON) and the
+// request line and headers.
+type WebhookRequest struct {
+	Method string
+	// URL is the full URL the vendor called, as it would have computed it
+	// (scheme, host, path and query), for schemes that sign it (HubSpot v3).
+	URL    string
+	Header http.Header
+	Body   []byte
+}
+
+// WebhookVerifier is implemented by connectors that accept webhooks at
+// POST /webhooks/{destination}. Verify checks the vendor's signature scheme
+// against every configured secret (several, so a secret can be rotated
+// without downtime) and the timestamp tolerance, and returns the event. A
+// missing, forged, stale or body-tampered request is an error wrapping
+// ErrUnauthenticated; the error text is PHI-free and names what failed
+// ("no signature header", "timestamp outside tolerance", ...).
+type WebhookVerifier interface {
+	VerifyWebhook(r WebhookRequest, now time.Time) (WebhookEvent, error)
+}
+
+// ErrUnauthenticated is wrapped by every webhook verification failure.
+var ErrUnauthenticated = errors.New("webhook signature not verified")
+
+// Reader is implemented by connectors that read one resource by id (the
+// EHR): the hub asks the source of truth for a resource's identifiers at the
+// other vendors, and for resources a delivery refers to. ErrNotFound when
+// the server has no such resource; other failures are *Error.
+type Reader interface {
+	Read(ctx context.Context, resourceType, id string) ([]byte, error)
+}
+
+// ErrNotFound is returned by Reader when the resource does not exist.
+var ErrNotFound = errors.New("resource not found")
+
+// IdentifierWrite asks the source of truth to record a vendor's id on a
+// resource as an identifier (DESIGN.md decision 1: no crosswalk table).
+type IdentifierWrite struct {
+	ResourceType string
+	// ID is the resource's id at the source of truth.
+	ID         string
+	Identifier VendorRef
+	// IdempotencyKey is stable for the write's retries.
+	IdempotencyKey string
+}
+
+// IdentifierWriter is implemented by the connector of the source of truth.
+// Writing an identifier it already has is a no-op; one of the same system
+// with another value is replaced (the vendor record was re-created).
+type IdentifierWriter interface {
+	WriteIdentifier(ctx context.Context, w IdentifierWrite) error
 }
 
 // Class says what the delivery worker should do with a failed attempt.

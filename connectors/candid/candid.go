@@ -156,8 +156,18 @@ func (c *Connector) Type() string { return "candid" }
 // BreakerState reports the destination's circuit breaker.
 func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 
-// Deliver implements connectors.Deliverer.
+// Deliver implements connectors.Deliverer. The Result names the
+// identifier system its VendorID is written back under at the EHR.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
+	res, err := c.deliver(ctx, d)
+	if err != nil || res.VendorID == "" {
+		return res, err
+	}
+	res.IdentifierSystem = mapping.SystemEncounter
+	return res, nil
+}
+
+func (c *Connector) deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
 	if err := connectors.Accepts("candid", d, "Claim"); err != nil {
 		return connectors.Result{}, err
 	}

@@ -85,30 +85,49 @@ func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	body, err := mapping.Outbound(d.Resource)
+	resource, err := c.ownReferences(d)
 	if err != nil {
-		return connectors.Result{}, connectors.PermanentError("mapping", err)
+		return connectors.Result{}, err
 	}
-	h := http.Header{"Content-Type": {"application/fhir+json"}, "Accept": {"application/fhir+json"}}
-	if c.token != "" {
-		h.Set("Authorization", "Bearer "+c.token)
-	}
-	req := outbound.Request{Header: h, Body: body, IdempotencyKey: d.IdempotencyKey}
+	h := c.header()
+	h.Set("Content-Type", "application/fhir+json")
+	req := outbound.Request{Header: h, IdempotencyKey: d.IdempotencyKey}
 	switch d.Interaction {
 	case connectors.Create:
 		req.Method, req.URL = http.MethodPost, c.base+"/"+d.ResourceType
-		if cond := mapping.ConditionalCreate(d.Resource); cond != "" {
+		if cond := mapping.ConditionalCreate(resource); cond != "" {
 			h.Set("If-None-Exist", cond)
 		}
 	case connectors.Update:
 		req.Method, req.URL = http.MethodPut, c.base+"/"+d.ResourceType+"/"+url.PathEscape(d.ResourceID)
+		var version string
+		if resource, version, err = c.keepHubIdentifiers(ctx, d.ResourceType, d.ResourceID, resource); err != nil {
+			return connectors.Result{}, err
+		}
+		if version != "" {
+			// The identifiers kept were read at this version: a write in
+			// between (an identifier written back) makes the PUT fail with
+			// 412 and the retry read again. The key follows the version, so
+			// that a retry at the same version replays and a new one is a
+			// new request.
+			h.Set("If-Match", `W/"`+version+`"`)
+			req.IdempotencyKey += ":v" + version
+		}
 	default:
 		return connectors.Result{}, connectors.PermanentError("unsupported_interaction", fmt.Errorf("interaction %q", d.Interaction))
+	}
+	if req.Body, err = mapping.Outbound(resource); err != nil {
+		return connectors.Result{}, connectors.PermanentError("mapping", err)
 	}
 	resp, err := c.client.Do(ctx, req)
 	if err != nil {
 		var ce *connectors.Error
-		if errors.As(err, &ce) && resp != nil {
+		if errors.As(err, &ce) && ce.Status == http.StatusPreconditionFailed && h.Get("If-Match") != "" {
+			// Our own If-Match lost to a write in between: read again.
+			ce.Class, ce.Code = connectors.Retryable, "version_conflict"
+			return connectors.Result{}, err
+		}
+		if ce != nil && resp != nil {
 			if code := issueCode(resp.Body); code != "" {
 				ce.Code += ":" + code
 			}
@@ -160,11 +179,7 @@ func (c *Connector) Search(ctx context.Context, q connectors.SearchQuery) (conne
 		}
 		u = q.Cursor
 	}
-	h := http.Header{"Accept": {"application/fhir+json"}}
-	if c.token != "" {
-		h.Set("Authorization", "Bearer "+c.token)
-	}
-	resp, err := c.client.Do(ctx, outbound.Request{Method: http.MethodGet, URL: u, PathTemplate: "/" + q.ResourceType, Header: h})
+	resp, err := c.client.Do(ctx, outbound.Request{Method: http.MethodGet, URL: u, PathTemplate: "/" + q.ResourceType, Header: c.header()})
 	if err != nil {
 		return connectors.SearchPage{}, err
 	}

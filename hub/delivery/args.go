@@ -52,6 +52,15 @@ type Payload struct {
 	// refers to, each through the destination's projection
 	// (connectors.Delivery.Related). PHI, sealed with the rest.
 	Related map[string]json.RawMessage `json:"related,omitempty"`
+	// RelatedEntry gives the Bundle entry index of every reference in
+	// Related (and of those the projection left out), so the worker can
+	// find what the destination made of that entry (its vendor id) and
+	// refer to it by the vendor's own id.
+	RelatedEntry map[string]int `json:"related_entry,omitempty"`
+	// Referenced says a later entry of the same transfer needs what the
+	// destination makes of this one (its id), or the identity write-back
+	// does: the worker then keeps that id, sealed, on the delivery row.
+	Referenced bool `json:"referenced,omitempty"`
 }
 
 // Subject identifies a patient at the source of truth (the EHR): by its

@@ -27,6 +27,9 @@ type Outcome struct {
 	ErrorClass connectors.Class
 	ErrorCode  string
 	At         time.Time
+	// VendorRef is the vendor's id for the entry, sealed (JSON of a
+	// seal.Envelope), when later entries of the transfer need it.
+	VendorRef string
 }
 
 // Delivery states recorded by the worker.
@@ -87,8 +90,13 @@ type Worker struct {
 	Recorder     Recorder
 	// Order, when set, holds a delivery back while an earlier one about the
 	// same subject to the same destination is unfinished.
-	Order  Orderer
-	Logger *slog.Logger
+	Order Orderer
+	// Refs, Enricher and WriteBacks carry identity across vendors (see
+	// identity.go); each is optional.
+	Refs       Refs
+	Enricher   Enricher
+	WriteBacks WriteBacks
+	Logger     *slog.Logger
 	// Timeout bounds one try, vendor retries within it included.
 	TryTimeout time.Duration
 }
@@ -161,7 +169,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 			return nil
 		}
 	}
-	res, derr = dest.Connector.Deliver(ctx, connectors.Delivery{
+	d := connectors.Delivery{
 		TransferID:     a.TransferID,
 		Destination:    a.Destination,
 		Interaction:    p.Interaction,
@@ -171,12 +179,42 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		IdempotencyKey: IdempotencyKey(a.TransferID, a.Entry, a.Destination, p.KeyGeneration),
 		Attempt:        job.Attempt,
 		Related:        related(p.Related),
-	})
+	}
+	if err := w.resolve(ctx, a, &p, &d); err != nil {
+		clear(pt)
+		return w.failed(ctx, log, dest, out, err)
+	}
+	if w.Enricher != nil {
+		if err := w.Enricher.Enrich(ctx, a.Destination, &d); err != nil {
+			clear(pt)
+			return w.failed(ctx, log, dest, out, err)
+		}
+	}
+	res, derr = dest.Connector.Deliver(ctx, d)
 	clear(pt)
 
 	if derr == nil {
 		out.State, out.HTTPStatus = StateDelivered, res.Status
+		if p.Referenced && res.VendorID != "" {
+			if out.VendorRef, err = w.remember(a, &p, res); err != nil {
+				log.Error("could not keep the vendor id for later entries", "error", err)
+			}
+		}
 		w.record(ctx, log, out)
+		if w.WriteBacks != nil && res.VendorID != "" && res.IdentifierSystem != "" {
+			err := w.WriteBacks.WriteBack(context.WithoutCancel(ctx), WriteBack{
+				TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination,
+				ResourceType: p.ResourceType, ResourceID: p.ResourceID,
+				Ref: connectors.VendorRef{ResourceType: p.ResourceType, ID: res.VendorID, System: res.IdentifierSystem},
+			})
+			if err != nil {
+				// Delivered is delivered: sending again to write the id back
+				// would risk a second record at the vendor. The id is lost
+				// to the EHR; the vendor's own metadata still names the FHIR
+				// resource.
+				log.Error("identity write-back not recorded", "error", err)
+			}
+		}
 		log.Info("delivered", "status", res.Status)
 		return nil
 	}

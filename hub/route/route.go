@@ -18,6 +18,8 @@
 //	reads:                         # passthrough searches, never cached
 //	  - resource: Appointment
 //	    from: ehr
+//	identity:                      # where the vendors' ids are written back
+//	  record_at: ehr
 package route
 
 import (
@@ -65,6 +67,13 @@ type ConsentRule struct {
 	From    string `yaml:"from"`
 }
 
+// Identity configures cross-vendor identity: RecordAt is the destination
+// (the EHR, a connector that reads and writes identifiers) where each
+// resource carries the ids the other vendors gave it.
+type Identity struct {
+	RecordAt string `yaml:"record_at"`
+}
+
 // Route sends one resource type's interactions to destinations.
 type Route struct {
 	Resource     string                   `yaml:"resource"`
@@ -85,6 +94,9 @@ type Table struct {
 	Destinations map[string]*Destination `yaml:"destinations"`
 	Routes       []Route                 `yaml:"routes"`
 	Reads        []Read                  `yaml:"reads"`
+	// Identity names the source of truth that the vendors' ids are
+	// written back to (package identity); nil for none.
+	Identity *Identity `yaml:"identity"`
 
 	index map[key][]string
 	reads map[string]string
@@ -165,6 +177,11 @@ func Parse(data []byte, isType IsResourceType) (*Table, error) {
 			} else if _, ok := t.Destinations[r.From]; !ok || r.From == name {
 				errs = append(errs, fmt.Errorf("destination %q: requires_consent.from %q is not another defined destination", name, r.From))
 			}
+		}
+	}
+	if t.Identity != nil {
+		if _, ok := t.Destinations[t.Identity.RecordAt]; !ok {
+			errs = append(errs, fmt.Errorf("identity.record_at %q is not a defined destination", t.Identity.RecordAt))
 		}
 	}
 	t.index = map[key][]string{}
@@ -252,6 +269,12 @@ func (t *Table) Project(dest, resourceType string, resource []byte) ([]byte, err
 		return nil, fmt.Errorf("route: no destination %q", dest)
 	}
 	return d.projection.Apply(resourceType, resource)
+}
+
+// FullProjection reports whether dest receives whole resources.
+func (t *Table) FullProjection(dest string) bool {
+	d := t.Destinations[dest]
+	return d != nil && (d.projection == nil || d.projection.Name() == "full")
 }
 
 // Routed reports whether any interaction of the resource type is routed.

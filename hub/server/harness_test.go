@@ -89,12 +89,22 @@ func start(t *testing.T, dialect string) *harness {
 // placeholders). A second FHIR sandbox stands ready as a marketing sink.
 func startWith(t *testing.T, dialect, routesTemplate string) *harness {
 	t.Helper()
+	return startWithStripe(t, dialect, routesTemplate, "")
+}
+
+// startWithStripe is startWith with Stripe at stripeURL ("" for a
+// stripe-mock of its own).
+func startWithStripe(t *testing.T, dialect, routesTemplate, stripeURL string) *harness {
+	t.Helper()
 	h := &harness{t: t, logs: &syncBuffer{}}
 	h.ehr = httptest.NewServer(ehrsim.New(ehrsim.Options{}))
 	t.Cleanup(h.ehr.Close)
 	h.marketing = httptest.NewServer(ehrsim.New(ehrsim.Options{}))
 	t.Cleanup(h.marketing.Close)
-	h.stripe = testenv.StripeMock(t)
+	h.stripe = stripeURL
+	if h.stripe == "" {
+		h.stripe = testenv.StripeMock(t)
+	}
 	dir := t.TempDir()
 	routes := fmt.Sprintf(routesTemplate, h.ehr.URL+"/fhir/R4", h.stripe, h.marketing.URL+"/fhir/R4")
 	routesPath := filepath.Join(dir, "routes.yaml")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -20,6 +21,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/config"
 	"github.com/switchboard-health/switchboard/hub/consent"
 	"github.com/switchboard-health/switchboard/hub/delivery"
+	"github.com/switchboard-health/switchboard/hub/identity"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/transfer"
@@ -103,6 +105,18 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		dd.Gate = &consent.Gate{Purpose: r.Purpose, Source: src}
 		dests[name] = dd
 	}
+	var readers = map[string]connectors.Reader{}
+	var writers = map[string]connectors.IdentifierWriter{}
+	if id := table.Identity; id != nil {
+		conn := dests[id.RecordAt].Connector
+		rd, rok := conn.(connectors.Reader)
+		wr, wok := conn.(connectors.IdentifierWriter)
+		if conn != nil && (!rok || !wok) {
+			errs = append(errs, fmt.Errorf("identity.record_at: destination %q (type %s) cannot read and write identifiers", id.RecordAt, table.Destinations[id.RecordAt].Type))
+		} else if conn != nil {
+			readers[id.RecordAt], writers[id.RecordAt] = rd, wr
+		}
+	}
 	for _, r := range table.Reads {
 		if _, ok := dests[r.From]; ok && searchers[r.From] == nil {
 			errs = append(errs, fmt.Errorf("reads: destination %q (type %s) cannot answer searches", r.From, table.Destinations[r.From].Type))
@@ -140,13 +154,27 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		}
 	}
 	svc := &transfer.Service{Keys: keys.Ring, MAC: keys.MAC, Router: table, MaxAttempts: maxAttempts}
+	var writeBacks *identity.Recorder
 	if h.workers {
 		workers := river.NewWorkers()
-		river.AddWorker(workers, &delivery.Worker{
-			Keys: keys.Ring, Destinations: dests, Recorder: svc, Order: svc,
+		dw := &delivery.Worker{
+			Keys: keys.Ring, Destinations: dests, Recorder: svc, Order: svc, Refs: svc,
 			Logger: log.With("component", "deliver"), TryTimeout: cfg.TryTimeout,
-		})
+		}
+		if id := table.Identity; id != nil {
+			svc.IdentityAt = id.RecordAt
+			dw.Enricher = &identity.Enricher{Source: id.RecordAt, Reader: readers[id.RecordAt], Project: table.Project, Full: table.FullProjection}
+			writeBacks = &identity.Recorder{Keys: keys.Ring, Target: id.RecordAt, Routed: func(typ string, in connectors.Interaction) bool {
+				return slices.Contains(table.For(typ, in), id.RecordAt)
+			}}
+			dw.WriteBacks = writeBacks
+			river.AddWorker(workers, &identity.Worker{Keys: keys.Ring, Deliveries: svc, Writers: writers,
+				Logger: log.With("component", "identity")})
+		}
+		river.AddWorker(workers, dw)
 		rc.Workers, rc.Queues = workers, queues
+	} else if id := table.Identity; id != nil {
+		svc.IdentityAt = id.RecordAt
 	}
 	st, err := store.Open(ctx, store.Config{
 		DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxConns: cfg.PGMaxConns, River: rc, Logger: log,
@@ -155,6 +183,9 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		return nil, err
 	}
 	svc.Store = st
+	if writeBacks != nil {
+		writeBacks.Store = st
+	}
 	h.Store, h.Transfers = st, svc
 	if cfg.AutoMigrate {
 		if err := st.Migrate(ctx); err != nil {

@@ -1,6 +1,11 @@
 package transfer
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"slices"
+
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
+)
 
 // relatedDepth bounds how far references are followed between the entries
 // of one Bundle (a Claim names its Encounter, which names the Patient).
@@ -33,7 +38,7 @@ func relatedEntries(entries []Entry) []map[string]int {
 	}
 	refs := make([][]string, len(entries))
 	for i, e := range entries {
-		refs[i] = references(e.Resource)
+		refs[i] = fhirjson.References(e.Resource)
 	}
 	out := make([]map[string]int, len(entries))
 	for i := range entries {
@@ -63,30 +68,49 @@ func relatedEntries(entries []Entry) []map[string]int {
 	return out
 }
 
-// references collects every Reference.reference in a resource.
-func references(resource []byte) []string {
-	var v any
-	if json.Unmarshal(resource, &v) != nil {
-		return nil
-	}
-	var out []string
-	var walk func(any)
-	walk = func(x any) {
-		switch t := x.(type) {
-		case map[string]any:
-			for k, e := range t {
-				if s, ok := e.(string); ok && k == "reference" {
-					out = append(out, s)
-					continue
-				}
-				walk(e)
-			}
-		case []any:
-			for _, e := range t {
-				walk(e)
-			}
+// deliveryOrder places the n entries of a transfer in the order they are
+// delivered in, returning each entry's place (seq): an entry comes after
+// the entries it refers to (refs, from relatedEntries), so that a vendor
+// has the Patient before the Appointment naming it and the Appointment
+// can refer to the Patient by the vendor's own id. FHIR leaves the order
+// of a transaction's entries to the server; otherwise the Bundle's order
+// stands. A cycle of references (rare: an Encounter and an Appointment
+// naming each other) is broken at the entry that comes first in the Bundle.
+func deliveryOrder(n int, refs []map[string]int) []int {
+	seq := make([]int, n)
+	if refs == nil {
+		for i := range seq {
+			seq[i] = i
 		}
+		return seq
 	}
-	walk(v)
-	return out
+	const (
+		unseen = iota
+		visiting
+		done
+	)
+	state := make([]int, n)
+	next := 0
+	var visit func(i int)
+	visit = func(i int) {
+		if state[i] != unseen {
+			return // done, or a cycle: place it where it stands
+		}
+		state[i] = visiting
+		deps := make([]int, 0, len(refs[i]))
+		for _, j := range refs[i] {
+			deps = append(deps, j)
+		}
+		slices.Sort(deps)
+		for _, j := range deps {
+			visit(j)
+		}
+		state[i] = done
+		seq[i] = next
+		next++
+	}
+	for i := range n {
+		visit(i)
+	}
+	return seq
 }

@@ -122,7 +122,9 @@ func isPatientRef(ref string) bool {
 }
 
 // earlierUnfinished and laterUnfinished compare deliveries by the order
-// they were accepted: time, then transfer id, then entry. A delivery is
+// they were accepted: time, then transfer id, then the entry's place in its
+// transfer's delivery order (seq: referenced entries first, see
+// deliveryOrder). A delivery is
 // unfinished while neither its row nor its River job says it is done (rows
 // of delivered outcomes are written in batches a moment after the job
 // completes; the job's state is read too so that no batch is waited for).
@@ -135,12 +137,12 @@ const (
 		  AND j.state NOT IN ('completed', 'cancelled', 'discarded')`
 	earlier = ` AND (d.created_at < me.created_at
 		       OR (d.created_at = me.created_at AND (d.transfer_id < me.transfer_id
-		           OR (d.transfer_id = me.transfer_id AND d.entry < me.entry))))
-		ORDER BY d.created_at, d.transfer_id, d.entry LIMIT 1`
+		           OR (d.transfer_id = me.transfer_id AND d.seq < me.seq))))
+		ORDER BY d.created_at, d.transfer_id, d.seq LIMIT 1`
 	later = ` AND (d.created_at > me.created_at
 		       OR (d.created_at = me.created_at AND (d.transfer_id > me.transfer_id
-		           OR (d.transfer_id = me.transfer_id AND d.entry > me.entry))))
-		ORDER BY d.created_at, d.transfer_id, d.entry LIMIT 1`
+		           OR (d.transfer_id = me.transfer_id AND d.seq > me.seq))))
+		ORDER BY d.created_at, d.transfer_id, d.seq LIMIT 1`
 )
 
 // Blocked implements delivery.Orderer: it reports whether an earlier

@@ -85,6 +85,9 @@ type Service struct {
 	Router      Router
 	MaxAttempts map[string]int // per destination, for River's own cap
 	Now         func() time.Time
+	// IdentityAt names the source of truth (the EHR destination) that the
+	// vendors' ids are written back to; "" when none is configured.
+	IdentityAt string
 
 	batcher *Batcher
 	group   groupCommit // PostgreSQL accepts
@@ -120,6 +123,7 @@ type job struct {
 	params      river.InsertManyParams
 	e           *Entry
 	subject     any // keyed hash of the patient's reference, NULL when none
+	seq         int // the entry's place in the transfer's delivery order
 }
 
 // Accept stores a submission and enqueues its deliveries atomically. Entries
@@ -130,10 +134,18 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 	var jobs []job
 	subjects := subjectKeys(sub.Entries)
 	rels := relatedEntries(sub.Entries)
+	seqs := deliveryOrder(len(sub.Entries), rels)
+	referenced := make([]bool, len(sub.Entries))
+	for _, refs := range rels {
+		for _, j := range refs {
+			referenced[j] = true
+		}
+	}
 	for i := range sub.Entries {
 		e := &sub.Entries[i]
 		subject := subjectOf(e)
-		for _, dest := range s.Router.For(e.ResourceType, e.Interaction) {
+		dests := s.Router.For(e.ResourceType, e.Interaction)
+		for _, dest := range dests {
 			resource := e.Resource
 			var err error
 			if p, ok := s.Router.(Projector); ok {
@@ -142,14 +154,19 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 				}
 			}
 			var related map[string]json.RawMessage
+			var relatedEntry map[string]int
 			if rels != nil && len(rels[i]) > 0 {
+				relatedEntry = rels[i]
 				if related, err = s.related(dest, sub.Entries, rels[i]); err != nil {
 					return Accepted{}, fmt.Errorf("transfer: project entry %d's related entries for %s: %w", i, dest, err)
 				}
 			}
 			payload, err := json.Marshal(delivery.Payload{
 				Interaction: e.Interaction, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Resource: resource,
-				Subject: subject, Related: related,
+				Subject: subject, Related: related, RelatedEntry: relatedEntry,
+				// The source of truth's id for a new resource is what the
+				// other vendors' ids are written back onto.
+				Referenced: referenced[i] || (dest == s.IdentityAt && len(dests) > 1 && e.Interaction == connectors.Create),
 			})
 			if err != nil {
 				return Accepted{}, fmt.Errorf("transfer: encode payload: %w", err)
@@ -169,7 +186,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 			if subjects[i] != "" {
 				subjectHash = s.MAC.Sum([]byte("subject"), []byte(dest), []byte(subjects[i]))
 			}
-			jobs = append(jobs, job{entry: i, destination: dest, e: e, subject: subjectHash, params: river.InsertManyParams{
+			jobs = append(jobs, job{entry: i, destination: dest, e: e, subject: subjectHash, seq: seqs[i], params: river.InsertManyParams{
 				Args: delivery.Args{TransferID: id, Entry: i, Destination: dest, Sealed: env}, InsertOpts: opts,
 			}})
 		}
@@ -241,14 +258,14 @@ func (r transferRow) args() []any {
 // parameters from first.
 func deliveryValues(jobs []job, ids []int64, first int) (string, []any) {
 	var q strings.Builder
-	args := make([]any, 0, len(jobs)*6)
+	args := make([]any, 0, len(jobs)*7)
 	for i, j := range jobs {
 		if i > 0 {
 			q.WriteString(", ")
 		}
 		n := first + len(args)
-		fmt.Fprintf(&q, "(CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS TEXT))", n, n+1, n+2, n+3, n+4, n+5)
-		args = append(args, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[i], j.subject)
+		fmt.Fprintf(&q, "(CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS INTEGER))", n, n+1, n+2, n+3, n+4, n+5, n+6)
+		args = append(args, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[i], j.subject, j.seq)
 	}
 	return q.String(), args
 }
@@ -268,8 +285,8 @@ func acceptSQLite(ctx context.Context, tx store.Tx, row transferRow, jobs []job,
 		return err
 	}
 	values, dargs := deliveryValues(jobs, ids, 3)
-	q := `INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, state, attempts, created_at, updated_at)
-		SELECT $1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, 'queued', 0, $2, $2 FROM (VALUES ` + values + `) AS v`
+	q := `INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, seq, state, attempts, created_at, updated_at)
+		SELECT $1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, 'queued', 0, $2, $2 FROM (VALUES ` + values + `) AS v`
 	if _, err := tx.Exec(ctx, q, append([]any{row.id, row.at}, dargs...)...); err != nil {
 		return fmt.Errorf("transfer: insert deliveries: %w", err)
 	}
@@ -306,7 +323,9 @@ func (s *Service) replay(ctx context.Context, client string, idemHash any, reqHa
 // needed); failures and retries are written at once, since the worker's
 // retry decision depends on the count.
 func (s *Service) RecordOutcome(ctx context.Context, o delivery.Outcome) (int, error) {
-	if o.State == delivery.StateDelivered && s.batcher != nil {
+	// A vendor id is written at once: a later entry of the transfer may
+	// start as soon as this job completes, and needs it.
+	if o.State == delivery.StateDelivered && s.batcher != nil && o.VendorRef == "" {
 		s.batcher.in <- o
 		return 0, nil
 	}
@@ -328,13 +347,18 @@ func (s *Service) RecordOutcome(ctx context.Context, o delivery.Outcome) (int, e
 	if o.ErrorCode != "" { // a failure's code, or a skip's reason
 		code = o.ErrorCode
 	}
+	var vendorRef any
+	if o.VendorRef != "" {
+		vendorRef = o.VendorRef
+	}
 	var tries, waiter int
 	err := s.Store.DB().QueryRow(ctx, `UPDATE switchboard_delivery
 		SET state = $4, attempts = attempts + $5, last_status = COALESCE($6, last_status),
-		    error_class = $7, error_code = $8, updated_at = $9, delivered_at = COALESCE($10, delivered_at)
+		    error_class = $7, error_code = $8, updated_at = $9, delivered_at = COALESCE($10, delivered_at),
+		    vendor_ref = COALESCE($11, vendor_ref)
 		WHERE transfer_id = $1 AND entry = $2 AND destination = $3
 		RETURNING attempts, waiter`,
-		o.TransferID, o.Entry, o.Destination, o.State, inc, status, class, code, o.At.UnixMicro(), delivered).Scan(&tries, &waiter)
+		o.TransferID, o.Entry, o.Destination, o.State, inc, status, class, code, o.At.UnixMicro(), delivered, vendorRef).Scan(&tries, &waiter)
 	if err != nil {
 		return 0, fmt.Errorf("transfer: record outcome for %s entry %s: %w", o.TransferID, strconv.Itoa(o.Entry), err)
 	}

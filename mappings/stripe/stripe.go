@@ -81,8 +81,15 @@ import (
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 )
 
-// IdentifierSystem is the FHIR identifier system of a Stripe customer id.
-const IdentifierSystem = "https://switchboard.health/id/stripe-customer"
+// Identifier systems of the Stripe ids written back to the EHR.
+const (
+	// IdentifierSystem is a Stripe customer id's (on a Patient).
+	IdentifierSystem = "https://switchboard.health/id/stripe-customer"
+	// InvoiceSystem is a Stripe invoice id's (on an Invoice).
+	InvoiceSystem = "https://switchboard.health/id/stripe-invoice"
+	// InvoiceItemSystem is a Stripe invoice item id's (on a ChargeItem).
+	InvoiceItemSystem = "https://switchboard.health/id/stripe-invoice-item"
+)
 
 // Customer maps a Patient to Stripe Customer form parameters; the caller
 // sends v.Encode(), which sorts the keys. Its errors hold no PHI.

@@ -1,0 +1,130 @@
+package fhir
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/connectors/outbound"
+	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+)
+
+// The EHR is the source of truth for who a resource is at the other
+// vendors (DESIGN.md decision 1): their ids live on its resources as
+// identifiers under connectors.IdentifierSystemPrefix. This file holds what
+// the connector does for that: refer to its own ids within a transaction,
+// keep the hub's identifiers through a client's update, write them, read.
+
+// header is what every request carries.
+func (c *Connector) header() http.Header {
+	h := http.Header{"Accept": {"application/fhir+json"}}
+	if c.token != "" {
+		h.Set("Authorization", "Bearer "+c.token)
+	}
+	return h
+}
+
+// ownReferences rewrites references to other entries of the same
+// transaction ("urn:uuid:…") to this server's ids for them
+// (Delivery.Resolved). A urn:uuid left over names an entry this server did
+// not get (not routed here, or failed): sending it would store a dangling
+// reference, so the delivery fails permanently and says so.
+func (c *Connector) ownReferences(d connectors.Delivery) ([]byte, error) {
+	refs := make(map[string]string, len(d.Resolved))
+	for k, v := range d.Resolved {
+		if v.ResourceType != "" && v.ID != "" {
+			refs[k] = v.ResourceType + "/" + v.ID
+		}
+	}
+	out, unresolved, err := mapping.RewriteReferences(d.Resource, refs)
+	if err != nil {
+		return nil, connectors.PermanentError("mapping", err)
+	}
+	if len(unresolved) > 0 {
+		return nil, connectors.PermanentError("unresolved_reference",
+			fmt.Errorf("%d reference(s) to entries of the same Bundle this server has no id for", len(unresolved)))
+	}
+	return out, nil
+}
+
+// keepHubIdentifiers carries the hub's identifiers (the ids at the other
+// vendors) from the server's current version into a client's update that
+// omits them: an update replaces the whole resource, and would otherwise
+// erase how the other vendors' records are found. It returns the version
+// read, "" when the resource does not exist yet (the PUT creates it).
+func (c *Connector) keepHubIdentifiers(ctx context.Context, typ, id string, resource []byte) ([]byte, string, error) {
+	current, err := c.Read(ctx, typ, id)
+	if errors.Is(err, connectors.ErrNotFound) {
+		return resource, "", nil
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	out, _, err := mapping.MergeIdentifiers(resource, mapping.Identifiers(current, connectors.IdentifierSystemPrefix), false)
+	if err != nil {
+		return nil, "", connectors.PermanentError("mapping", err)
+	}
+	return out, mapping.VersionID(current), nil
+}
+
+// Read implements connectors.Reader: GET {base}/{type}/{id}.
+func (c *Connector) Read(ctx context.Context, typ, id string) ([]byte, error) {
+	resp, err := c.client.Do(ctx, outbound.Request{Method: http.MethodGet,
+		URL: c.base + "/" + typ + "/" + url.PathEscape(id), PathTemplate: "/" + typ + "/{id}", Header: c.header()})
+	if err != nil {
+		var ce *connectors.Error
+		if errors.As(err, &ce) && (ce.Status == http.StatusNotFound || ce.Status == http.StatusGone) {
+			return nil, fmt.Errorf("%s/{id}: %w", typ, connectors.ErrNotFound)
+		}
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// WriteIdentifier implements connectors.IdentifierWriter: read the
+// resource, add or replace the identifier, and PUT it back under If-Match,
+// so a concurrent write is never lost (412 is retried, reading again).
+// Nothing is written when the identifier is already there.
+func (c *Connector) WriteIdentifier(ctx context.Context, w connectors.IdentifierWrite) error {
+	if !strings.HasPrefix(w.Identifier.System, connectors.IdentifierSystemPrefix) || w.Identifier.ID == "" {
+		return connectors.PermanentError("identifier", errors.New("only the hub's own identifier systems are written back"))
+	}
+	current, err := c.Read(ctx, w.ResourceType, w.ID)
+	if err != nil {
+		if errors.Is(err, connectors.ErrNotFound) {
+			return connectors.PermanentError("not_found", err)
+		}
+		return err
+	}
+	updated, changed, err := mapping.MergeIdentifiers(current,
+		[]mapping.Identifier{{System: w.Identifier.System, Value: w.Identifier.ID}}, true)
+	if err != nil {
+		return connectors.PermanentError("mapping", err)
+	}
+	if !changed {
+		return nil
+	}
+	body, err := mapping.Outbound(updated)
+	if err != nil {
+		return connectors.PermanentError("mapping", err)
+	}
+	h := c.header()
+	h.Set("Content-Type", "application/fhir+json")
+	key := w.IdempotencyKey
+	if v := mapping.VersionID(current); v != "" {
+		h.Set("If-Match", `W/"`+v+`"`)
+		key += ":v" + v
+	}
+	_, err = c.client.Do(ctx, outbound.Request{Method: http.MethodPut,
+		URL: c.base + "/" + w.ResourceType + "/" + url.PathEscape(w.ID), PathTemplate: "/" + w.ResourceType + "/{id}",
+		Header: h, Body: body, IdempotencyKey: key})
+	var ce *connectors.Error
+	if errors.As(err, &ce) && ce.Status == http.StatusPreconditionFailed {
+		ce.Class, ce.Code = connectors.Retryable, "version_conflict"
+	}
+	return err
+}

@@ -42,6 +42,10 @@ const (
 type Delivery struct {
 	// TransferID is the hub's id for the accepted message; not PHI.
 	TransferID string
+	// Entry is the resource's index in its Bundle (0 for a single
+	// resource); with TransferID it names the entry stably across retries
+	// and replays, for vendors that want an external id of their own.
+	Entry int
 	// Destination is the configured name of the connector instance.
 	Destination string
 	// Interaction is create or update.

@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # `make run`: the hub on the embedded SQLite default with local sandboxes for
-# its destinations: the EHR sandbox (cmd/vendorsim) and stripe-mock (Stripe's
-# own mock, installed with `go install` on first use). Ctrl-C stops them all.
+# its five destinations: the EHR, Cal.com, Candid and HubSpot sandboxes
+# (cmd/vendorsim) and stripe-mock (Stripe's own mock, installed with
+# `go install` on first use). Ctrl-C stops them all.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 BIN=${BIN:-var/bin}
 ADDR=${SWITCHBOARD_ADDR:-127.0.0.1:8080}
 EHR_PORT=${EHR_PORT:-9090}
+CALCOM_PORT=${CALCOM_PORT:-9091}
+CANDID_PORT=${CANDID_PORT:-9092}
+HUBSPOT_PORT=${HUBSPOT_PORT:-9093}
 STRIPE_PORT=${STRIPE_MOCK_PORT:-12111}
 STRIPE_TLS_PORT=${STRIPE_MOCK_HTTPS_PORT:-$((STRIPE_PORT + 1))}
 STRIPE_MOCK_VERSION=v0.203.0
@@ -36,16 +40,17 @@ else
   "$stripe_mock" -http-addr "127.0.0.1:$STRIPE_PORT" -https-addr "127.0.0.1:$STRIPE_TLS_PORT" >var/log/stripe-mock.log 2>&1 &
   pids+=($!)
 fi
-if busy "$EHR_PORT"; then
-  echo "port $EHR_PORT is in use; set EHR_PORT" >&2; exit 1
-fi
-"$BIN/vendorsim" -addr "127.0.0.1:$EHR_PORT" >var/log/vendorsim.log 2>&1 &
+for v in EHR_PORT CALCOM_PORT CANDID_PORT HUBSPOT_PORT; do
+  if busy "${!v}"; then echo "port ${!v} is in use; set $v" >&2; exit 1; fi
+done
+"$BIN/vendorsim" -addr "127.0.0.1:$EHR_PORT" -calcom-addr "127.0.0.1:$CALCOM_PORT" \
+  -candid-addr "127.0.0.1:$CANDID_PORT" -hubspot-addr "127.0.0.1:$HUBSPOT_PORT" >var/log/vendorsim.log 2>&1 &
 pids+=($!)
 
 ready=
 for _ in $(seq 1 200); do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer sk_test_123' "http://127.0.0.1:$STRIPE_PORT/v1/customers" 2>/dev/null || true)
-  if [ "$code" = 200 ] && busy "$EHR_PORT"; then ready=1; break; fi
+  if [ "$code" = 200 ] && busy "$EHR_PORT" && busy "$CALCOM_PORT" && busy "$CANDID_PORT" && busy "$HUBSPOT_PORT"; then ready=1; break; fi
   sleep 0.1
 done
 if [ -z "$ready" ]; then
@@ -58,6 +63,9 @@ export SWITCHBOARD_ROUTES=${SWITCHBOARD_ROUTES:-deploy/local/switchboard.yaml}
 export EHR_BASE_URL="http://127.0.0.1:$EHR_PORT/fhir/R4"
 export STRIPE_BASE_URL="http://127.0.0.1:$STRIPE_PORT"
 export STRIPE_API_KEY=${STRIPE_API_KEY:-sk_test_123}
+export CALCOM_BASE_URL="http://127.0.0.1:$CALCOM_PORT" CALCOM_API_KEY=${CALCOM_API_KEY:-cal_test_sandbox}
+export CANDID_BASE_URL="http://127.0.0.1:$CANDID_PORT" CANDID_CLIENT_ID=${CANDID_CLIENT_ID:-sandbox} CANDID_CLIENT_SECRET=${CANDID_CLIENT_SECRET:-sandbox}
+export HUBSPOT_BASE_URL="http://127.0.0.1:$HUBSPOT_PORT" HUBSPOT_TOKEN=${HUBSPOT_TOKEN:-pat-sandbox}
 export SWITCHBOARD_LOG_FORMAT=${SWITCHBOARD_LOG_FORMAT:-text}
 export SWITCHBOARD_ADDR=$ADDR
 
@@ -70,6 +78,9 @@ cat <<MSG
   Sandboxes
     EHR (FHIR R4)      http://127.0.0.1:$EHR_PORT/fhir/R4   (request log: /_sandbox/log)
     Stripe (stripe-mock) http://127.0.0.1:$STRIPE_PORT
+    Cal.com            http://127.0.0.1:$CALCOM_PORT   (request log: /_sandbox/log)
+    Candid Health      http://127.0.0.1:$CANDID_PORT   (request log: /_sandbox/log)
+    HubSpot            http://127.0.0.1:$HUBSPOT_PORT   (request log: /_sandbox/log)
   Logs of the sandboxes: var/log/.  Ctrl-C stops everything.
 
 MSG

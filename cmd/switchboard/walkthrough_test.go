@@ -18,7 +18,9 @@ import (
 
 // The README's walkthrough, run as written: `make run`'s script starts the
 // hub and the sandboxes, the README's curl command posts the Patient, and
-// the transfer must show both destinations delivered within 2 seconds.
+// the transfer must be final within 2 seconds (the EHR and Stripe
+// delivered, marketing skipped for want of consent); then the README's
+// transaction Bundle reaches all five sandboxes.
 func TestReadmeWalkthrough(t *testing.T) {
 	root := testenv.RepoRoot(t)
 	hubBin, simBin := binaries(t)
@@ -47,6 +49,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		t.Fatal(err)
 	}
 	hubPort, ehrPort, stripePort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
+	calPort, candidPort, hubspotPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", hubPort)
 	cmd := exec.Command("bash", filepath.Join(root, "scripts", "run.sh"))
 	cmd.Dir = root
@@ -54,6 +57,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 		"BIN="+dir,
 		"SWITCHBOARD_ADDR="+addr,
 		fmt.Sprintf("EHR_PORT=%d", ehrPort),
+		fmt.Sprintf("CALCOM_PORT=%d", calPort),
+		fmt.Sprintf("CANDID_PORT=%d", candidPort),
+		fmt.Sprintf("HUBSPOT_PORT=%d", hubspotPort),
 		fmt.Sprintf("STRIPE_MOCK_PORT=%d", stripePort),
 		fmt.Sprintf("STRIPE_MOCK_HTTPS_PORT=%d", testenv.FreePort(t)),
 		"SWITCHBOARD_SQLITE_PATH="+filepath.Join(dir, "switchboard.db"),
@@ -112,10 +118,17 @@ func TestReadmeWalkthrough(t *testing.T) {
 		_ = json.NewDecoder(resp.Body).Decode(&st)
 		resp.Body.Close()
 		if st.State == "delivered" {
-			if len(st.Deliveries) != 2 {
-				t.Fatalf("want the EHR and Stripe: %+v", st)
+			want := map[string]string{"ehr": "delivered", "payments": "delivered", "marketing": "skipped"}
+			for _, d := range st.Deliveries {
+				if want[d.Destination] != d.State {
+					t.Fatalf("want the EHR and Stripe delivered, marketing skipped: %+v", st)
+				}
+				delete(want, d.Destination)
 			}
-			t.Logf("both destinations delivered %s after the 202", time.Since(accepted).Round(time.Millisecond))
+			if len(want) != 0 {
+				t.Fatalf("missing deliveries %v: %+v", want, st)
+			}
+			t.Logf("final %s after the 202", time.Since(accepted).Round(time.Millisecond))
 			break
 		}
 		if time.Since(accepted) > 2*time.Second {
@@ -139,5 +152,70 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	if created != 1 {
 		t.Fatalf("EHR sandbox: %d creations, want 1", created)
+	}
+
+	// The transaction Bundle, as the README sends it.
+	var bundleCurl string
+	for _, b := range blocks {
+		if strings.Contains(b[1], "curl -si http://127.0.0.1:8080/fhir/R4 ") {
+			bundleCurl = strings.ReplaceAll(b[1], "127.0.0.1:8080", addr)
+		}
+	}
+	if bundleCurl == "" {
+		t.Fatal("README has no curl walkthrough posting the transaction Bundle")
+	}
+	sh := exec.Command("bash", "-c", bundleCurl)
+	sh.Dir = root
+	res, err = sh.CombinedOutput()
+	if err != nil {
+		t.Fatalf("curl: %v\n%s", err, res)
+	}
+	m = regexp.MustCompile(`(?i)content-location: (/transfers/tr_[0-9a-f]+)`).FindStringSubmatch(string(res))
+	if m == nil || !strings.Contains(string(res), " 202") {
+		t.Fatalf("bundle: want 202 with Content-Location:\n%s", res)
+	}
+	accepted = time.Now()
+	for {
+		resp, err := http.Get("http://" + addr + m[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		var st struct {
+			State      string         `json:"state"`
+			Counts     map[string]int `json:"counts"`
+			Deliveries []struct {
+				Destination string `json:"destination"`
+				State       string `json:"state"`
+				ErrorCode   string `json:"error_code"`
+			} `json:"deliveries"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&st)
+		resp.Body.Close()
+		if st.State != "" && st.State != "in-progress" {
+			if st.State != "delivered" || st.Counts["delivered"] != 10 {
+				t.Fatalf("bundle: %+v", st)
+			}
+			t.Logf("bundle: 10 deliveries to five vendors final %s after the 202", time.Since(accepted).Round(time.Millisecond))
+			break
+		}
+		if time.Since(accepted) > 20*time.Second {
+			t.Fatalf("bundle not final within 20 seconds: %+v", st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	for name, port := range map[string]int{"Cal.com": calPort, "Candid": candidPort, "HubSpot": hubspotPort} {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/_sandbox/log", port))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l struct {
+			Effects          int `json:"effects"`
+			DuplicateEffects int `json:"duplicate_effects"`
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&l)
+		resp.Body.Close()
+		if l.Effects != 1 || l.DuplicateEffects != 0 {
+			t.Fatalf("%s sandbox: %d effects (%d duplicate), want 1", name, l.Effects, l.DuplicateEffects)
+		}
 	}
 }

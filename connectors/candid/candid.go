@@ -51,6 +51,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -171,7 +172,9 @@ func (c *Connector) deliver(ctx context.Context, d connectors.Delivery) (connect
 	if err := connectors.Accepts("candid", d, "Claim"); err != nil {
 		return connectors.Result{}, err
 	}
-	body, err := mapping.EncounterCreate(d.Resource, d.Related, c.opts)
+	opts := c.opts
+	opts.ExternalID = d.TransferID + "." + strconv.Itoa(d.Entry)
+	body, err := mapping.EncounterCreate(d.Resource, d.Related, opts)
 	if err != nil {
 		return connectors.Result{}, connectors.PermanentError("mapping", err)
 	}

@@ -61,6 +61,17 @@ type Payload struct {
 	// destination makes of this one (its id), or the identity write-back
 	// does: the worker then keeps that id, sealed, on the delivery row.
 	Referenced bool `json:"referenced,omitempty"`
+	// GateWaits lists the entries of the same transfer the destination's
+	// gate must see at its source first (a Consent on its way to the EHR
+	// in the same Bundle as the Patient marketing is asked about), by the
+	// source's name.
+	GateWaits *GateWaits `json:"gate_waits,omitempty"`
+}
+
+// GateWaits names entries a gate waits for at its source.
+type GateWaits struct {
+	Source  string `json:"source"`
+	Entries []int  `json:"entries"`
 }
 
 // Subject identifies a patient at the source of truth (the EHR): by its

@@ -93,7 +93,10 @@ type Worker struct {
 	Order Orderer
 	// Refs, Enricher and WriteBacks carry identity across vendors (see
 	// identity.go); each is optional.
-	Refs       Refs
+	Refs Refs
+	// States, when set, lets a gate wait for entries of the same transfer
+	// at its source (Payload.GateWaits).
+	States     States
 	Enricher   Enricher
 	WriteBacks WriteBacks
 	Logger     *slog.Logger
@@ -155,6 +158,20 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	}
 	var res connectors.Result
 	var derr error
+	if dest.Gate != nil && p.GateWaits != nil && w.States != nil {
+		pending, err := w.gateWaiting(ctx, a.TransferID, p.GateWaits)
+		if err != nil {
+			clear(pt)
+			log.Warn("could not check the entries the gate waits for; will retry", "error", err)
+			return err
+		}
+		if pending {
+			clear(pt)
+			wait := min(orderWaitMin<<min(snoozes(job.Metadata), 8), orderWaitMax)
+			log.Debug("waiting for the gate's source to receive entries of the same transfer", "snooze_ms", wait.Milliseconds())
+			return river.JobSnooze(wait)
+		}
+	}
 	if dest.Gate != nil {
 		allowed, reason, err := dest.Gate.Allow(ctx, p.Subject)
 		switch {
@@ -171,6 +188,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	}
 	d := connectors.Delivery{
 		TransferID:     a.TransferID,
+		Entry:          a.Entry,
 		Destination:    a.Destination,
 		Interaction:    p.Interaction,
 		ResourceType:   p.ResourceType,
@@ -300,4 +318,24 @@ func related(m map[string]json.RawMessage) map[string][]byte {
 		out[k] = v
 	}
 	return out
+}
+
+// States reads a delivery's state (package transfer).
+type States interface {
+	DeliveryState(ctx context.Context, transferID string, entry int, destination string) (state string, ref *seal.Envelope, found bool, err error)
+}
+
+// gateWaiting reports whether an entry the gate waits for is still on its
+// way to the gate's source.
+func (w *Worker) gateWaiting(ctx context.Context, transferID string, g *GateWaits) (bool, error) {
+	for _, e := range g.Entries {
+		state, _, found, err := w.States.DeliveryState(ctx, transferID, e, g.Source)
+		if err != nil {
+			return false, err
+		}
+		if found && state != StateDelivered && state != StateFailed && state != StateSkipped {
+			return true, nil
+		}
+	}
+	return false, nil
 }

@@ -23,7 +23,10 @@ import (
 	"github.com/switchboard-health/switchboard/hub/testenv"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 
+	_ "github.com/switchboard-health/switchboard/connectors/calcom"
+	_ "github.com/switchboard-health/switchboard/connectors/candid"
 	_ "github.com/switchboard-health/switchboard/connectors/fhir"
+	_ "github.com/switchboard-health/switchboard/connectors/hubspot"
 	_ "github.com/switchboard-health/switchboard/connectors/stripe"
 )
 
@@ -116,6 +119,7 @@ func startWithStripe(t *testing.T, dialect, routesTemplate, stripeURL string) *h
 		"SWITCHBOARD_RETRY_BASE": "100ms",
 		"SWITCHBOARD_DEV_KEYS":   filepath.Join(dir, "dev-keys.env"),
 		"STRIPE_KEY_FOR_TEST":    "sk_test_switchboard",
+		"VENDOR_KEY_FOR_TEST":    "sandbox-credential",
 		"SWITCHBOARD_LOG_LEVEL":  "debug",
 	}
 	if dialect == dialectPostgres {

@@ -91,6 +91,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		maxAttempts[name] = d.MaxAttempts
 		queues[delivery.QueueName(name)] = river.QueueConfig{MaxWorkers: d.MaxWorkers}
 	}
+	gateSources := map[string]string{}
 	for name, d := range table.Destinations {
 		r := d.RequiresConsent
 		if r == nil {
@@ -104,6 +105,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		dd := dests[name]
 		dd.Gate = &consent.Gate{Purpose: r.Purpose, Source: src}
 		dests[name] = dd
+		gateSources[name] = r.From
 	}
 	var readers = map[string]connectors.Reader{}
 	var writers = map[string]connectors.IdentifierWriter{}
@@ -153,12 +155,12 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			rc.FetchCooldown = 50 * time.Millisecond
 		}
 	}
-	svc := &transfer.Service{Keys: keys.Ring, MAC: keys.MAC, Router: table, MaxAttempts: maxAttempts}
+	svc := &transfer.Service{Keys: keys.Ring, MAC: keys.MAC, Router: table, MaxAttempts: maxAttempts, GateSources: gateSources}
 	var writeBacks *identity.Recorder
 	if h.workers {
 		workers := river.NewWorkers()
 		dw := &delivery.Worker{
-			Keys: keys.Ring, Destinations: dests, Recorder: svc, Order: svc, Refs: svc,
+			Keys: keys.Ring, Destinations: dests, Recorder: svc, Order: svc, Refs: svc, States: svc,
 			Logger: log.With("component", "deliver"), TryTimeout: cfg.TryTimeout,
 		}
 		if id := table.Identity; id != nil {

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -88,6 +89,10 @@ type Service struct {
 	// IdentityAt names the source of truth (the EHR destination) that the
 	// vendors' ids are written back to; "" when none is configured.
 	IdentityAt string
+	// GateSources names, for each destination with a consent gate, the
+	// destination its gate asks (the EHR): a Consent routed there in the
+	// same transfer is waited for (delivery.Payload.GateWaits).
+	GateSources map[string]string
 
 	batcher *Batcher
 	group   groupCommit // PostgreSQL accepts
@@ -161,12 +166,17 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 					return Accepted{}, fmt.Errorf("transfer: project entry %d's related entries for %s: %w", i, dest, err)
 				}
 			}
+			var gateWaits *delivery.GateWaits
+			if src, ok := s.GateSources[dest]; ok {
+				gateWaits = consentsTo(sub.Entries, src, s.Router)
+			}
 			payload, err := json.Marshal(delivery.Payload{
 				Interaction: e.Interaction, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Resource: resource,
 				Subject: subject, Related: related, RelatedEntry: relatedEntry,
 				// The source of truth's id for a new resource is what the
 				// other vendors' ids are written back onto.
 				Referenced: referenced[i] || (dest == s.IdentityAt && len(dests) > 1 && e.Interaction == connectors.Create),
+				GateWaits:  gateWaits,
 			})
 			if err != nil {
 				return Accepted{}, fmt.Errorf("transfer: encode payload: %w", err)
@@ -418,4 +428,20 @@ func (s *Service) related(dest string, entries []Entry, refs map[string]int) (ma
 // final reports whether a delivery state is the end of it.
 func final(state string) bool {
 	return state == delivery.StateDelivered || state == delivery.StateFailed || state == delivery.StateSkipped
+}
+
+// consentsTo lists the Consent entries of a transfer routed to src, for a
+// gate asking src about consent.
+func consentsTo(entries []Entry, src string, r Router) *delivery.GateWaits {
+	var g *delivery.GateWaits
+	for i := range entries {
+		if entries[i].ResourceType != "Consent" || !slices.Contains(r.For("Consent", entries[i].Interaction), src) {
+			continue
+		}
+		if g == nil {
+			g = &delivery.GateWaits{Source: src}
+		}
+		g.Entries = append(g.Entries, i)
+	}
+	return g
 }

@@ -31,6 +31,11 @@ type Options struct {
 	// PlaceOfServiceCode (CMS POS, e.g. "11" office) is used when no
 	// Claim.item.locationCodeableConcept carries one; the spec requires it.
 	PlaceOfServiceCode string
+	// ExternalID is the encounter's external_id when the Claim has neither
+	// an id nor an identifier (a new Claim in a transaction Bundle): the
+	// connector passes the transfer and entry, stable across retries and
+	// replays, so Candid's de-duplication on external_id still holds.
+	ExternalID string
 }
 
 // The EncounterCreate body. Only what is sent; field names are the spec's.
@@ -232,6 +237,9 @@ func EncounterCreate(src []byte, related map[string][]byte, o Options) ([]byte, 
 		e.ExternalID = c.Identifier[0].Value
 	}
 	if e.ExternalID == "" {
+		e.ExternalID = o.ExternalID
+	}
+	if e.ExternalID == "" {
 		return nil, errors.New("the Claim has neither id nor identifier for external_id")
 	}
 
@@ -315,11 +323,19 @@ func patientOf(p person) (patientCreate, error) {
 	if !ok || len(a.Line) == 0 || a.City == "" || a.State == "" || a.PostalCode == "" {
 		return patientCreate{}, errors.New("the Patient needs an address with line, city, state and postalCode")
 	}
-	if p.ID == "" {
-		return patientCreate{}, errors.New("the Patient needs an id (patient.external_id)")
+	// The practice's own id for the patient: the resource id, else (a new
+	// Patient in a transaction Bundle) its first business identifier.
+	ext := p.ID
+	for _, id := range p.Identifier {
+		if ext == "" && id.Value != "" {
+			ext = id.Value
+		}
+	}
+	if ext == "" {
+		return patientCreate{}, errors.New("the Patient needs an id or an identifier (patient.external_id)")
 	}
 	return patientCreate{
-		ExternalID:  p.ID,
+		ExternalID:  ext,
 		FirstName:   n.Given[0],
 		LastName:    n.Family,
 		Gender:      gender(p.Gender),

@@ -77,6 +77,9 @@ type Delivery struct {
 	// references to "Patient/{its id}"). The hub also adds the id to the
 	// matching Related resource as an identifier of the connector's system.
 	Resolved map[string]VendorRef
+	// Match ("system|value") finds the record an update without ResourceID
+	// changes (a change a vendor reported, Inbound.Match).
+	Match string
 }
 
 // VendorRef is what a destination made of a resource: its own id and the
@@ -187,6 +190,32 @@ type WebhookRequest struct {
 // ("no signature header", "timestamp outside tolerance", ...).
 type WebhookVerifier interface {
 	VerifyWebhook(r WebhookRequest, now time.Time) (WebhookEvent, error)
+}
+
+// Inbound is one change a vendor told the hub about, mapped to FHIR, to be
+// routed like any write (to every destination but the vendor it came from).
+type Inbound struct {
+	ResourceType string
+	// Interaction is create, or update of the record Match finds.
+	Interaction Interaction
+	// Match ("system|value") finds the record an update changes at the
+	// destinations (the booking's uid on an Appointment, the Consent's
+	// key): FHIR servers are updated by identifier, not by an id the
+	// vendor cannot know.
+	Match string
+	// Resource is FHIR R4 JSON. PHI.
+	Resource []byte
+	// Ours says the change is the hub's own write coming back (its origin
+	// tag or metadata): it is recorded and dropped, never routed again
+	// (DESIGN.md decision 7, no loops).
+	Ours bool
+}
+
+// WebhookTranslator is implemented by connectors whose webhooks carry
+// changes: it maps a verified event to FHIR. An event the hub has no use
+// for gives no Inbound and no error. Errors are PHI-free.
+type WebhookTranslator interface {
+	TranslateWebhook(ctx context.Context, ev WebhookEvent) ([]Inbound, error)
 }
 
 // ErrUnauthenticated is wrapped by every webhook verification failure.

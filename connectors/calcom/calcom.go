@@ -59,6 +59,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
+	"github.com/switchboard-health/switchboard/connectors/webhook"
 	mapping "github.com/switchboard-health/switchboard/mappings/calcom"
 )
 
@@ -73,11 +74,12 @@ func init() {
 		Type:    "calcom",
 		Summary: "Cal.com scheduling: an Appointment becomes a booking (created, rescheduled or cancelled); Slot and Appointment searches",
 		Fields: outbound.SettingsFields(map[string]string{
-			"base_url":      "API base URL (default https://api.cal.com)",
-			"api_key_env":   "environment variable holding the API key (default CALCOM_API_KEY)",
-			"event_type_id": "Cal.com event type id for Appointments without a https://cal.com/event-type serviceType coding",
-			"time_zone":     "IANA time zone of attendees whose Patient has no tz-code extension, e.g. Europe/Lisbon",
-			"slot_minutes":  "length of a slot Cal.com returns without an end (default 30)",
+			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
+			"base_url":            "API base URL (default https://api.cal.com)",
+			"api_key_env":         "environment variable holding the API key (default CALCOM_API_KEY)",
+			"event_type_id":       "Cal.com event type id for Appointments without a https://cal.com/event-type serviceType coding",
+			"time_zone":           "IANA time zone of attendees whose Patient has no tz-code extension, e.g. Europe/Lisbon",
+			"slot_minutes":        "length of a slot Cal.com returns without an end (default 30)",
 		}),
 		New: New,
 	})
@@ -85,17 +87,21 @@ func init() {
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL           string `yaml:"base_url"`
-	APIKeyEnv         string `yaml:"api_key_env"`
-	EventTypeID       int64  `yaml:"event_type_id"`
-	TimeZone          string `yaml:"time_zone"`
-	SlotMinutes       int    `yaml:"slot_minutes"`
+	BaseURL     string `yaml:"base_url"`
+	APIKeyEnv   string `yaml:"api_key_env"`
+	EventTypeID int64  `yaml:"event_type_id"`
+	TimeZone    string `yaml:"time_zone"`
+	SlotMinutes int    `yaml:"slot_minutes"`
+	// WebhookSecretsEnv names the environment variables holding the
+	// webhook secrets (several during a rotation).
+	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
 	outbound.Settings `yaml:",inline"`
 }
 
 // Connector delivers Appointments to one Cal.com account and reads its
 // slots and bookings.
 type Connector struct {
+	webhook.Receiver
 	base     string
 	basePath string
 	key      string
@@ -128,13 +134,19 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if c.SlotMinutes <= 0 {
 		return nil, fmt.Errorf("calcom destination %q: slot_minutes must be positive", p.Name)
 	}
-	return &Connector{
+	conn := &Connector{
 		base:     base,
 		basePath: basePath,
 		key:      key,
 		cfg:      c,
 		client:   c.Settings.Client(p.Name, p.Logger),
-	}, nil
+	}
+	var werr error
+	if conn.Receiver, werr = webhook.NewReceiver(p, "calcom", c.WebhookSecretsEnv,
+		func(s []string) (connectors.WebhookVerifier, error) { return NewWebhookVerifier(s) }); werr != nil {
+		return nil, werr
+	}
+	return conn, nil
 }
 
 // Type implements connectors.Connector.

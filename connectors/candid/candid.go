@@ -58,6 +58,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
+	"github.com/switchboard-health/switchboard/connectors/webhook"
 	mapping "github.com/switchboard-health/switchboard/mappings/candid"
 )
 
@@ -66,6 +67,7 @@ func init() {
 		Type:    "candid",
 		Summary: "Candid Health billing: a Claim becomes an encounter; ClaimResponse searches read it back",
 		Fields: outbound.SettingsFields(map[string]string{
+			"webhook_secrets_env":       "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
 			"base_url":                  "API base URL (default https://api.joincandidhealth.com)",
 			"client_id_env":             "environment variable holding the client id (default CANDID_CLIENT_ID)",
 			"client_secret_env":         "environment variable holding the client secret (default CANDID_CLIENT_SECRET)",
@@ -99,11 +101,15 @@ type Config struct {
 	BillingZip              string `yaml:"billing_zip"`
 	BillingZipPlusFour      string `yaml:"billing_zip_plus_four"`
 	PlaceOfServiceCode      string `yaml:"place_of_service_code"`
-	outbound.Settings       `yaml:",inline"`
+	// WebhookSecretsEnv names the environment variables holding the
+	// webhook secrets (several during a rotation).
+	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
+	outbound.Settings `yaml:",inline"`
 }
 
 // Connector delivers Claims to one Candid Health organization.
 type Connector struct {
+	webhook.Receiver
 	base, basePath   string
 	clientID, secret string
 	opts             mapping.Options
@@ -138,7 +144,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		c.BillingState == "" || c.BillingZip == "" || c.BillingZipPlusFour == "") {
 		return nil, fmt.Errorf("candid destination %q: a default billing provider needs billing_npi, billing_tax_id, billing_address1, billing_city, billing_state, billing_zip and billing_zip_plus_four", p.Name)
 	}
-	return &Connector{
+	conn := &Connector{
 		base: base, basePath: basePath, clientID: id, secret: secret,
 		opts: mapping.Options{
 			BillingProvider: mapping.Provider{NPI: c.BillingNPI, TaxID: c.BillingTaxID, OrganizationName: c.BillingOrganizationName,
@@ -148,7 +154,15 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		},
 		client: outbound.New(c.Settings.Options(p.Name, p.Logger)),
 		now:    time.Now,
-	}, nil
+	}
+	var werr error
+	if conn.Receiver, werr = webhook.NewReceiver(p, "candid", c.WebhookSecretsEnv,
+		func(s []string) (connectors.WebhookVerifier, error) {
+			return webhook.NewStandard(s, webhook.DefaultTolerance)
+		}); werr != nil {
+		return nil, werr
+	}
+	return conn, nil
 }
 
 // Type implements connectors.Connector.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
+	"github.com/switchboard-health/switchboard/connectors/webhook"
 	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
@@ -34,8 +35,9 @@ func init() {
 		Type:    "fhir",
 		Summary: "any FHIR R4 server (the EHR): conditional create on identifier, update by id",
 		Fields: outbound.SettingsFields(map[string]string{
-			"base_url":       "FHIR base URL (required)",
-			"auth_token_env": "environment variable with a bearer token (optional)",
+			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
+			"base_url":            "FHIR base URL (required)",
+			"auth_token_env":      "environment variable with a bearer token (optional)",
 		}),
 		New: New,
 	})
@@ -43,13 +45,17 @@ func init() {
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL           string `yaml:"base_url"`
-	AuthTokenEnv      string `yaml:"auth_token_env"`
+	BaseURL      string `yaml:"base_url"`
+	AuthTokenEnv string `yaml:"auth_token_env"`
+	// WebhookSecretsEnv names the environment variables holding the
+	// webhook secrets (several during a rotation).
+	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
 	outbound.Settings `yaml:",inline"`
 }
 
 // Connector delivers to one FHIR server.
 type Connector struct {
+	webhook.Receiver
 	base   string
 	token  string
 	client *outbound.Client
@@ -74,6 +80,12 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		conn.token = v
 	}
 	conn.client = c.Settings.Client(p.Name, p.Logger)
+	if conn.Receiver, err = webhook.NewReceiver(p, "fhir", c.WebhookSecretsEnv,
+		func(s []string) (connectors.WebhookVerifier, error) {
+			return webhook.NewStandard(s, webhook.DefaultTolerance)
+		}); err != nil {
+		return nil, err
+	}
 	return conn, nil
 }
 
@@ -99,6 +111,22 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 			h.Set("If-None-Exist", cond)
 		}
 	case connectors.Update:
+		if d.ResourceID == "" {
+			// A change a vendor reported: update the record Match finds,
+			// or create it.
+			id, err := c.findByIdentifier(ctx, d.ResourceType, d.Match)
+			if err != nil {
+				return connectors.Result{}, err
+			}
+			if id == "" {
+				req.Method, req.URL = http.MethodPost, c.base+"/"+d.ResourceType
+				if d.Match != "" {
+					h.Set("If-None-Exist", "identifier="+url.QueryEscape(d.Match))
+				}
+				break
+			}
+			d.ResourceID = id
+		}
 		req.Method, req.URL = http.MethodPut, c.base+"/"+d.ResourceType+"/"+url.PathEscape(d.ResourceID)
 		var version string
 		if resource, version, err = c.keepHubIdentifiers(ctx, d.ResourceType, d.ResourceID, resource); err != nil {

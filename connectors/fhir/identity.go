@@ -2,6 +2,7 @@ package fhir
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -127,4 +128,30 @@ func (c *Connector) WriteIdentifier(ctx context.Context, w connectors.Identifier
 		ce.Class, ce.Code = connectors.Retryable, "version_conflict"
 	}
 	return err
+}
+
+// findByIdentifier returns the id of the one resource of typ whose
+// identifier is match ("system|value"), "" when there is none. Two matches
+// are the EHR's data problem, not something to guess at: permanent.
+func (c *Connector) findByIdentifier(ctx context.Context, typ, match string) (string, error) {
+	if match == "" {
+		return "", connectors.PermanentError("no_match", errors.New("an update without an id needs an identifier to find the record"))
+	}
+	page, err := c.Search(ctx, connectors.SearchQuery{ResourceType: typ, Params: url.Values{"identifier": {match}}})
+	if err != nil {
+		return "", err
+	}
+	switch len(page.Resources) {
+	case 0:
+		return "", nil
+	case 1:
+		var r struct{ ID string }
+		_ = json.Unmarshal(page.Resources[0], &r)
+		if r.ID == "" {
+			return "", connectors.PermanentError("no_id", errors.New("the matching resource has no id"))
+		}
+		return r.ID, nil
+	default:
+		return "", connectors.PermanentError("ambiguous_match", fmt.Errorf("%d %s resources carry the identifier", len(page.Resources), typ))
+	}
 }

@@ -51,6 +51,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
+	"github.com/switchboard-health/switchboard/connectors/webhook"
 	mapping "github.com/switchboard-health/switchboard/mappings/hubspot"
 )
 
@@ -59,9 +60,10 @@ func init() {
 		Type:    "hubspot",
 		Summary: "HubSpot CRM marketing: a Patient becomes a contact (contact fields only), upserted by email",
 		Fields: outbound.SettingsFields(map[string]string{
-			"base_url":         "API base URL (default https://api.hubapi.com)",
-			"token_env":        "environment variable holding the private app token (default HUBSPOT_TOKEN)",
-			"fhir_id_property": "custom contact property receiving the Patient's FHIR id, which must exist in the portal (default switchboard_fhir_id; empty disables it)",
+			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
+			"base_url":            "API base URL (default https://api.hubapi.com)",
+			"token_env":           "environment variable holding the private app token (default HUBSPOT_TOKEN)",
+			"fhir_id_property":    "custom contact property receiving the Patient's FHIR id, which must exist in the portal (default switchboard_fhir_id; empty disables it)",
 		}),
 		New: New,
 	})
@@ -76,9 +78,12 @@ const (
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL           string `yaml:"base_url"`
-	TokenEnv          string `yaml:"token_env"`
-	FHIRIDProperty    string `yaml:"fhir_id_property"`
+	BaseURL        string `yaml:"base_url"`
+	TokenEnv       string `yaml:"token_env"`
+	FHIRIDProperty string `yaml:"fhir_id_property"`
+	// WebhookSecretsEnv names the environment variables holding the
+	// webhook secrets (several during a rotation).
+	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
 	outbound.Settings `yaml:",inline"`
 }
 
@@ -87,6 +92,7 @@ var propertyName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,99}$`)
 
 // Connector delivers Patients to one HubSpot portal.
 type Connector struct {
+	webhook.Receiver
 	base     string
 	basePath string
 	token    string
@@ -111,13 +117,21 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if c.FHIRIDProperty != "" && !propertyName.MatchString(c.FHIRIDProperty) {
 		return nil, fmt.Errorf("hubspot destination %q: fhir_id_property must be a HubSpot internal property name (lowercase letters, digits, '_')", p.Name)
 	}
-	return &Connector{
+	conn := &Connector{
 		base:     base,
 		basePath: basePath,
 		token:    token,
 		idProp:   c.FHIRIDProperty,
 		client:   c.Settings.Client(p.Name, p.Logger),
-	}, nil
+	}
+	var werr error
+	if conn.Receiver, werr = webhook.NewReceiver(p, "hubspot", c.WebhookSecretsEnv,
+		func(s []string) (connectors.WebhookVerifier, error) {
+			return NewWebhookVerifier(s, DefaultWebhookTolerance)
+		}); werr != nil {
+		return nil, werr
+	}
+	return conn, nil
 }
 
 // Type implements connectors.Connector.

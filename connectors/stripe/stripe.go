@@ -92,6 +92,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
+	"github.com/switchboard-health/switchboard/connectors/webhook"
 	mapping "github.com/switchboard-health/switchboard/mappings/stripe"
 )
 
@@ -100,6 +101,7 @@ func init() {
 		Type:    "stripe",
 		Summary: "Stripe payments: a Patient becomes a Customer; an Invoice or ChargeItem becomes invoice items and an invoice",
 		Fields: outbound.SettingsFields(map[string]string{
+			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
 			"base_url":            "API base URL (default https://api.stripe.com)",
 			"api_key_env":         "environment variable holding the secret key (default STRIPE_API_KEY)",
 			"invoice_description": `text of every invoice item, shown to the payer; generic, never clinical (default "Healthcare services")`,
@@ -119,11 +121,15 @@ type Config struct {
 	CollectionMethod   string `yaml:"collection_method"`
 	DaysUntilDue       *int   `yaml:"days_until_due"`
 	AutoAdvance        *bool  `yaml:"auto_advance"`
-	outbound.Settings  `yaml:",inline"`
+	// WebhookSecretsEnv names the environment variables holding the
+	// webhook secrets (several during a rotation).
+	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
+	outbound.Settings `yaml:",inline"`
 }
 
 // Connector delivers Patients, Invoices and ChargeItems to one Stripe account.
 type Connector struct {
+	webhook.Receiver
 	base     string
 	basePath string
 	key      string
@@ -151,13 +157,21 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	}
 	o := c.Settings.Options(p.Name, p.Logger)
 	o.Classify = classify
-	return &Connector{
+	conn := &Connector{
 		base:     base,
 		basePath: basePath,
 		key:      key,
 		billing:  billing,
 		client:   outbound.New(o),
-	}, nil
+	}
+	var werr error
+	if conn.Receiver, werr = webhook.NewReceiver(p, "stripe", c.WebhookSecretsEnv,
+		func(s []string) (connectors.WebhookVerifier, error) {
+			return NewWebhookVerifier(s, DefaultWebhookTolerance)
+		}); werr != nil {
+		return nil, werr
+	}
+	return conn, nil
 }
 
 // Type implements connectors.Connector.

@@ -57,6 +57,11 @@ type Server struct {
 	Keys *seal.Keyring
 	// ReadTimeout bounds one passthrough read (default 15s).
 	ReadTimeout time.Duration
+	// Webhooks receives POST /webhooks/{destination}; nil answers 404.
+	Webhooks Webhooks
+	// PublicURL is the scheme and host vendors call (for signatures over
+	// the URL, HubSpot's); "" uses the request's Host.
+	PublicURL string
 }
 
 // FHIRBase is the unified API's mount point.
@@ -81,6 +86,7 @@ func (s *Server) Handler() http.Handler {
 	g.PUT("/:type/:id", s.update)
 
 	e.GET("/transfers/:id", s.status)
+	e.POST("/webhooks/:source", s.webhook)
 	return e
 }
 

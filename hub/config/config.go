@@ -29,6 +29,7 @@ type Config struct {
 	HMACKey         string        // SWITCHBOARD_HMAC_KEY: base64, >= 32 bytes (secret)
 	DevKeysPath     string        // SWITCHBOARD_DEV_KEYS: where SQLite mode keeps generated keys (default var/dev-keys.env)
 	MaxBodyBytes    int64         // SWITCHBOARD_MAX_BODY_BYTES (default 1048576)
+	PublicURL       string        // SWITCHBOARD_PUBLIC_URL: scheme and host vendors call webhooks at, behind a proxy (HubSpot signs the URL)
 	AutoMigrate     bool          // SWITCHBOARD_AUTO_MIGRATE: migrate at serve start-up (default true)
 	Role            string        // SWITCHBOARD_ROLE or --role: api | worker | all (default all)
 	RetryBase       time.Duration // SWITCHBOARD_RETRY_BASE: first retry backoff (default 2s)
@@ -103,6 +104,7 @@ func FromEnv(env Lookup) (Config, error) {
 		HMACKey:         get("SWITCHBOARD_HMAC_KEY", ""),
 		DevKeysPath:     get("SWITCHBOARD_DEV_KEYS", "var/dev-keys.env"),
 		MaxBodyBytes:    num("SWITCHBOARD_MAX_BODY_BYTES", 1<<20),
+		PublicURL:       strings.TrimRight(get("SWITCHBOARD_PUBLIC_URL", ""), "/"),
 		AutoMigrate:     boolean("SWITCHBOARD_AUTO_MIGRATE", true),
 		Role:            get("SWITCHBOARD_ROLE", RoleAll),
 		RetryBase:       dur("SWITCHBOARD_RETRY_BASE", 2*time.Second),

@@ -66,6 +66,9 @@ type Payload struct {
 	// in the same Bundle as the Patient marketing is asked about), by the
 	// source's name.
 	GateWaits *GateWaits `json:"gate_waits,omitempty"`
+	// Match finds the record an update without ResourceID changes
+	// (connectors.Delivery.Match).
+	Match string `json:"match,omitempty"`
 }
 
 // GateWaits names entries a gate waits for at its source.

@@ -193,6 +193,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		Interaction:    p.Interaction,
 		ResourceType:   p.ResourceType,
 		ResourceID:     p.ResourceID,
+		Match:          p.Match,
 		Resource:       p.Resource,
 		IdempotencyKey: IdempotencyKey(a.TransferID, a.Entry, a.Destination, p.KeyGeneration),
 		Attempt:        job.Attempt,

@@ -120,6 +120,8 @@ func startWithStripe(t *testing.T, dialect, routesTemplate, stripeURL string) *h
 		"SWITCHBOARD_DEV_KEYS":   filepath.Join(dir, "dev-keys.env"),
 		"STRIPE_KEY_FOR_TEST":    "sk_test_switchboard",
 		"VENDOR_KEY_FOR_TEST":    "sandbox-credential",
+		"WEBHOOK_SECRET_OLD":     "whsec_test_old_secret",
+		"WEBHOOK_SECRET_NEW":     "whsec_test_new_secret",
 		"SWITCHBOARD_LOG_LEVEL":  "debug",
 	}
 	if dialect == dialectPostgres {

@@ -26,6 +26,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/validation"
+	"github.com/switchboard-health/switchboard/hub/webhook"
 )
 
 // Options builds a Hub.
@@ -69,6 +70,8 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 
 	dests := map[string]delivery.Destination{}
 	searchers := map[string]connectors.Searcher{}
+	verifiers := map[string]connectors.WebhookVerifier{}
+	translators := map[string]connectors.WebhookTranslator{}
 	maxAttempts := map[string]int{}
 	queues := map[string]river.QueueConfig{}
 	var errs []error
@@ -87,6 +90,12 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		dests[name] = delivery.Destination{Connector: conn, MaxAttempts: d.MaxAttempts}
 		if sr, ok := conn.(connectors.Searcher); ok {
 			searchers[name] = sr
+		}
+		if v, ok := conn.(connectors.WebhookVerifier); ok {
+			verifiers[name] = v
+		}
+		if tr, ok := conn.(connectors.WebhookTranslator); ok {
+			translators[name] = tr
 		}
 		maxAttempts[name] = d.MaxAttempts
 		queues[delivery.QueueName(name)] = river.QueueConfig{MaxWorkers: d.MaxWorkers}
@@ -128,6 +137,11 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		return nil, fmt.Errorf("routing file %s: %w", cfg.RoutesPath, errors.Join(errs...))
 	}
 
+	v, err := validation.New()
+	if err != nil {
+		return nil, err
+	}
+	validate := func(typ string, body []byte) error { _, err := v.Resource(body, typ); return err }
 	h := &Hub{cfg: cfg, log: log, Routes: table, workers: cfg.RunsWorkers()}
 	rc := &river.Config{
 		Logger:                      log.With("component", "river"),
@@ -174,6 +188,9 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 				Logger: log.With("component", "identity")})
 		}
 		river.AddWorker(workers, dw)
+		river.AddWorker(workers, &webhook.Worker{Keys: keys.Ring, Translators: translators, Transfers: svc,
+			Validate: validate, Logger: log.With("component", "webhooks")})
+		queues[webhook.Queue] = river.QueueConfig{MaxWorkers: 5}
 		rc.Workers, rc.Queues = workers, queues
 	} else if id := table.Identity; id != nil {
 		svc.IdentityAt = id.RecordAt
@@ -197,15 +214,13 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		h.migrated.Store(true)
 	}
 
-	v, err := validation.New()
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
 	h.handler = (&api.Server{
 		Validator: v, Transfers: svc, Routes: table, MaxBodyBytes: cfg.MaxBodyBytes,
 		Logger: log.With("component", "api"), Ready: h.ready, Version: o.Version,
 		Searchers: searchers, Keys: keys.Ring,
+		Webhooks: &webhook.Intake{Store: st, Keys: keys.Ring, MAC: keys.MAC, Sources: verifiers,
+			Logger: log.With("component", "webhooks")},
+		PublicURL: cfg.PublicURL,
 	}).Handler()
 	return h, nil
 }

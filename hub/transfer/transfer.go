@@ -42,6 +42,9 @@ type Entry struct {
 	// FullURL is the Bundle entry's fullUrl (urn:uuid:…), "" for a single
 	// resource; references between entries use it.
 	FullURL string
+	// Match ("system|value") finds the record an update without
+	// ResourceID changes: a change a vendor reported (webhooks).
+	Match string
 }
 
 // Submission is one accepted write.
@@ -51,6 +54,10 @@ type Submission struct {
 	Body           []byte // the request body, for the idempotency check
 	Kind           string
 	Entries        []Entry
+	// Origin is the destination a vendor change came from (webhooks,
+	// pollers): it is never routed back there, so a change crosses each
+	// vendor once.
+	Origin string
 }
 
 // Accepted reports the transfer a submission became.
@@ -61,6 +68,10 @@ type Accepted struct {
 	Replayed   bool
 	Deliveries int
 }
+
+// ErrNoDestination means no entry of a submission has a route (once the
+// origin is left out).
+var ErrNoDestination = errors.New("transfer: no entry has a destination")
 
 // ErrIdempotencyConflict means the Idempotency-Key was used before with a
 // different request body.
@@ -150,6 +161,9 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 		e := &sub.Entries[i]
 		subject := subjectOf(e)
 		dests := s.Router.For(e.ResourceType, e.Interaction)
+		if sub.Origin != "" {
+			dests = slices.DeleteFunc(slices.Clone(dests), func(d string) bool { return d == sub.Origin })
+		}
 		for _, dest := range dests {
 			resource := e.Resource
 			var err error
@@ -177,6 +191,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 				// other vendors' ids are written back onto.
 				Referenced: referenced[i] || (dest == s.IdentityAt && len(dests) > 1 && e.Interaction == connectors.Create),
 				GateWaits:  gateWaits,
+				Match:      e.Match,
 			})
 			if err != nil {
 				return Accepted{}, fmt.Errorf("transfer: encode payload: %w", err)
@@ -202,7 +217,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 		}
 	}
 	if len(jobs) == 0 {
-		return Accepted{}, errors.New("transfer: no entry has a destination")
+		return Accepted{}, ErrNoDestination
 	}
 
 	var idemHash any // NULL without a key

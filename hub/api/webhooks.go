@@ -1,0 +1,63 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/webhook"
+)
+
+// Webhooks receives vendors' webhooks (package webhook).
+type Webhooks interface {
+	Receive(ctx context.Context, source string, r connectors.WebhookRequest) (string, error)
+}
+
+// webhook answers POST /webhooks/{destination}: 200 once the event is
+// stored with its job (or was seen before), 401 when its signature does
+// not verify, 404 for a destination that takes no webhooks. Vendors only
+// read the status; the small JSON body is for people.
+func (s *Server) webhook(c echo.Context) error {
+	if s.Webhooks == nil {
+		return c.JSON(http.StatusNotFound, map[string]string{"error": "webhooks are not configured"})
+	}
+	limit := s.MaxBodyBytes
+	if limit <= 0 {
+		limit = 1 << 20
+	}
+	req := c.Request()
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, limit))
+	if err != nil {
+		return c.JSON(http.StatusRequestEntityTooLarge, map[string]string{"error": "body too large or unreadable"})
+	}
+	// The URL as the vendor called it, for schemes that sign it (HubSpot
+	// v3): behind a proxy, the configured public URL.
+	base := s.PublicURL
+	if base == "" {
+		scheme := "http"
+		if req.TLS != nil {
+			scheme = "https"
+		}
+		base = scheme + "://" + req.Host
+	}
+	ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
+	defer cancel()
+	outcome, err := s.Webhooks.Receive(ctx, c.Param("source"), connectors.WebhookRequest{
+		Method: req.Method, URL: base + req.URL.RequestURI(), Header: req.Header, Body: body,
+	})
+	switch {
+	case errors.Is(err, connectors.ErrUnauthenticated):
+		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "signature not verified"})
+	case errors.Is(err, webhook.ErrUnknownSource):
+		return c.JSON(http.StatusNotFound, map[string]string{"error": "no such webhook source"})
+	case err != nil:
+		s.Logger.Error("webhook intake failed", "source", c.Param("source"), "error", err)
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "could not store the webhook; retry"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"outcome": outcome})
+}

@@ -1,0 +1,165 @@
+// Package webhook takes vendors' webhooks in (DESIGN.md decision 6): the
+// intake verifies the vendor's signature, de-duplicates by the vendor's
+// event id and enqueues the work, all before answering, in one transaction;
+// the worker then maps the event to FHIR through the connector and routes
+// it like any write, to every destination but the vendor it came from.
+// Nothing from a body is stored in clear: the job carries it sealed, the
+// webhook table only ids, hashes, outcomes and PHI-free reasons.
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/seal"
+	"github.com/switchboard-health/switchboard/hub/store"
+)
+
+// Kind is the River job kind of a received webhook.
+const Kind = "switchboard.webhook"
+
+// Queue is the River queue webhook jobs run on.
+const Queue = "webhooks"
+
+// Args is what River stores: the source, the event's keyed hash and the
+// event sealed.
+type Args struct {
+	Source    string        `json:"source"`
+	EventHash string        `json:"event_hash"`
+	Sealed    seal.Envelope `json:"sealed"`
+}
+
+// Kind implements river.JobArgs.
+func (Args) Kind() string { return Kind }
+
+func aad(source, eventHash string) []byte { return []byte(Kind + "|" + source + "|" + eventHash) }
+
+// payload is the sealed event.
+type payload struct {
+	ID   string    `json:"id"`
+	Type string    `json:"type,omitempty"`
+	Time time.Time `json:"time,omitzero"`
+	Body []byte    `json:"body"`
+}
+
+// Outcomes of a received webhook.
+const (
+	Accepted  = "accepted"
+	Duplicate = "duplicate"
+	Rejected  = "rejected"
+)
+
+// ErrUnknownSource means no destination of that name takes webhooks.
+var ErrUnknownSource = errors.New("webhook: no destination of that name takes webhooks")
+
+// Intake receives webhooks.
+type Intake struct {
+	Store store.Store
+	Keys  *seal.Keyring
+	MAC   seal.MAC
+	// Sources are the destinations whose connectors verify webhooks.
+	Sources map[string]connectors.WebhookVerifier
+	Logger  *slog.Logger
+	Now     func() time.Time
+}
+
+// Receive verifies a webhook for source and, unless its event was seen
+// before, stores it with its job; it returns the outcome. A verification
+// failure is recorded and returned (it wraps connectors.ErrUnauthenticated).
+func (in *Intake) Receive(ctx context.Context, source string, r connectors.WebhookRequest) (string, error) {
+	v, ok := in.Sources[source]
+	if !ok {
+		return "", ErrUnknownSource
+	}
+	now := time.Now()
+	if in.Now != nil {
+		now = in.Now()
+	}
+	ev, err := v.VerifyWebhook(r, now)
+	if err != nil {
+		in.record(ctx, source, nil, "", Rejected, err.Error(), nil, now)
+		return Rejected, err
+	}
+	hash := in.MAC.Sum([]byte("webhook-event"), []byte(source), []byte(ev.ID))
+	typ := eventType(ev.Type)
+	pt, err := json.Marshal(payload{ID: ev.ID, Type: ev.Type, Time: ev.Time, Body: ev.Body})
+	if err != nil {
+		return "", err
+	}
+	env, err := in.Keys.Seal(pt, aad(source, hash))
+	clear(pt)
+	if err != nil {
+		return "", fmt.Errorf("webhook: seal: %w", err)
+	}
+	err = in.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		ids, err := tx.InsertJobs(ctx, []river.InsertManyParams{{Args: Args{Source: source, EventHash: hash, Sealed: env},
+			InsertOpts: &river.InsertOpts{Queue: Queue, MaxAttempts: 12}}})
+		if err != nil {
+			return err
+		}
+		n, err := tx.Exec(ctx, `INSERT INTO switchboard_webhook (source, event_hash, event_type, outcome, job_id, received_at)
+			VALUES ($1, $2, $3, 'accepted', $4, $5)
+			ON CONFLICT (source, event_hash) WHERE outcome = 'accepted' DO NOTHING`, source, hash, nullable(typ), ids[0], now.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("webhook: record: %w", err)
+		}
+		if n == 0 {
+			return errSeen
+		}
+		return nil
+	})
+	if errors.Is(err, errSeen) {
+		in.record(ctx, source, &hash, typ, Duplicate, "", nil, now)
+		return Duplicate, nil
+	}
+	if err != nil {
+		return "", err
+	}
+	return Accepted, nil
+}
+
+// errSeen rolls back the job of an event seen before.
+var errSeen = errors.New("webhook: event seen before")
+
+// record writes a row outside the accept transaction (rejections and
+// duplicates); failing to is logged, not answered.
+func (in *Intake) record(ctx context.Context, source string, hash *string, typ, outcome, reason string, jobID *int64, at time.Time) {
+	var h any
+	if hash != nil {
+		h = *hash
+	}
+	var job any
+	if jobID != nil {
+		job = *jobID
+	}
+	if _, err := in.Store.DB().Exec(ctx, `INSERT INTO switchboard_webhook (source, event_hash, event_type, outcome, reason, job_id, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`, source, h, nullable(typ), outcome, nullable(reason), job, at.UnixMicro()); err != nil {
+		in.Logger.Error("record webhook", "source", source, "outcome", outcome, "error", err)
+	}
+}
+
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+// eventTypePattern keeps an event type that looks like one (letters,
+// digits, dots, underscores, dashes): it is stored and logged.
+var eventTypePattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+func eventType(t string) string {
+	if eventTypePattern.MatchString(t) {
+		return t
+	}
+	return ""
+}

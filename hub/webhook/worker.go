@@ -1,0 +1,96 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+
+	"github.com/riverqueue/river"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/seal"
+	"github.com/switchboard-health/switchboard/hub/transfer"
+)
+
+// Acceptor takes a mapped change in like any write (transfer.Service).
+type Acceptor interface {
+	Accept(ctx context.Context, sub transfer.Submission) (transfer.Accepted, error)
+}
+
+// Validator checks a mapped resource as strictly as the API checks a
+// client's (nil skips it; mappings have golden tests validating them).
+type Validator func(resourceType string, body []byte) error
+
+// Worker maps a received event to FHIR and routes it.
+type Worker struct {
+	river.WorkerDefaults[Args]
+	Keys        *seal.Keyring
+	Translators map[string]connectors.WebhookTranslator
+	Transfers   Acceptor
+	Validate    Validator
+	Logger      *slog.Logger
+}
+
+// Work implements river.Worker. Each change becomes one transfer whose
+// Idempotency-Key is the event id and the change's index, so a retried job
+// finds the transfers it already made instead of making them twice.
+func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	a := job.Args
+	log := w.Logger.With("source", a.Source, "job_id", job.ID)
+	pt, err := w.Keys.Open(a.Sealed, aad(a.Source, a.EventHash))
+	if err != nil {
+		return river.JobCancel(fmt.Errorf("open webhook: %w", err))
+	}
+	var p payload
+	err = json.Unmarshal(pt, &p)
+	clear(pt)
+	if err != nil {
+		return river.JobCancel(errors.New("decode webhook: invalid JSON"))
+	}
+	log = log.With("event_type", eventType(p.Type))
+	tr := w.Translators[a.Source]
+	if tr == nil {
+		log.Warn("webhook source has no translation; event recorded, not routed")
+		return nil
+	}
+	changes, err := tr.TranslateWebhook(ctx, connectors.WebhookEvent{ID: p.ID, Type: p.Type, Time: p.Time, Body: p.Body})
+	if err != nil {
+		if connectors.ClassOf(err) == connectors.Permanent {
+			log.Warn("webhook cannot be mapped", "error", err)
+			return river.JobCancel(err)
+		}
+		return err
+	}
+	if len(changes) == 0 {
+		log.Info("webhook maps to no change")
+	}
+	for i, c := range changes {
+		if c.Ours {
+			log.Info("webhook carries the hub's own write; dropped (no loop)", "resource_type", c.ResourceType)
+			continue
+		}
+		if w.Validate != nil {
+			if err := w.Validate(c.ResourceType, c.Resource); err != nil {
+				log.Error("mapped webhook resource is not valid FHIR", "resource_type", c.ResourceType, "error", err)
+				return river.JobCancel(fmt.Errorf("mapped %s is invalid", c.ResourceType))
+			}
+		}
+		acc, err := w.Transfers.Accept(ctx, transfer.Submission{
+			ClientID: "webhook:" + a.Source, IdempotencyKey: a.EventHash + "#" + strconv.Itoa(i),
+			Body: c.Resource, Kind: transfer.KindResource, Origin: a.Source,
+			Entries: []transfer.Entry{{Interaction: c.Interaction, ResourceType: c.ResourceType, Resource: c.Resource, Match: c.Match}},
+		})
+		switch {
+		case errors.Is(err, transfer.ErrNoDestination):
+			log.Info("webhook change has no route", "resource_type", c.ResourceType)
+		case err != nil:
+			return fmt.Errorf("route webhook change: %w", err)
+		default:
+			log.Info("webhook change routed", "resource_type", c.ResourceType, "transfer_id", acc.ID, "replayed", acc.Replayed)
+		}
+	}
+	return nil
+}

@@ -68,6 +68,14 @@ fuzz_time=${FUZZ_TIME:-50000x}
 if [ $status -eq 0 ] && [ $# -eq 0 ] && [ "$fuzz_time" != 0 ]; then
   step "fuzz FuzzResource for $fuzz_time"
   go test -run '^$' -fuzz '^FuzzResource$' -fuzztime "$fuzz_time" ./hub/validation/ || status=$?
+  # Each webhook signature verifier: never a panic, never a forged body
+  # verified. Cheap (HMACs), so the same count runs in a few seconds each.
+  for target in FuzzStandardWebhook:./connectors/webhook/ FuzzStripeWebhook:./connectors/stripe/ \
+                FuzzCalcomWebhook:./connectors/calcom/ FuzzHubspotWebhook:./connectors/hubspot/; do
+    [ $status -eq 0 ] || break
+    step "fuzz ${target%%:*} for $fuzz_time"
+    go test -run '^$' -fuzz "^${target%%:*}\$" -fuzztime "$fuzz_time" "${target#*:}" || status=$?
+  done
 fi
 
 if [ $status -eq 0 ]; then step "PASS"; else step "FAIL (exit $status)"; fi

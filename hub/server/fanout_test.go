@@ -13,6 +13,7 @@ import (
 	"github.com/switchboard-health/switchboard/cmd/vendorsim/calsim"
 	"github.com/switchboard-health/switchboard/cmd/vendorsim/candidsim"
 	"github.com/switchboard-health/switchboard/cmd/vendorsim/hubsim"
+	"github.com/switchboard-health/switchboard/cmd/vendorsim/simlog"
 	"github.com/switchboard-health/switchboard/hub/testenv"
 )
 
@@ -153,7 +154,7 @@ func TestTransactionFansOutToFiveVendors(t *testing.T) {
 
 			// Candid: one encounter with the diagnosis and the service line.
 			claims := candid.Received()
-			var enc []candidsim.Received
+			var enc []simlog.Received
 			for _, c := range claims {
 				if strings.Contains(c.Path, "/encounters") {
 					enc = append(enc, c)
@@ -256,13 +257,10 @@ func mustJSON(v any) string {
 }
 
 // summarize lists what a sandbox received without bodies.
-func summarize[R calsim.Received | hubsim.Received | candidsim.Received](rs []R) []string {
+func summarize(rs []simlog.Received) []string {
 	var out []string
 	for _, r := range rs {
-		b, _ := json.Marshal(r)
-		var m struct{ Method, Path, Effect, ID string }
-		_ = json.Unmarshal(b, &m)
-		out = append(out, m.Method+" "+m.Path+" "+m.Effect+" "+m.ID)
+		out = append(out, r.Method+" "+r.Path+" "+string(r.Effect)+" "+r.ID)
 	}
 	return out
 }

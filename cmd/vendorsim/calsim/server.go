@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/switchboard-health/switchboard/cmd/vendorsim/simlog"
 )
 
 // API versions the connector sends in cal-api-version; Cal.com serves other
@@ -59,7 +61,7 @@ type Server struct {
 	opts   Options
 	logger *slog.Logger
 	store  *store
-	ev     *evidence
+	ev     *simlog.Recorder
 }
 
 // New returns a sandbox with no bookings.
@@ -89,18 +91,18 @@ func New(opts Options) *Server {
 }
 
 // Log returns the request log, as GET /_sandbox/log does.
-func (s *Server) Log() Log { return s.ev.snapshot() }
+func (s *Server) Log() Log { return s.ev.Snapshot() }
 
 // Received returns every write request (create, reschedule, cancel) in the
 // order received, with its decoded body. It is in memory and for tests only:
 // the bodies hold PHI and are never served over HTTP.
-func (s *Server) Received() []Received { return s.ev.receivedCopy() }
+func (s *Server) Received() []Received { return s.ev.Received() }
 
 // Reset forgets every booking, the log and the received writes, as
 // POST /_sandbox/reset does.
 func (s *Server) Reset() {
 	s.store.reset()
-	s.ev.reset()
+	s.ev.Reset()
 }
 
 // ServeHTTP routes a request to the API or the sandbox controls.
@@ -149,7 +151,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, a.status, a.body)
 	key := r.Header.Get("Idempotency-Key")
-	s.ev.add(LogEntry{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, IdempotencyKey: key,
+	s.ev.Add(LogEntry{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, IdempotencyKey: key,
 		Status: a.status, Effect: a.effect, ID: a.id}, r.Method == http.MethodPost, body)
 	s.logger.LogAttrs(r.Context(), slog.LevelInfo, "calcom request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", a.status),

@@ -150,7 +150,7 @@ func (s *Server) handleClaimStatus(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
 		return
 	}
-	s.ev.add(LogEntry{Time: time.Now().UTC(), Method: r.Method, Path: r.URL.Path, Status: http.StatusNoContent,
+	s.ev.Add(LogEntry{Time: time.Now().UTC(), Method: r.Method, Path: r.URL.Path, Status: http.StatusNoContent,
 		Effect: EffectUpdated, ID: in.EncounterID}, false, nil)
 	w.WriteHeader(http.StatusNoContent)
 }

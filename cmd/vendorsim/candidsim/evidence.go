@@ -1,13 +1,9 @@
 package candidsim
 
-import (
-	"encoding/json"
-	"sync"
-	"time"
-)
+import "github.com/switchboard-health/switchboard/cmd/vendorsim/simlog"
 
 // Effect says what one API request did at the sandbox.
-type Effect string
+type Effect = simlog.Effect
 
 // The effects a request log row can carry.
 const (
@@ -19,121 +15,13 @@ const (
 )
 
 // changes reports whether the effect wrote data.
-func (e Effect) changes() bool { return e == EffectCreated || e == EffectUpdated }
+func changes(e Effect) bool { return e == EffectCreated || e == EffectUpdated }
 
-// LogEntry is one API request as the sandbox saw it. It holds no body and no
-// query string: both carry PHI (patients, diagnoses, the client secret).
-type LogEntry struct {
-	Time   time.Time `json:"time"`
-	Method string    `json:"method"`
-	Path   string    `json:"path"`
-	// IdempotencyKey is the Idempotency-Key header as sent. Candid's spec
-	// declares none; the sandbox keeps it only to count duplicate effects.
-	IdempotencyKey string `json:"idempotency_key,omitempty"`
-	Status         int    `json:"status"`
-	Effect         Effect `json:"effect"`
-	// ID is the encounter_id the request created or read, or the existing
-	// one a duplicate external_id was refused for.
-	ID string `json:"id,omitempty"`
-}
+// The evidence types are the sandboxes' shared ones (package simlog).
+type (
+	LogEntry = simlog.Entry
+	Log      = simlog.Log
+	Received = simlog.Received
+)
 
-// Log is the evidence served at GET /_sandbox/log.
-type Log struct {
-	Requests []LogEntry `json:"requests"`
-	// Effects counts created and updated rows since the last reset.
-	Effects int `json:"effects"`
-	// DuplicateEffects counts idempotency keys that caused more than one
-	// effect. Candid refuses a second encounter with one external_id, so
-	// it stays at zero unless the sandbox is broken.
-	DuplicateEffects int `json:"duplicate_effects"`
-	// Dropped counts the oldest rows discarded to stay under
-	// Options.MaxLogEntries; the counters above still include them.
-	Dropped int `json:"dropped,omitempty"`
-}
-
-// Received is one encounter create as the sandbox received it, body
-// included. Token requests are not kept: their body is the client secret. It is kept in memory for tests in other
-// packages (Server.Received) and never served over HTTP: the body is PHI.
-type Received struct {
-	Time           time.Time
-	Method         string
-	Path           string
-	IdempotencyKey string
-	Status         int
-	Effect         Effect
-	// ID is the encounter_id created, or the existing one on a duplicate.
-	ID string
-	// Body is the JSON body decoded into generic values (numbers as
-	// float64); nil when it was not a JSON object. Raw is the body as sent.
-	Body map[string]any
-	Raw  []byte
-}
-
-// evidence collects the log rows and the received writes. Its counters are
-// exact even when old rows are dropped.
-type evidence struct {
-	mu       sync.Mutex
-	max      int
-	entries  []LogEntry
-	received []Received
-	dropped  int
-	effects  int
-	byKey    map[string]int
-	dups     int
-}
-
-func newEvidence(limit int) *evidence { return &evidence{max: limit, byKey: map[string]int{}} }
-
-// add records a request; body is recorded in Received when write is set.
-func (ev *evidence) add(e LogEntry, write bool, body []byte) {
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	if len(ev.entries) >= ev.max {
-		n := ev.max/10 + 1
-		ev.entries = append(ev.entries[:0], ev.entries[n:]...)
-		ev.dropped += n
-	}
-	ev.entries = append(ev.entries, e)
-	if write {
-		if len(ev.received) >= ev.max {
-			ev.received = append(ev.received[:0], ev.received[ev.max/10+1:]...)
-		}
-		rec := Received{Time: e.Time, Method: e.Method, Path: e.Path, IdempotencyKey: e.IdempotencyKey,
-			Status: e.Status, Effect: e.Effect, ID: e.ID, Raw: append([]byte(nil), body...)}
-		_ = json.Unmarshal(body, &rec.Body)
-		ev.received = append(ev.received, rec)
-	}
-	if e.Effect.changes() {
-		ev.effects++
-		if e.IdempotencyKey != "" {
-			ev.byKey[e.IdempotencyKey]++
-			if ev.byKey[e.IdempotencyKey] == 2 {
-				ev.dups++
-			}
-		}
-	}
-}
-
-func (ev *evidence) snapshot() Log {
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	return Log{
-		Requests:         append(make([]LogEntry, 0, len(ev.entries)), ev.entries...),
-		Effects:          ev.effects,
-		DuplicateEffects: ev.dups,
-		Dropped:          ev.dropped,
-	}
-}
-
-func (ev *evidence) receivedCopy() []Received {
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	return append([]Received(nil), ev.received...)
-}
-
-func (ev *evidence) reset() {
-	ev.mu.Lock()
-	defer ev.mu.Unlock()
-	ev.entries, ev.received, ev.dropped, ev.effects, ev.dups = nil, nil, 0, 0, 0
-	ev.byKey = map[string]int{}
-}
+func newEvidence(limit int) *simlog.Recorder { return simlog.New(limit, changes) }

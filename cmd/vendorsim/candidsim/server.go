@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/switchboard-health/switchboard/cmd/vendorsim/simlog"
 )
 
 // Options configure a sandbox. The zero value is ready to use.
@@ -49,7 +51,7 @@ type Server struct {
 	opts   Options
 	logger *slog.Logger
 	store  *store
-	ev     *evidence
+	ev     *simlog.Recorder
 
 	mu     sync.Mutex
 	tokens map[string]time.Time // access token -> expiry
@@ -78,18 +80,18 @@ func New(opts Options) *Server {
 }
 
 // Log returns the request log, as GET /_sandbox/log does.
-func (s *Server) Log() Log { return s.ev.snapshot() }
+func (s *Server) Log() Log { return s.ev.Snapshot() }
 
 // Received returns every encounter create in the order received, with its
 // decoded body. It is in memory and for tests only: the bodies hold PHI and
 // are never served over HTTP.
-func (s *Server) Received() []Received { return s.ev.receivedCopy() }
+func (s *Server) Received() []Received { return s.ev.Received() }
 
 // Reset forgets every encounter, every token, the log and the received
 // writes, as POST /_sandbox/reset does.
 func (s *Server) Reset() {
 	s.store.reset()
-	s.ev.reset()
+	s.ev.Reset()
 	s.mu.Lock()
 	s.tokens = map[string]time.Time{}
 	s.mu.Unlock()
@@ -153,7 +155,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, a.status, a.body)
 	key := r.Header.Get("Idempotency-Key")
 	write := r.Method == http.MethodPost && r.URL.Path == "/api/encounters/v4"
-	s.ev.add(LogEntry{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, IdempotencyKey: key,
+	s.ev.Add(LogEntry{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, IdempotencyKey: key,
 		Status: a.status, Effect: a.effect, ID: a.id}, write, body)
 	s.logger.LogAttrs(r.Context(), slog.LevelInfo, "candid request",
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Int("status", a.status),

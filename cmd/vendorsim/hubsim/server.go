@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"time"
+
+	"github.com/switchboard-health/switchboard/cmd/vendorsim/simlog"
 )
 
 // Options configure a sandbox. The zero value is ready to use.
@@ -47,7 +49,7 @@ type Server struct {
 	opts   Options
 	logger *slog.Logger
 	store  *store
-	ev     *evidence
+	ev     *simlog.Recorder
 	known  map[string]bool // contact properties that exist in the portal
 }
 
@@ -80,18 +82,18 @@ func New(opts Options) *Server {
 }
 
 // Log returns the request log, as GET /_sandbox/log does.
-func (s *Server) Log() Log { return s.ev.snapshot() }
+func (s *Server) Log() Log { return s.ev.Snapshot() }
 
 // Received returns every batch upsert in the order received, with its
 // decoded body. It is in memory and for tests only: the bodies hold PHI and
 // are never served over HTTP.
-func (s *Server) Received() []Received { return s.ev.receivedCopy() }
+func (s *Server) Received() []Received { return s.ev.Received() }
 
 // Reset forgets every contact, the log and the received writes, as
 // POST /_sandbox/reset does.
 func (s *Server) Reset() {
 	s.store.reset()
-	s.ev.reset()
+	s.ev.Reset()
 }
 
 const contactsPrefix = "/crm/v3/objects/contacts"
@@ -147,7 +149,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		path = a.logPath
 	}
 	key := r.Header.Get("Idempotency-Key")
-	s.ev.add(LogEntry{Time: start.UTC(), Method: r.Method, Path: path, IdempotencyKey: key,
+	s.ev.Add(LogEntry{Time: start.UTC(), Method: r.Method, Path: path, IdempotencyKey: key,
 		Status: a.status, Effect: a.effect, ID: a.id}, r.URL.Path == contactsPrefix+"/batch/upsert", body)
 	s.logger.LogAttrs(r.Context(), slog.LevelInfo, "hubspot request",
 		slog.String("method", r.Method), slog.String("path", path), slog.Int("status", a.status),

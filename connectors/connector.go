@@ -84,7 +84,7 @@ type Delivery struct {
 
 // VendorRef is what a destination made of a resource: its own id and the
 // identifier system under which that id is written back to the source of
-// truth (see Result.IdentifierSystem). PHI-adjacent: never logged.
+// truth (see Identified). PHI-adjacent: never logged.
 type VendorRef struct {
 	ResourceType string `json:"type"`
 	ID           string `json:"id"`
@@ -104,11 +104,15 @@ type Result struct {
 	// VendorID is the id the vendor gave the record (e.g. cus_123), used for
 	// identifier write-back; it is not logged.
 	VendorID string
-	// IdentifierSystem is the identifier system VendorID is written back
-	// under at the source of truth (the EHR), e.g.
-	// https://switchboard.health/id/stripe-customer; "" for none (the EHR
-	// itself, or a record not worth finding again).
-	IdentifierSystem string
+}
+
+// Identified is implemented by connectors whose ids are written back to
+// the source of truth (the EHR) as identifiers: IdentifierSystem names the
+// system for a resource type, e.g.
+// https://switchboard.health/id/stripe-customer for a Patient at Stripe;
+// "" for none.
+type Identified interface {
+	IdentifierSystem(resourceType string) string
 }
 
 // Deliverer sends one resource to a vendor. Every connector implements it.

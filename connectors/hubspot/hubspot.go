@@ -140,18 +140,14 @@ func (c *Connector) Type() string { return "hubspot" }
 // BreakerState reports the destination's circuit breaker.
 func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 
-// Deliver implements connectors.Deliverer. The Result names the
-// identifier system its VendorID is written back under at the EHR.
-func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	res, err := c.deliver(ctx, d)
-	if err != nil || res.VendorID == "" {
-		return res, err
-	}
-	res.IdentifierSystem = mapping.IdentifierSystem
-	return res, nil
+// IdentifierSystem implements connectors.Identified: the identifier
+// system this connector's ids are written back under at the EHR.
+func (c *Connector) IdentifierSystem(resourceType string) string {
+	return mapping.IdentifierSystem
 }
 
-func (c *Connector) deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
+// Deliver implements connectors.Deliverer.
+func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
 	if err := connectors.Accepts("hubspot", d, "Patient"); err != nil {
 		return connectors.Result{}, err
 	}

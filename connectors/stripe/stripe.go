@@ -180,25 +180,22 @@ func (c *Connector) Type() string { return "stripe" }
 // BreakerState reports the destination's circuit breaker.
 func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 
-// Deliver implements connectors.Deliverer. The Result names the
-// identifier system its VendorID is written back under at the EHR.
-func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	res, err := c.deliver(ctx, d)
-	if err != nil || res.VendorID == "" {
-		return res, err
-	}
-	switch d.ResourceType {
+// IdentifierSystem implements connectors.Identified: the identifier
+// system this connector's ids are written back under at the EHR.
+func (c *Connector) IdentifierSystem(resourceType string) string {
+	switch resourceType {
 	case "Patient":
-		res.IdentifierSystem = mapping.IdentifierSystem
+		return mapping.IdentifierSystem
 	case "Invoice":
-		res.IdentifierSystem = mapping.InvoiceSystem
+		return mapping.InvoiceSystem
 	case "ChargeItem":
-		res.IdentifierSystem = mapping.InvoiceItemSystem
+		return mapping.InvoiceItemSystem
 	}
-	return res, nil
+	return ""
 }
 
-func (c *Connector) deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
+// Deliver implements connectors.Deliverer.
+func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
 	if err := connectors.Accepts("stripe", d, "Patient", "Invoice", "ChargeItem"); err != nil {
 		return connectors.Result{}, err
 	}

@@ -99,8 +99,8 @@ func (w *Worker) resolve(ctx context.Context, a Args, p *Payload, d *connectors.
 
 // remember seals what the vendor made of this entry for the entries of the
 // same transfer that refer to it.
-func (w *Worker) remember(a Args, p *Payload, res connectors.Result) (string, error) {
-	vr, err := json.Marshal(connectors.VendorRef{ResourceType: p.ResourceType, ID: res.VendorID, System: res.IdentifierSystem})
+func (w *Worker) remember(a Args, p *Payload, vendorID, system string) (string, error) {
+	vr, err := json.Marshal(connectors.VendorRef{ResourceType: p.ResourceType, ID: vendorID, System: system})
 	if err != nil {
 		return "", err
 	}

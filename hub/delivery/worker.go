@@ -214,17 +214,21 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 
 	if derr == nil {
 		out.State, out.HTTPStatus = StateDelivered, res.Status
+		var system string
+		if id, ok := dest.Connector.(connectors.Identified); ok {
+			system = id.IdentifierSystem(p.ResourceType)
+		}
 		if p.Referenced && res.VendorID != "" {
-			if out.VendorRef, err = w.remember(a, &p, res); err != nil {
+			if out.VendorRef, err = w.remember(a, &p, res.VendorID, system); err != nil {
 				log.Error("could not keep the vendor id for later entries", "error", err)
 			}
 		}
 		w.record(ctx, log, out)
-		if w.WriteBacks != nil && res.VendorID != "" && res.IdentifierSystem != "" {
+		if w.WriteBacks != nil && res.VendorID != "" && system != "" {
 			err := w.WriteBacks.WriteBack(context.WithoutCancel(ctx), WriteBack{
 				TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination,
 				ResourceType: p.ResourceType, ResourceID: p.ResourceID,
-				Ref: connectors.VendorRef{ResourceType: p.ResourceType, ID: res.VendorID, System: res.IdentifierSystem},
+				Ref: connectors.VendorRef{ResourceType: p.ResourceType, ID: res.VendorID, System: system},
 			})
 			if err != nil {
 				// Delivered is delivered: sending again to write the id back

@@ -192,6 +192,12 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 		Method: http.MethodPost, URL: c.base + "/api/encounters/v4", PathTemplate: c.basePath + "/api/encounters/v4",
 		Body: body, IdempotencyKey: d.IdempotencyKey,
 	})
+	var ce *connectors.Error
+	if errors.As(err, &ce) && strings.Contains(ce.Code, "EncounterExternalIdUniquenessError") {
+		// An earlier try made the encounter and its answer was lost:
+		// Candid keeps external_id unique, so find that encounter.
+		return c.existing(ctx, body)
+	}
 	if err != nil {
 		return connectors.Result{}, err
 	}
@@ -200,6 +206,32 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 	}
 	_ = json.Unmarshal(resp.Body, &enc)
 	return connectors.Result{Status: resp.Status, VendorID: enc.EncounterID}, nil
+}
+
+// existing finds the encounter a create was refused for (its external_id
+// is taken): GET /api/encounters/v4?external_id=. One match is this
+// delivery's own earlier create; none is retried (Candid's list may lag).
+func (c *Connector) existing(ctx context.Context, createBody []byte) (connectors.Result, error) {
+	var in struct {
+		ExternalID string `json:"external_id"`
+	}
+	_ = json.Unmarshal(createBody, &in)
+	resp, err := c.call(ctx, outbound.Request{Method: http.MethodGet,
+		URL:          c.base + "/api/encounters/v4?" + url.Values{"external_id": {in.ExternalID}, "limit": {"1"}}.Encode(),
+		PathTemplate: c.basePath + "/api/encounters/v4"})
+	if err != nil {
+		return connectors.Result{}, err
+	}
+	var page struct {
+		Items []struct {
+			EncounterID string `json:"encounter_id"`
+		} `json:"items"`
+	}
+	if json.Unmarshal(resp.Body, &page) != nil || len(page.Items) == 0 || page.Items[0].EncounterID == "" {
+		return connectors.Result{}, &connectors.Error{Class: connectors.Retryable, Status: resp.Status, Code: "candid_external_id_taken",
+			Err: errors.New("the external_id is taken but no encounter lists it yet")}
+	}
+	return connectors.Result{Status: resp.Status, VendorID: page.Items[0].EncounterID}, nil
 }
 
 // Search implements connectors.Searcher: ClaimResponse?identifier=<encounter id>.

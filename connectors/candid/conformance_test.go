@@ -5,6 +5,7 @@ package candid
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -88,6 +89,17 @@ func TestConformance(t *testing.T) {
 	case len(page.Resources) != 1 || !bytes.Contains(page.Resources[0], []byte(`"ClaimResponse"`)):
 		violations++
 		t.Errorf("search: %d resources, want one ClaimResponse", len(page.Resources))
+	}
+	// The look-up after a refused duplicate external_id (a lost answer's
+	// retry): GET /api/encounters/v4?external_id=.
+	checked++
+	if _, err := c.existing(ctx, []byte(`{"external_id":"claim-1001"}`)); err != nil {
+		var ce *connectors.Error
+		// Prism's example page may list nothing: only a refused request is a violation.
+		if !strings.Contains(err.Error(), "no encounter lists it") || (errors.As(err, &ce) && ce.Status >= 400) {
+			violations++
+			t.Errorf("external_id look-up: %v", err)
+		}
 	}
 	fmt.Printf("conformance: candid: %d requests checked, %d violations\n", checked, violations)
 }

@@ -105,6 +105,20 @@ func (s *Server) create(_ *http.Request, body []byte) answer {
 	return answer{status: http.StatusOK, effect: EffectCreated, id: e.id, body: e.output()}
 }
 
+// list answers GET /api/encounters/v4, filtered by external_id only (the
+// one filter the connector uses): an EncounterPage.
+func (s *Server) list(externalID string) answer {
+	s.store.mu.Lock()
+	defer s.store.mu.Unlock()
+	items := []any{}
+	for _, e := range s.store.byID {
+		if externalID == "" || e.externalID == externalID {
+			items = append(items, e.output())
+		}
+	}
+	return answer{status: http.StatusOK, effect: EffectSearch, body: map[string]any{"items": items}}
+}
+
 func (s *Server) read(id string) answer {
 	s.store.mu.Lock()
 	defer s.store.mu.Unlock()

@@ -12,6 +12,7 @@ const (
 	EffectRejected Effect = "rejected" // an error answer (a duplicate external_id among them); nothing was written
 	EffectToken    Effect = "token"    // a token issued
 	EffectRead     Effect = "read"     // GET /api/encounters/v4/{encounter_id}
+	EffectSearch   Effect = "search"   // GET /api/encounters/v4?external_id=
 )
 
 // changes reports whether the effect wrote data.

@@ -44,6 +44,7 @@ type Options struct {
 //	POST /api/auth/v2/token                  {client_id, client_secret} -> {access_token, expires_in, token_type}
 //	POST /api/encounters/v4                  create an encounter; a known external_id answers 409
 //	GET  /api/encounters/v4/{encounter_id}   read an encounter, 404 when unknown
+//	GET  /api/encounters/v4?external_id=     the encounters with that external_id (an EncounterPage)
 //	GET  /_sandbox/log                       the request log (Log)
 //	POST /_sandbox/reset                     forget every encounter, token and the log
 //	POST /_sandbox/claim-status              {"encounter_id","status"}: move a claim (SetClaimStatus)
@@ -180,6 +181,8 @@ func (s *Server) route(r *http.Request, body []byte) answer {
 	switch {
 	case id == "" && r.Method == http.MethodPost:
 		return s.create(r, body)
+	case id == "" && r.Method == http.MethodGet:
+		return s.list(r.URL.Query().Get("external_id"))
 	case id != "" && !strings.Contains(id, "/") && r.Method == http.MethodGet:
 		return s.read(id)
 	case id == "" || !strings.Contains(id, "/"):

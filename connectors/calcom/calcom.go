@@ -134,19 +134,19 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if c.SlotMinutes <= 0 {
 		return nil, fmt.Errorf("calcom destination %q: slot_minutes must be positive", p.Name)
 	}
-	conn := &Connector{
+	rcv, err := webhook.NewReceiver(p, "calcom", c.WebhookSecretsEnv,
+		func(s []string) (connectors.WebhookVerifier, error) { return NewWebhookVerifier(s) })
+	if err != nil {
+		return nil, err
+	}
+	return &Connector{
+		Receiver: rcv,
 		base:     base,
 		basePath: basePath,
 		key:      key,
 		cfg:      c,
 		client:   c.Settings.Client(p.Name, p.Logger),
-	}
-	var werr error
-	if conn.Receiver, werr = webhook.NewReceiver(p, "calcom", c.WebhookSecretsEnv,
-		func(s []string) (connectors.WebhookVerifier, error) { return NewWebhookVerifier(s) }); werr != nil {
-		return nil, werr
-	}
-	return conn, nil
+	}, nil
 }
 
 // Type implements connectors.Connector.

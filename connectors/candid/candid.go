@@ -144,8 +144,15 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		c.BillingState == "" || c.BillingZip == "" || c.BillingZipPlusFour == "") {
 		return nil, fmt.Errorf("candid destination %q: a default billing provider needs billing_npi, billing_tax_id, billing_address1, billing_city, billing_state, billing_zip and billing_zip_plus_four", p.Name)
 	}
-	conn := &Connector{
-		base: base, basePath: basePath, clientID: id, secret: secret,
+	rcv, err := webhook.NewReceiver(p, "candid", c.WebhookSecretsEnv,
+		func(s []string) (connectors.WebhookVerifier, error) {
+			return webhook.NewStandard(s, webhook.DefaultTolerance)
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &Connector{
+		base: base, basePath: basePath, clientID: id, secret: secret, Receiver: rcv,
 		opts: mapping.Options{
 			BillingProvider: mapping.Provider{NPI: c.BillingNPI, TaxID: c.BillingTaxID, OrganizationName: c.BillingOrganizationName,
 				Address1: c.BillingAddress1, Address2: c.BillingAddress2, City: c.BillingCity, State: c.BillingState,
@@ -154,15 +161,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		},
 		client: outbound.New(c.Settings.Options(p.Name, p.Logger)),
 		now:    time.Now,
-	}
-	var werr error
-	if conn.Receiver, werr = webhook.NewReceiver(p, "candid", c.WebhookSecretsEnv,
-		func(s []string) (connectors.WebhookVerifier, error) {
-			return webhook.NewStandard(s, webhook.DefaultTolerance)
-		}); werr != nil {
-		return nil, werr
-	}
-	return conn, nil
+	}, nil
 }
 
 // Type implements connectors.Connector.

@@ -117,21 +117,21 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if c.FHIRIDProperty != "" && !propertyName.MatchString(c.FHIRIDProperty) {
 		return nil, fmt.Errorf("hubspot destination %q: fhir_id_property must be a HubSpot internal property name (lowercase letters, digits, '_')", p.Name)
 	}
-	conn := &Connector{
+	rcv, err := webhook.NewReceiver(p, "hubspot", c.WebhookSecretsEnv,
+		func(s []string) (connectors.WebhookVerifier, error) {
+			return NewWebhookVerifier(s, DefaultWebhookTolerance)
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &Connector{
+		Receiver: rcv,
 		base:     base,
 		basePath: basePath,
 		token:    token,
 		idProp:   c.FHIRIDProperty,
 		client:   c.Settings.Client(p.Name, p.Logger),
-	}
-	var werr error
-	if conn.Receiver, werr = webhook.NewReceiver(p, "hubspot", c.WebhookSecretsEnv,
-		func(s []string) (connectors.WebhookVerifier, error) {
-			return NewWebhookVerifier(s, DefaultWebhookTolerance)
-		}); werr != nil {
-		return nil, werr
-	}
-	return conn, nil
+	}, nil
 }
 
 // Type implements connectors.Connector.

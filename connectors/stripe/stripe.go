@@ -157,21 +157,21 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	}
 	o := c.Settings.Options(p.Name, p.Logger)
 	o.Classify = classify
-	conn := &Connector{
+	rcv, err := webhook.NewReceiver(p, "stripe", c.WebhookSecretsEnv,
+		func(s []string) (connectors.WebhookVerifier, error) {
+			return NewWebhookVerifier(s, DefaultWebhookTolerance)
+		})
+	if err != nil {
+		return nil, err
+	}
+	return &Connector{
+		Receiver: rcv,
 		base:     base,
 		basePath: basePath,
 		key:      key,
 		billing:  billing,
 		client:   outbound.New(o),
-	}
-	var werr error
-	if conn.Receiver, werr = webhook.NewReceiver(p, "stripe", c.WebhookSecretsEnv,
-		func(s []string) (connectors.WebhookVerifier, error) {
-			return NewWebhookVerifier(s, DefaultWebhookTolerance)
-		}); werr != nil {
-		return nil, werr
-	}
-	return conn, nil
+	}, nil
 }
 
 // Type implements connectors.Connector.

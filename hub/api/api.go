@@ -145,10 +145,7 @@ func (s *Server) readBody(c echo.Context) ([]byte, *outcome.Error) {
 		return nil, outcome.New(http.StatusUnsupportedMediaType, "not-supported", "",
 			"Content-Type must be application/fhir+json")
 	}
-	limit := s.MaxBodyBytes
-	if limit <= 0 {
-		limit = 1 << 20
-	}
+	limit := s.bodyLimit()
 	if c.Request().ContentLength > limit {
 		return nil, tooLarge(limit)
 	}
@@ -161,6 +158,14 @@ func (s *Server) readBody(c echo.Context) ([]byte, *outcome.Error) {
 		return nil, outcome.New(http.StatusBadRequest, "structure", "", "could not read the request body")
 	}
 	return body, nil
+}
+
+// bodyLimit is MaxBodyBytes, 1 MiB when unset.
+func (s *Server) bodyLimit() int64 {
+	if s.MaxBodyBytes > 0 {
+		return s.MaxBodyBytes
+	}
+	return 1 << 20
 }
 
 func tooLarge(limit int64) *outcome.Error {

@@ -26,12 +26,8 @@ func (s *Server) webhook(c echo.Context) error {
 	if s.Webhooks == nil {
 		return c.JSON(http.StatusNotFound, map[string]string{"error": "webhooks are not configured"})
 	}
-	limit := s.MaxBodyBytes
-	if limit <= 0 {
-		limit = 1 << 20
-	}
 	req := c.Request()
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, limit))
+	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.bodyLimit()))
 	if err != nil {
 		return c.JSON(http.StatusRequestEntityTooLarge, map[string]string{"error": "body too large or unreadable"})
 	}

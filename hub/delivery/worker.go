@@ -133,8 +133,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 			return err
 		}
 		if blocked {
-			wait := orderWaitMin << min(snoozes(job.Metadata), 8)
-			wait = min(wait, orderWaitMax)
+			wait := orderWait(job.Metadata)
 			log.Debug("waiting for an earlier delivery about the same subject", "snooze_ms", wait.Milliseconds())
 			return river.JobSnooze(wait)
 		}
@@ -167,7 +166,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		}
 		if pending {
 			clear(pt)
-			wait := min(orderWaitMin<<min(snoozes(job.Metadata), 8), orderWaitMax)
+			wait := orderWait(job.Metadata)
 			log.Debug("waiting for the gate's source to receive entries of the same transfer", "snooze_ms", wait.Milliseconds())
 			return river.JobSnooze(wait)
 		}
@@ -305,8 +304,14 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, o Outcome) int {
 	return tries
 }
 
-// snoozes is how often River has snoozed the job (its metadata counts it).
-func snoozes(metadata []byte) int {
+// orderWait is the snooze of a delivery waiting for another one: doubling
+// with each snooze from orderWaitMin up to orderWaitMax.
+func orderWait(metadata []byte) time.Duration {
+	return min(orderWaitMin<<min(Snoozes(metadata), 8), orderWaitMax)
+}
+
+// Snoozes is how often River has snoozed a job (its metadata counts it).
+func Snoozes(metadata []byte) int {
 	var m struct {
 		Snoozes int `json:"snoozes"`
 	}
@@ -325,6 +330,11 @@ func related(m map[string]json.RawMessage) map[string][]byte {
 	return out
 }
 
+// Final reports whether a delivery state is the end of it.
+func Final(state string) bool {
+	return state == StateDelivered || state == StateFailed || state == StateSkipped
+}
+
 // States reads a delivery's state (package transfer).
 type States interface {
 	DeliveryState(ctx context.Context, transferID string, entry int, destination string) (state string, ref *seal.Envelope, found bool, err error)
@@ -338,7 +348,7 @@ func (w *Worker) gateWaiting(ctx context.Context, transferID string, g *GateWait
 		if err != nil {
 			return false, err
 		}
-		if found && state != StateDelivered && state != StateFailed && state != StateSkipped {
+		if found && !Final(state) {
 			return true, nil
 		}
 	}

@@ -138,7 +138,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 			log.Warn("identity write-back dropped: the source of truth's delivery of the entry ended " + state)
 			return nil
 		case state != delivery.StateDelivered || env == nil:
-			wait := min(waitMin<<min(job.Attempt+snoozes(job.Metadata), 10), waitMax)
+			wait := min(waitMin<<min(job.Attempt+delivery.Snoozes(job.Metadata), 10), waitMax)
 			return river.JobSnooze(wait)
 		}
 		raw, err := w.Keys.Open(*env, delivery.VendorRefAAD(a.TransferID, a.Entry, a.Target))
@@ -170,12 +170,4 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		log.Info("identity write-back will be retried", "error", err)
 		return err
 	}
-}
-
-func snoozes(metadata []byte) int {
-	var m struct {
-		Snoozes int `json:"snoozes"`
-	}
-	_ = json.Unmarshal(metadata, &m)
-	return m.Snoozes
 }

@@ -387,7 +387,7 @@ func (s *Service) RecordOutcome(ctx context.Context, o delivery.Outcome) (int, e
 	if err != nil {
 		return 0, fmt.Errorf("transfer: record outcome for %s entry %s: %w", o.TransferID, strconv.Itoa(o.Entry), err)
 	}
-	if waiter == 1 && final(o.State) {
+	if waiter == 1 && delivery.Final(o.State) {
 		if err := s.Wake(ctx, o.TransferID, o.Entry, o.Destination); err != nil {
 			return tries, err
 		}
@@ -438,11 +438,6 @@ func (s *Service) related(dest string, entries []Entry, refs map[string]int) (ma
 		return nil, nil
 	}
 	return out, nil
-}
-
-// final reports whether a delivery state is the end of it.
-func final(state string) bool {
-	return state == delivery.StateDelivered || state == delivery.StateFailed || state == delivery.StateSkipped
 }
 
 // consentsTo lists the Consent entries of a transfer routed to src, for a

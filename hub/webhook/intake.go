@@ -85,7 +85,7 @@ func (in *Intake) Receive(ctx context.Context, source string, r connectors.Webho
 	}
 	ev, err := v.VerifyWebhook(r, now)
 	if err != nil {
-		in.record(ctx, source, nil, "", Rejected, err.Error(), nil, now)
+		in.record(ctx, source, "", "", Rejected, err.Error(), now)
 		return Rejected, err
 	}
 	hash := in.MAC.Sum([]byte("webhook-event"), []byte(source), []byte(ev.ID))
@@ -117,7 +117,7 @@ func (in *Intake) Receive(ctx context.Context, source string, r connectors.Webho
 		return nil
 	})
 	if errors.Is(err, errSeen) {
-		in.record(ctx, source, &hash, typ, Duplicate, "", nil, now)
+		in.record(ctx, source, hash, typ, Duplicate, "", now)
 		return Duplicate, nil
 	}
 	if err != nil {
@@ -131,17 +131,9 @@ var errSeen = errors.New("webhook: event seen before")
 
 // record writes a row outside the accept transaction (rejections and
 // duplicates); failing to is logged, not answered.
-func (in *Intake) record(ctx context.Context, source string, hash *string, typ, outcome, reason string, jobID *int64, at time.Time) {
-	var h any
-	if hash != nil {
-		h = *hash
-	}
-	var job any
-	if jobID != nil {
-		job = *jobID
-	}
-	if _, err := in.Store.DB().Exec(ctx, `INSERT INTO switchboard_webhook (source, event_hash, event_type, outcome, reason, job_id, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`, source, h, nullable(typ), outcome, nullable(reason), job, at.UnixMicro()); err != nil {
+func (in *Intake) record(ctx context.Context, source, hash, typ, outcome, reason string, at time.Time) {
+	if _, err := in.Store.DB().Exec(ctx, `INSERT INTO switchboard_webhook (source, event_hash, event_type, outcome, reason, received_at)
+		VALUES ($1, $2, $3, $4, $5, $6)`, source, nullable(hash), nullable(typ), outcome, nullable(reason), at.UnixMicro()); err != nil {
 		in.Logger.Error("record webhook", "source", source, "outcome", outcome, "error", err)
 	}
 }

@@ -3,12 +3,16 @@
 // POST {base}/{Type}, conditional on the first identifier (If-None-Exist),
 // so a retried create after a lost answer finds the record instead of
 // duplicating it; updates are PUT {base}/{Type}/{id}. Every request also
-// carries the Idempotency-Key, which servers that support it honour.
+// carries the Idempotency-Key, which servers that support it honour. The
+// hub also polls it for changes (poll.go): every version the hub writes
+// names the hub in meta.source, so a poll tells the hub's own writes from
+// everyone else's.
 //
 // Configuration (the destination's `config:` block):
 //
 //	base_url          the server's FHIR base, e.g. https://ehr.example/fhir/R4 (required)
 //	auth_token_env    environment variable holding a bearer token (optional)
+//	poll_types        resource types polled for changes (default [Patient, Appointment])
 //	timeout           one HTTP try, e.g. 10s
 //	retry_max         extra tries within one delivery attempt
 //	breaker_failures  consecutive failed attempts that open the breaker
@@ -38,6 +42,7 @@ func init() {
 			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
 			"base_url":            "FHIR base URL (required)",
 			"auth_token_env":      "environment variable with a bearer token (optional)",
+			"poll_types":          "resource types polled for changes, in order (optional; default [Patient, Appointment])",
 		}),
 		New: New,
 	})
@@ -50,15 +55,19 @@ type Config struct {
 	// WebhookSecretsEnv names the environment variables holding the
 	// webhook secrets (several during a rotation).
 	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
+	// PollTypes are the resource types polled for changes, in order;
+	// empty means Patient and Appointment.
+	PollTypes         []string `yaml:"poll_types"`
 	outbound.Settings `yaml:",inline"`
 }
 
 // Connector delivers to one FHIR server.
 type Connector struct {
 	webhook.Receiver
-	base   string
-	token  string
-	client *outbound.Client
+	base      string
+	token     string
+	client    *outbound.Client
+	pollTypes []string
 }
 
 // New builds the connector and validates its configuration.
@@ -72,6 +81,9 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		return nil, fmt.Errorf("fhir destination %q: base_url must be an http(s) URL of the FHIR base", p.Name)
 	}
 	conn := &Connector{base: strings.TrimRight(c.BaseURL, "/")}
+	if conn.pollTypes, err = pollTypes(p.Name, c.PollTypes); err != nil {
+		return nil, err
+	}
 	if c.AuthTokenEnv != "" {
 		v, _ := p.Env(c.AuthTokenEnv)
 		if v == "" {
@@ -194,7 +206,7 @@ func vendorID(resp *outbound.Response) string {
 
 // Search implements connectors.Searcher: GET {base}/{Type}?{params}, then
 // the server's own next links (the cursor is the next URL, accepted only
-// under this connector's base). Entries of the searchset become the page's
+// under this connector's base, see underBase). Entries of the searchset become the page's
 // resources. Nothing is kept.
 func (c *Connector) Search(ctx context.Context, q connectors.SearchQuery) (connectors.SearchPage, error) {
 	u := c.base + "/" + q.ResourceType
@@ -202,7 +214,7 @@ func (c *Connector) Search(ctx context.Context, q connectors.SearchQuery) (conne
 		u += "?" + q.Params.Encode()
 	}
 	if q.Cursor != "" {
-		if !strings.HasPrefix(q.Cursor, c.base+"/") {
+		if !c.underBase(q.Cursor) {
 			return connectors.SearchPage{}, connectors.PermanentError("cursor", errors.New("the next link is not under the server's base"))
 		}
 		u = q.Cursor

@@ -1,7 +1,8 @@
 // Package fhir maps FHIR R4 to a FHIR R4 server (the EHR): the resource goes
-// as accepted, with the hub's origin tag added to meta.tag so the change can
-// be recognised if it comes back (loop prevention). The edit is made on the
-// JSON itself: untouched members keep their exact bytes (decimals, contained
+// as accepted, with the hub's origin marks added so the change can be
+// recognised if it comes back (loop prevention): meta.source, which names
+// the version's author, and a tag in meta.tag. The edit is made on the JSON
+// itself: untouched members keep their exact bytes (decimals, contained
 // resources, primitive extensions), unlike a re-encoding of samply structs.
 package fhir
 
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"strings"
 )
 
 // Origin tag every write by the hub carries.
@@ -18,8 +20,17 @@ const (
 	OriginCode   = "switchboard"
 )
 
-// Outbound returns the resource to send: resource with the origin tag in
-// meta.tag (added once).
+// OriginSource is the meta.source of every version the hub writes. It is
+// what MadeByHub reads, not the tag: meta.source describes one version,
+// whereas many servers carry tags forward to the next version, so a
+// clinician's later edit of a record the hub wrote keeps the tag but not
+// the source.
+const OriginSource = "https://switchboard.health/origin"
+
+// Outbound returns the resource to send: resource with meta.source set to
+// OriginSource (replacing a client's own source: this version is the hub's
+// write) and the origin tag in meta.tag (added once). A resource that
+// already carries both is returned as it is.
 func Outbound(resource []byte) ([]byte, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(resource, &obj); err != nil {
@@ -39,17 +50,45 @@ func Outbound(resource []byte) ([]byte, error) {
 			return nil, fmt.Errorf("fhir mapping: meta.tag is not an array")
 		}
 	}
+	tagged := false
 	for _, t := range tags {
 		var c struct{ System, Code string }
 		if json.Unmarshal(t, &c) == nil && c.System == OriginSystem && c.Code == OriginCode {
-			return resource, nil
+			tagged = true
+			break
 		}
 	}
-	tag, _ := json.Marshal(map[string]string{"system": OriginSystem, "code": OriginCode})
-	tags = append(tags, tag)
-	meta["tag"], _ = json.Marshal(tags)
+	var source string
+	sourced := meta["source"] != nil && json.Unmarshal(meta["source"], &source) == nil && isOriginSource(source)
+	if tagged && sourced {
+		return resource, nil
+	}
+	if !tagged {
+		tag, _ := json.Marshal(map[string]string{"system": OriginSystem, "code": OriginCode})
+		meta["tag"], _ = json.Marshal(append(tags, tag))
+	}
+	if !sourced {
+		meta["source"], _ = json.Marshal(OriginSource)
+	}
 	obj["meta"], _ = json.Marshal(meta)
 	return marshalResource(obj)
+}
+
+// MadeByHub reports whether the version resource is was written by the hub:
+// its meta.source is OriginSource, or OriginSource#… (servers such as HAPI
+// append the request id after a #). The origin tag alone does not count, as
+// it may be a previous version's carried forward.
+func MadeByHub(resource []byte) bool {
+	var r struct {
+		Meta struct {
+			Source string `json:"source"`
+		} `json:"meta"`
+	}
+	return json.Unmarshal(resource, &r) == nil && isOriginSource(r.Meta.Source)
+}
+
+func isOriginSource(s string) bool {
+	return s == OriginSource || strings.HasPrefix(s, OriginSource+"#")
 }
 
 // marshalResource writes resourceType first, as FHIR examples do.

@@ -21,7 +21,14 @@
 //     existing id, 201 on a new one; If-Match is honoured;
 //   - read, vread (GET /{type}/{id}[/_history/{v}]) and search
 //     (GET /{type}?identifier=&_lastUpdated=&_id=&patient=&_count=) answering
-//     a searchset Bundle sorted by lastUpdated then id, paged with next links;
+//     a searchset Bundle sorted by lastUpdated then id, paged with next links
+//     (_sort=_lastUpdated asks for that order and is accepted; no other
+//     order is served);
+//   - for Appointment, the date parameter on Appointment.start, with the
+//     prefixes of _lastUpdated (eq, ge, gt, lt, le; eq when none) and its
+//     precision rules; two values form a range, as in
+//     Appointment?date=ge2026-12-01&date=lt2026-12-08, and an Appointment
+//     without a start matches no date search;
 //   - GET /metadata, a minimal CapabilityStatement;
 //   - errors as OperationOutcome resources with FHIR issue codes.
 //

@@ -307,12 +307,12 @@ type bundle struct {
 
 func (s *Server) search(r *http.Request, typ string) *answer {
 	strict := strings.Contains(r.Header.Get("Prefer"), "handling=strict")
-	c, err := parseSearch(r.URL.Query(), strict)
+	c, err := parseSearch(typ, r.URL.Query(), strict)
 	if err != nil {
 		a := outcome(http.StatusBadRequest, "not-supported", err.Error())
 		if err == errUnknownParam {
 			a = outcome(http.StatusBadRequest, "not-supported",
-				"a search parameter is not supported (identifier, _lastUpdated, _id, patient, subject, _count are)")
+				"a search parameter is not supported (identifier, _lastUpdated, _id, patient, subject, _count, _sort=_lastUpdated are, and date on Appointment)")
 		}
 		a.effect = EffectSearch
 		return a
@@ -400,11 +400,15 @@ func (s *Server) metadata(r *http.Request) *answer {
 	}
 	var res []resource
 	for _, t := range types {
+		params := []param{{"identifier", "token"}, {"_lastUpdated", "date"}, {"_id", "token"}, {"patient", "reference"}, {"subject", "reference"}}
+		if t == "Appointment" {
+			params = append(params, param{"date", "date"})
+		}
 		res = append(res, resource{
 			Type:        t,
 			Interaction: []interaction{{"read"}, {"vread"}, {"update"}, {"create"}, {"search-type"}},
 			Versioning:  "versioned", ReadHistory: true, UpdateCreate: true, ConditionalCreate: true,
-			SearchParam: []param{{"identifier", "token"}, {"_lastUpdated", "date"}, {"_id", "token"}, {"patient", "reference"}, {"subject", "reference"}},
+			SearchParam: params,
 		})
 	}
 	cs := map[string]any{

@@ -36,14 +36,16 @@ func (q identQuery) matches(i ident) bool {
 	return q.value == "" || q.value == i.value
 }
 
-// dateQuery is one _lastUpdated value: a prefix and the range [lo, hi) that
-// the value's precision covers (2026-01-01 is a whole day).
+// dateQuery is one value of a date parameter (_lastUpdated, date): a prefix
+// and the range [lo, hi) that the value's precision covers (2026-01-01 is a
+// whole day).
 type dateQuery struct {
 	op     string
 	lo, hi time.Time
 }
 
-func parseDateQuery(s string) (dateQuery, error) {
+// parseDateQuery reads one value of the date parameter name.
+func parseDateQuery(name, s string) (dateQuery, error) {
 	op := "eq"
 	if len(s) > 2 && s[0] >= 'a' && s[0] <= 'z' {
 		op, s = s[:2], s[2:]
@@ -51,7 +53,7 @@ func parseDateQuery(s string) (dateQuery, error) {
 	switch op {
 	case "eq", "gt", "ge", "lt", "le":
 	default:
-		return dateQuery{}, fmt.Errorf("the _lastUpdated prefix %q is not supported (use eq, gt, ge, lt or le)", op)
+		return dateQuery{}, fmt.Errorf("the %s prefix %q is not supported (use eq, gt, ge, lt or le)", name, op)
 	}
 	// An unescaped + in a query string arrives as a space.
 	s = strings.ReplaceAll(s, " ", "+")
@@ -84,9 +86,10 @@ func parseDateQuery(s string) (dateQuery, error) {
 			return q, nil
 		}
 	}
-	return dateQuery{}, fmt.Errorf("the _lastUpdated value is not a FHIR instant or date")
+	return dateQuery{}, fmt.Errorf("the %s value is not a FHIR instant or date", name)
 }
 
+// matches reports whether the instant u is in the range the query names.
 func (q dateQuery) matches(u time.Time) bool {
 	switch q.op {
 	case "gt":
@@ -105,10 +108,12 @@ func (q dateQuery) matches(u time.Time) bool {
 // criteria is a parsed search. Repeated parameters are ANDed; comma-separated
 // values within one parameter are ORed, as in FHIR.
 type criteria struct {
+	typ      string // the resource type searched, "" for If-None-Exist
 	ids      [][]string
 	idents   [][]identQuery
 	updated  []dateQuery
-	refs     [][]string // patient= and subject= values
+	starts   []dateQuery // date= values (Appointment.start)
+	refs     [][]string  // patient= and subject= values
 	count    int
 	cursor   *cursor
 	canon    url.Values // the parameters honoured, for the self and next links
@@ -136,10 +141,10 @@ func parseCursor(tok string) (*cursor, error) {
 	return nil, fmt.Errorf("the _page token is not one this server issued")
 }
 
-// parseSearch reads a search's query. Unknown parameters are ignored unless
+// parseSearch reads a search of typ. Unknown parameters are ignored unless
 // strict (Prefer: handling=strict), as FHIR allows.
-func parseSearch(q url.Values, strict bool) (*criteria, error) {
-	c := &criteria{count: defaultCount, canon: url.Values{}}
+func parseSearch(typ string, q url.Values, strict bool) (*criteria, error) {
+	c := &criteria{typ: typ, count: defaultCount, canon: url.Values{}}
 	for name, vals := range q {
 		for _, v := range vals {
 			if err := c.add(name, v); err != nil {
@@ -193,11 +198,22 @@ func (c *criteria) add(name, v string) error {
 		}
 		c.idents = append(c.idents, g)
 	case "_lastUpdated":
-		d, err := parseDateQuery(v)
+		d, err := parseDateQuery(name, v)
 		if err != nil {
 			return err
 		}
 		c.updated = append(c.updated, d)
+	case "date":
+		// Appointment's date is its start; other types' date parameters
+		// (Encounter.period, Observation.effective) are not served.
+		if c.typ != "Appointment" {
+			return errUnknownParam
+		}
+		d, err := parseDateQuery(name, v)
+		if err != nil {
+			return err
+		}
+		c.starts = append(c.starts, d)
 	case "patient", "subject":
 		var g []string
 		for _, s := range strings.Split(v, ",") {
@@ -222,6 +238,14 @@ func (c *criteria) add(name, v string) error {
 		}
 		c.cursor = cur
 		return nil // not part of the canonical query; next links set their own
+	case "_sort":
+		// Results are always in lastUpdated order; asking for it is
+		// honoured, any other order is not supported.
+		if v != "_lastUpdated" {
+			return errUnknownParam
+		}
+		c.canon.Set(name, v)
+		return nil
 	case "_format", "_pretty":
 		return nil
 	default:
@@ -268,6 +292,16 @@ func (c *criteria) matches(r *record) bool {
 		u := r.current().updated
 		for _, d := range c.updated {
 			if !d.matches(u) {
+				return false
+			}
+		}
+	}
+	if len(c.starts) > 0 {
+		if r.start.IsZero() {
+			return false
+		}
+		for _, d := range c.starts {
+			if !d.matches(r.start) {
 				return false
 			}
 		}

@@ -224,3 +224,95 @@ func TestSearchByPatientReference(t *testing.T) {
 		}
 	}
 }
+
+// TestSearchAppointmentsByDate: the hub's drift repair asks for the
+// appointments starting in a window (date=ge…&date=lt…); the window's
+// bounds and each value's precision decide what is in it, whatever the
+// start's time zone, and paging keeps the parameters.
+func TestSearchAppointmentsByDate(t *testing.T) {
+	s := newSandbox(t, ehrsim.Options{})
+	starts := map[string]string{
+		"before":   "2026-11-30T23:59:59Z",
+		"first":    "2026-12-01T00:00:00Z",
+		"noon":     "2026-12-01T12:00:00.250Z",
+		"offset":   "2026-12-01T20:00:00-05:00", // 2026-12-02T01:00:00Z
+		"week-end": "2026-12-07T23:59:59.999Z",
+		"after":    "2026-12-08T00:00:00Z",
+	}
+	ids := map[string]string{} // id -> name
+	for name, start := range starts {
+		m := s.do(http.MethodPost, "/Appointment", `{"resourceType":"Appointment","status":"booked","start":"`+start+`"}`).json(t)
+		ids[m["id"].(string)] = name
+	}
+	s.do(http.MethodPost, "/Appointment", `{"resourceType":"Appointment","status":"proposed"}`) // no start: never in a window
+	tests := []struct {
+		query string
+		want  []string
+	}{
+		{"date=ge2026-12-01&date=lt2026-12-08", []string{"first", "noon", "offset", "week-end"}},
+		{"date=ge2026-12-01T00:00:00Z&date=lt2026-12-08T00:00:00Z", []string{"first", "noon", "offset", "week-end"}},
+		{"date=2026-12-01", []string{"first", "noon"}},
+		{"date=eq2026-12-02", []string{"offset"}},
+		{"date=gt2026-12-01", []string{"offset", "week-end", "after"}},
+		{"date=le2026-12-01", []string{"before", "first", "noon"}},
+		{"date=lt2026-12-01T00:00:00.000Z", []string{"before"}},
+		{"date=ge2026-12-01T12:00:00.250Z", []string{"noon", "offset", "week-end", "after"}},
+		{"date=gt2026-12-01T12:00:00.250Z", []string{"offset", "week-end", "after"}},
+		{"date=2026-12", []string{"first", "noon", "offset", "week-end", "after"}},
+		{"date=lt2000-01-01", nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.query, func(t *testing.T) {
+			b := s.search("/Appointment?" + tc.query)
+			got := map[string]bool{}
+			for _, id := range b.ids() {
+				got[ids[id]] = true
+			}
+			if b.Total != len(tc.want) || len(got) != len(tc.want) {
+				t.Fatalf("found %v, want %v", got, tc.want)
+			}
+			for _, w := range tc.want {
+				if !got[w] {
+					t.Errorf("%s missing; found %v", w, got)
+				}
+			}
+		})
+	}
+	// The window survives paging: the next link carries both bounds.
+	first := s.search("/Appointment?date=ge2026-12-01&date=lt2026-12-08&_count=3")
+	if len(first.Entry) != 3 || first.next() == "" {
+		t.Fatalf("first page: %d entries, next %q", len(first.Entry), first.next())
+	}
+	if rest := s.search(first.next()); rest.Total != 4 || len(rest.Entry) != 1 || rest.next() != "" {
+		t.Fatalf("second page: total %d, %d entries, next %q", rest.Total, len(rest.Entry), rest.next())
+	}
+	if r := s.do(http.MethodGet, "/Appointment?date=sa2026-12-01", ""); r.status != 400 || issueCode(t, r) != "not-supported" {
+		t.Errorf("unsupported prefix: %d %s", r.status, r.body)
+	}
+	// date is Appointment's only: elsewhere it is an unknown parameter.
+	if r := s.do(http.MethodGet, "/Encounter?date=2026-12-01", "", "Prefer", "handling=strict"); r.status != 400 {
+		t.Errorf("date on Encounter under strict handling: %d", r.status)
+	}
+	var cs struct {
+		Rest []struct {
+			Resource []struct {
+				Type        string
+				SearchParam []struct{ Name, Type string }
+			}
+		}
+	}
+	if err := json.Unmarshal(s.do(http.MethodGet, "/metadata", "").body, &cs); err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]bool{}
+	for _, r := range cs.Rest[0].Resource {
+		for _, p := range r.SearchParam {
+			if p.Name == "date" && p.Type == "date" {
+				declared[r.Type] = true
+			}
+		}
+	}
+	if !declared["Appointment"] || declared["Encounter"] {
+		t.Errorf("CapabilityStatement declares date on %v, want Appointment only", declared)
+	}
+}

@@ -36,7 +36,8 @@ type record struct {
 	typ, id  string
 	versions []version
 	idents   []ident
-	refs     []string // subject/patient references of the current version
+	refs     []string  // subject/patient references of the current version
+	start    time.Time // Appointment.start of the current version, zero if none
 }
 
 func (r *record) current() version { return r.versions[len(r.versions)-1] }
@@ -86,6 +87,7 @@ type incoming struct {
 	fields map[string]any
 	idents []ident
 	refs   []string
+	start  time.Time
 }
 
 var errNotObject = errors.New("the body is not a JSON object")
@@ -121,6 +123,14 @@ func parseResource(body []byte) (*incoming, error) {
 		if o, ok := m[f].(map[string]any); ok {
 			if ref, _ := o["reference"].(string); ref != "" {
 				in.refs = append(in.refs, ref)
+			}
+		}
+	}
+	if rt, _ := m["resourceType"].(string); rt == "Appointment" {
+		// An unparseable start is kept as sent but matches no date search.
+		if s, _ := m["start"].(string); s != "" {
+			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+				in.start = t.UTC()
 			}
 		}
 	}
@@ -160,7 +170,7 @@ func (s *store) putLocked(typ, id string, rec *record, in *incoming) (*record, v
 		}
 	}
 	rec.versions = append(rec.versions, v)
-	rec.idents, rec.refs = in.idents, in.refs
+	rec.idents, rec.refs, rec.start = in.idents, in.refs, in.start
 	for _, i := range rec.idents {
 		m := ts.byIdent[i.key()]
 		if m == nil {

@@ -80,6 +80,13 @@ type Delivery struct {
 	// Match ("system|value") finds the record an update without ResourceID
 	// changes (a change a vendor reported, Inbound.Match).
 	Match string
+	// ChangedAt is the vendor's time of the change this delivery carries
+	// when it came from a vendor (a webhook or a poll); zero for a client's
+	// write. A connector that reads the record before writing it leaves a
+	// record changed at the destination after ChangedAt alone and reports
+	// Result.Superseded: the later vendor timestamp wins (README, "Two-way
+	// sync").
+	ChangedAt time.Time
 }
 
 // VendorRef is what a destination made of a resource: its own id and the
@@ -104,6 +111,11 @@ type Result struct {
 	// VendorID is the id the vendor gave the record (e.g. cus_123), used for
 	// identifier write-back; it is not logged.
 	VendorID string
+	// Superseded says nothing was written because the record changed at the
+	// vendor after the change this delivery carries (Delivery.ChangedAt):
+	// the delivery is recorded as skipped, and the vendor's own, later
+	// change comes back through its webhook or poll.
+	Superseded bool
 }
 
 // Identified is implemented by connectors whose ids are written back to
@@ -213,6 +225,13 @@ type Inbound struct {
 	// tag or metadata): it is recorded and dropped, never routed again
 	// (DESIGN.md decision 7, no loops).
 	Ours bool
+	// Record is the vendor's id of the record changed (a booking uid): with
+	// the source it keys the hub's keyed content hash of what it last
+	// knew of the record, so an echo of its own write, or a change that
+	// changes nothing the hub syncs, is dropped. "" skips that check.
+	Record string
+	// ChangedAt is the vendor's time of the change (zero if unknown).
+	ChangedAt time.Time
 }
 
 // WebhookTranslator is implemented by connectors whose webhooks carry

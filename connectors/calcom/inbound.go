@@ -2,7 +2,9 @@ package calcom
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	mapping "github.com/switchboard-health/switchboard/mappings/calcom"
@@ -27,5 +29,23 @@ func (c *Connector) TranslateWebhook(_ context.Context, ev connectors.WebhookEve
 		Match:    mapping.BookingSystem + "|" + e.MatchUID(),
 		Resource: e.Appointment,
 		Ours:     e.FromHub() && e.Trigger == mapping.TriggerCreated,
+		// The booking now current: what the hub's ledger knows the booking
+		// by, the same uid a delivery here reports back.
+		Record:    e.UID,
+		ChangedAt: eventTime(ev),
 	}}, nil
+}
+
+// eventTime is when Cal.com says the event happened (the body's
+// createdAt); Cal.com's signature carries no timestamp.
+func eventTime(ev connectors.WebhookEvent) time.Time {
+	var b struct {
+		CreatedAt string `json:"createdAt"`
+	}
+	if json.Unmarshal(ev.Body, &b) == nil {
+		if t, err := time.Parse(time.RFC3339Nano, b.CreatedAt); err == nil {
+			return t
+		}
+	}
+	return ev.Time
 }

@@ -8,6 +8,7 @@ package delivery
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/seal"
@@ -69,6 +70,9 @@ type Payload struct {
 	// Match finds the record an update without ResourceID changes
 	// (connectors.Delivery.Match).
 	Match string `json:"match,omitempty"`
+	// ChangedAt is the vendor time of the change carried, for a change a
+	// vendor reported (connectors.Delivery.ChangedAt).
+	ChangedAt time.Time `json:"changed_at,omitzero"`
 }
 
 // GateWaits names entries a gate waits for at its source.

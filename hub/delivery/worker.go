@@ -99,7 +99,13 @@ type Worker struct {
 	States     States
 	Enricher   Enricher
 	WriteBacks WriteBacks
-	Logger     *slog.Logger
+	// Ledger, when set, remembers what is written to the destinations in
+	// Synced (those that report changes back: webhooks, polls), so their
+	// echo is dropped, and skips a vendor change that a later one at the
+	// destination supersedes (sync.go).
+	Ledger Ledger
+	Synced map[string]bool
+	Logger *slog.Logger
 	// Timeout bounds one try, vendor retries within it included.
 	TryTimeout time.Duration
 }
@@ -193,6 +199,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		ResourceType:   p.ResourceType,
 		ResourceID:     p.ResourceID,
 		Match:          p.Match,
+		ChangedAt:      p.ChangedAt,
 		Resource:       p.Resource,
 		IdempotencyKey: IdempotencyKey(a.TransferID, a.Entry, a.Destination, p.KeyGeneration),
 		Attempt:        job.Attempt,
@@ -208,7 +215,24 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 			return w.failed(ctx, log, dest, out, err)
 		}
 	}
-	res, derr = dest.Connector.Deliver(ctx, d)
+	if superseded, err := w.supersededHere(ctx, dest, d); err != nil {
+		clear(pt)
+		return w.failed(ctx, log, dest, out, err)
+	} else if superseded {
+		res = connectors.Result{Superseded: true}
+	} else {
+		res, derr = dest.Connector.Deliver(ctx, d)
+	}
+	if derr == nil && res.Superseded {
+		clear(pt)
+		out.State, out.CountTry, out.ErrorCode = StateSkipped, false, CodeSuperseded
+		w.record(ctx, log, out)
+		log.Info("delivery skipped: the record changed at the destination after this change (the later change wins)")
+		return nil
+	}
+	if derr == nil {
+		w.wrote(ctx, log, d, res.VendorID)
+	}
 	clear(pt)
 
 	if derr == nil {

@@ -30,6 +30,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -55,7 +56,10 @@ type Destination struct {
 	// RequiresConsent gates every delivery on the patient's consent at
 	// another destination (package consent).
 	RequiresConsent *ConsentRule `yaml:"requires_consent"`
-	Config          yaml.Node    `yaml:"config"`
+	// Poll makes the hub poll the destination for changes (package
+	// reconcile); its connector must be a connectors.Poller.
+	Poll   *Poll     `yaml:"poll"`
+	Config yaml.Node `yaml:"config"`
 
 	projection projection.Projection
 }
@@ -66,6 +70,27 @@ type ConsentRule struct {
 	Purpose string `yaml:"purpose"`
 	From    string `yaml:"from"`
 }
+
+// Poll configures a polling reconciler.
+type Poll struct {
+	// Interval between polls (default 1m, at least 1s).
+	Interval time.Duration `yaml:"interval"`
+	// PageSize is the _count asked for (default 100).
+	PageSize int `yaml:"page_size"`
+	// Overlap re-reads this much before the cursor, for changes a vendor
+	// commits stamped earlier than ones already seen (default 2s).
+	Overlap time.Duration `yaml:"overlap"`
+	// Since is where the first poll starts (RFC 3339); empty starts at the
+	// first poll, so connecting the hub does not replay the vendor's history.
+	Since string `yaml:"since"`
+}
+
+// Poll defaults.
+const (
+	DefaultPollInterval = time.Minute
+	DefaultPollPageSize = 100
+	DefaultPollOverlap  = 2 * time.Second
+)
 
 // Identity configures cross-vendor identity: RecordAt is the destination
 // (the EHR, a connector that reads and writes identifiers) where each
@@ -171,6 +196,25 @@ func Parse(data []byte, isType IsResourceType) (*Table, error) {
 			p, _ = projection.Named("")
 		}
 		d.projection = p
+		if pc := d.Poll; pc != nil {
+			if pc.Interval == 0 {
+				pc.Interval = DefaultPollInterval
+			}
+			if pc.PageSize == 0 {
+				pc.PageSize = DefaultPollPageSize
+			}
+			if pc.Overlap == 0 {
+				pc.Overlap = DefaultPollOverlap
+			}
+			if pc.Interval < time.Second || pc.PageSize < 1 || pc.PageSize > 1000 || pc.Overlap < 0 {
+				errs = append(errs, fmt.Errorf("destination %q: poll needs interval >= 1s, page_size 1..1000 and overlap >= 0", name))
+			}
+			if pc.Since != "" {
+				if _, err := time.Parse(time.RFC3339, pc.Since); err != nil {
+					errs = append(errs, fmt.Errorf("destination %q: poll.since must be an RFC 3339 time", name))
+				}
+			}
+		}
 		if r := d.RequiresConsent; r != nil {
 			if r.Purpose == "" || r.From == "" {
 				errs = append(errs, fmt.Errorf("destination %q: requires_consent needs purpose and from", name))

@@ -57,41 +57,49 @@ func TestCanaryPHIIsNeverAtRest(t *testing.T) {
 				t.Fatalf("positive control failed: the sandbox does not have the canary: %s", got.String())
 			}
 
-			needles := [][]byte{[]byte(family), []byte(email)}
-			var scanned []string
-			if d == dialectSQLite {
-				scanned = scanFiles(t, filepath.Dir(h.sqlitePath), needles)
-			} else {
-				ctx := context.Background()
-				conn, err := pgx.Connect(ctx, h.pgURL)
-				if err != nil {
-					t.Fatal(err)
-				}
-				// Push everything from shared buffers into the data files.
-				if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
-					t.Fatal(err)
-				}
-				conn.Close(ctx)
-				scanned = scanFiles(t, testenv.PostgresDataDir(t), needles)
-			}
-			if len(scanned) == 0 {
-				t.Fatal("scanned no database files")
-			}
-			t.Logf("scanned %d database files", len(scanned))
-			logs := h.logs.String()
-			if len(logs) == 0 {
-				t.Fatal("captured no logs")
-			}
-			for _, n := range needles {
-				if strings.Contains(logs, string(n)) {
-					t.Fatalf("canary %q found in the logs", n)
-				}
-			}
+			h.assertNoCanary(d, [][]byte{[]byte(family), []byte(email)})
 			st := h.do(http.MethodGet, loc, "", "")
 			if bytes.Contains(st.body, []byte(family)) {
 				t.Fatal("canary in the status response")
 			}
 		})
+	}
+}
+
+// assertNoCanary fails the test if any needle is in the hub's database
+// files (SQLite's folder, or PostgreSQL's data directory after a
+// checkpoint) or its logs.
+func (h *harness) assertNoCanary(dialect string, needles [][]byte) {
+	t := h.t
+	t.Helper()
+	var scanned []string
+	if dialect == dialectSQLite {
+		scanned = scanFiles(t, filepath.Dir(h.sqlitePath), needles)
+	} else {
+		ctx := context.Background()
+		conn, err := pgx.Connect(ctx, h.pgURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Push everything from shared buffers into the data files.
+		if _, err := conn.Exec(ctx, "CHECKPOINT"); err != nil {
+			t.Fatal(err)
+		}
+		conn.Close(ctx)
+		scanned = scanFiles(t, testenv.PostgresDataDir(t), needles)
+	}
+	if len(scanned) == 0 {
+		t.Fatal("scanned no database files")
+	}
+	t.Logf("scanned %d database files for %d canaries", len(scanned), len(needles))
+	logs := h.logs.String()
+	if len(logs) == 0 {
+		t.Fatal("captured no logs")
+	}
+	for _, n := range needles {
+		if strings.Contains(logs, string(n)) {
+			t.Fatalf("canary %q found in the logs", n)
+		}
 	}
 }
 

@@ -60,6 +60,8 @@ type harness struct {
 	hub        *server.Hub
 	sqlitePath string
 	pgURL      string
+	env        func(string) (string, bool)
+	stop       func() // stops the hub (idempotent); restart starts it again
 }
 
 const dialectSQLite, dialectPostgres = "sqlite", "postgres"
@@ -132,13 +134,23 @@ func startWithStripe(t *testing.T, dialect, routesTemplate, stripeURL string) *h
 		h.sqlitePath = filepath.Join(dir, "var", "switchboard.db")
 		vars["SWITCHBOARD_SQLITE_PATH"] = h.sqlitePath
 	}
-	env := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	cfg, err := config.FromEnv(env)
+	h.env = func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+	h.restart()
+	t.Cleanup(func() { h.stop() })
+	return h
+}
+
+// restart starts the hub on the harness's database and configuration (after
+// stop: the same SQLite file or PostgreSQL database, a new port).
+func (h *harness) restart() {
+	t := h.t
+	t.Helper()
+	cfg, err := config.FromEnv(h.env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h.hub, err = server.New(ctx, server.Options{Config: cfg, Logger: logging.New(h.logs, "debug", "json"), Env: env})
+	h.hub, err = server.New(ctx, server.Options{Config: cfg, Logger: logging.New(h.logs, "debug", "json"), Env: h.env})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -150,13 +162,15 @@ func startWithStripe(t *testing.T, dialect, routesTemplate, stripeURL string) *h
 	h.url = "http://" + ln.Addr().String()
 	done := make(chan error, 1)
 	go func() { done <- h.hub.Serve(ctx, ln) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	})
-	return h
+	var once sync.Once
+	h.stop = func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		})
+	}
 }
 
 type response struct {

@@ -22,9 +22,12 @@ import (
 	"github.com/switchboard-health/switchboard/hub/consent"
 	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/identity"
+	"github.com/switchboard-health/switchboard/hub/ledger"
+	"github.com/switchboard-health/switchboard/hub/reconcile"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/transfer"
+	"github.com/switchboard-health/switchboard/hub/transferlog"
 	"github.com/switchboard-health/switchboard/hub/validation"
 	"github.com/switchboard-health/switchboard/hub/webhook"
 )
@@ -48,6 +51,7 @@ type Hub struct {
 	handler   http.Handler
 	migrated  atomic.Bool
 	workers   bool
+	poll      *reconcile.Worker
 }
 
 // New builds the hub: loads the routing table and keys, builds the
@@ -72,6 +76,8 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	searchers := map[string]connectors.Searcher{}
 	verifiers := map[string]connectors.WebhookVerifier{}
 	translators := map[string]connectors.WebhookTranslator{}
+	pollers := map[string]reconcile.Source{}
+	synced := map[string]bool{}
 	maxAttempts := map[string]int{}
 	queues := map[string]river.QueueConfig{}
 	var errs []error
@@ -96,6 +102,17 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		}
 		if tr, ok := conn.(connectors.WebhookTranslator); ok {
 			translators[name] = tr
+			synced[name] = true
+		}
+		if pc := d.Poll; pc != nil {
+			pl, ok := conn.(connectors.Poller)
+			if !ok {
+				errs = append(errs, fmt.Errorf("destination %q: poll: connector type %s cannot be polled", name, d.Type))
+			} else {
+				since, _ := time.Parse(time.RFC3339, pc.Since)
+				pollers[name] = reconcile.Source{Poller: pl, Interval: pc.Interval, PageSize: pc.PageSize, Overlap: pc.Overlap, Since: since}
+				synced[name] = true
+			}
 		}
 		maxAttempts[name] = d.MaxAttempts
 		queues[delivery.QueueName(name)] = river.QueueConfig{MaxWorkers: d.MaxWorkers}
@@ -170,12 +187,15 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		}
 	}
 	svc := &transfer.Service{Keys: keys.Ring, MAC: keys.MAC, Router: table, MaxAttempts: maxAttempts, GateSources: gateSources}
+	led := &ledger.Ledger{MAC: keys.MAC}
+	tlog := &transferlog.Log{MAC: keys.MAC}
 	var writeBacks *identity.Recorder
 	if h.workers {
 		workers := river.NewWorkers()
 		dw := &delivery.Worker{
 			Keys: keys.Ring, Destinations: dests, Recorder: svc, Order: svc, Refs: svc, States: svc,
 			Logger: log.With("component", "deliver"), TryTimeout: cfg.TryTimeout,
+			Ledger: led, Synced: synced,
 		}
 		if id := table.Identity; id != nil {
 			svc.IdentityAt = id.RecordAt
@@ -189,8 +209,15 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		}
 		river.AddWorker(workers, dw)
 		river.AddWorker(workers, &webhook.Worker{Keys: keys.Ring, Translators: translators, Transfers: svc,
-			Validate: validate, Logger: log.With("component", "webhooks")})
+			Validate: validate, Ledger: led, Log: tlog, Logger: log.With("component", "webhooks")})
 		queues[webhook.Queue] = river.QueueConfig{MaxWorkers: 5}
+		if len(pollers) > 0 {
+			h.poll = &reconcile.Worker{Sources: pollers, Ledger: led, Transfers: svc, Validate: validate, Log: tlog,
+				Logger: log.With("component", "reconcile")}
+			river.AddWorker(workers, h.poll)
+			queues[reconcile.Queue] = river.QueueConfig{MaxWorkers: 2}
+			rc.PeriodicJobs = reconcile.PeriodicJobs(pollers)
+		}
 		rc.Workers, rc.Queues = workers, queues
 	} else if id := table.Identity; id != nil {
 		svc.IdentityAt = id.RecordAt
@@ -202,6 +229,10 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		return nil, err
 	}
 	svc.Store = st
+	led.DB, tlog.Store = st.DB(), st
+	if h.poll != nil {
+		h.poll.Store = st
+	}
 	if writeBacks != nil {
 		writeBacks.Store = st
 	}
@@ -218,7 +249,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		Validator: v, Transfers: svc, Routes: table, MaxBodyBytes: cfg.MaxBodyBytes,
 		Logger: log.With("component", "api"), Ready: h.ready, Version: o.Version,
 		Searchers: searchers, Keys: keys.Ring,
-		Webhooks: &webhook.Intake{Store: st, Keys: keys.Ring, MAC: keys.MAC, Sources: verifiers,
+		Webhooks: &webhook.Intake{Store: st, Keys: keys.Ring, MAC: keys.MAC, Sources: verifiers, Log: tlog,
 			Logger: log.With("component", "webhooks")},
 		PublicURL: cfg.PublicURL,
 	}).Handler()

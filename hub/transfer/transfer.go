@@ -58,6 +58,10 @@ type Submission struct {
 	// pollers): it is never routed back there, so a change crosses each
 	// vendor once.
 	Origin string
+	// ChangedAt is the vendor's time of a change a vendor reported (zero
+	// for a client's write): deliveries carry it so that the later change
+	// wins a conflict (connectors.Delivery.ChangedAt).
+	ChangedAt time.Time
 }
 
 // Accepted reports the transfer a submission became.
@@ -192,6 +196,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 				Referenced: referenced[i] || (dest == s.IdentityAt && len(dests) > 1 && e.Interaction == connectors.Create),
 				GateWaits:  gateWaits,
 				Match:      e.Match,
+				ChangedAt:  sub.ChangedAt,
 			})
 			if err != nil {
 				return Accepted{}, fmt.Errorf("transfer: encode payload: %w", err)

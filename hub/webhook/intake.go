@@ -21,6 +21,7 @@ import (
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/store"
+	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
 
 // Kind is the River job kind of a received webhook.
@@ -67,8 +68,10 @@ type Intake struct {
 	MAC   seal.MAC
 	// Sources are the destinations whose connectors verify webhooks.
 	Sources map[string]connectors.WebhookVerifier
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Log, when set, records each rejected request in the transfer log.
+	Log    Appender
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Receive verifies a webhook for source and, unless its event was seen
@@ -86,6 +89,13 @@ func (in *Intake) Receive(ctx context.Context, source string, r connectors.Webho
 	ev, err := v.VerifyWebhook(r, now)
 	if err != nil {
 		in.record(ctx, source, "", "", Rejected, err.Error(), now)
+		if in.Log != nil {
+			if lerr := in.Log.Append(ctx, transferlog.Row{At: now, Event: transferlog.EventWebhookRejected, Direction: transferlog.Inbound,
+				Source: source, Outcome: Rejected, HTTPStatus: 401, Actor: "webhook:" + source,
+				Detail: map[string]any{"reason": err.Error()}}); lerr != nil {
+				in.Logger.Error("transfer log", "error", lerr)
+			}
+		}
 		return Rejected, err
 	}
 	hash := in.MAC.Sum([]byte("webhook-event"), []byte(source), []byte(ev.ID))

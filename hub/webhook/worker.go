@@ -7,12 +7,15 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
+	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/ledger"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/transfer"
+	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
 
 // Acceptor takes a mapped change in like any write (transfer.Service).
@@ -31,7 +34,23 @@ type Worker struct {
 	Translators map[string]connectors.WebhookTranslator
 	Transfers   Acceptor
 	Validate    Validator
-	Logger      *slog.Logger
+	// Ledger, when set, drops a change that is the hub's own write coming
+	// back or that a later change already overtook (package ledger).
+	Ledger Observer
+	// Log, when set, records dropped changes in the transfer log.
+	Log    Appender
+	Logger *slog.Logger
+}
+
+// Observer judges a change a vendor reported (package ledger).
+type Observer interface {
+	Judge(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) (ledger.Verdict, error)
+	Record(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) error
+}
+
+// Appender appends to the transfer log (package transferlog).
+type Appender interface {
+	Append(ctx context.Context, row transferlog.Row) error
 }
 
 // Work implements river.Worker. Each change becomes one transfer whose
@@ -70,7 +89,21 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	for i, c := range changes {
 		if c.Ours {
 			log.Info("webhook carries the hub's own write; dropped (no loop)", "resource_type", c.ResourceType)
+			w.dropped(ctx, a.Source, c.ResourceType, "own_write")
 			continue
+		}
+		var keys []string
+		if w.Ledger != nil && c.Record != "" {
+			keys = []string{c.ResourceType + "/" + c.Record}
+			v, err := w.Ledger.Judge(ctx, a.Source, keys, c.Resource, c.ChangedAt)
+			if err != nil {
+				return fmt.Errorf("judge webhook change: %w", err)
+			}
+			if v != ledger.Changed {
+				log.Info("webhook change dropped", "resource_type", c.ResourceType, "verdict", string(v))
+				w.dropped(ctx, a.Source, c.ResourceType, string(v))
+				continue
+			}
 		}
 		if w.Validate != nil {
 			if err := w.Validate(c.ResourceType, c.Resource); err != nil {
@@ -80,7 +113,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		}
 		acc, err := w.Transfers.Accept(ctx, transfer.Submission{
 			ClientID: "webhook:" + a.Source, IdempotencyKey: a.EventHash + "#" + strconv.Itoa(i),
-			Body: c.Resource, Kind: transfer.KindResource, Origin: a.Source,
+			Body: c.Resource, Kind: transfer.KindResource, Origin: a.Source, ChangedAt: c.ChangedAt,
 			Entries: []transfer.Entry{{Interaction: c.Interaction, ResourceType: c.ResourceType, Resource: c.Resource, Match: c.Match}},
 		})
 		switch {
@@ -91,6 +124,23 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		default:
 			log.Info("webhook change routed", "resource_type", c.ResourceType, "transfer_id", acc.ID, "replayed", acc.Replayed)
 		}
+		if len(keys) > 0 {
+			if err := w.Ledger.Record(ctx, a.Source, keys, c.Resource, c.ChangedAt); err != nil {
+				return fmt.Errorf("remember webhook change: %w", err)
+			}
+		}
 	}
 	return nil
+}
+
+// dropped records a change not routed (its reason: own_write, unchanged,
+// stale) in the transfer log.
+func (w *Worker) dropped(ctx context.Context, source, resourceType, reason string) {
+	if w.Log == nil {
+		return
+	}
+	if err := w.Log.Append(ctx, transferlog.Row{Event: transferlog.EventChangeDropped, Direction: transferlog.Inbound,
+		Source: source, ResourceType: resourceType, Outcome: reason, Actor: "webhook:" + source}); err != nil {
+		w.Logger.Error("transfer log", "error", err)
+	}
 }

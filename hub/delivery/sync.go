@@ -1,0 +1,63 @@
+package delivery
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/ledger"
+	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+)
+
+// CodeSuperseded is the code of a delivery skipped because the record
+// changed at the destination after the change it carries.
+const CodeSuperseded = "superseded"
+
+// Ledger is the hub's memory of vendor records it syncs (package ledger).
+type Ledger interface {
+	Record(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) error
+	Newer(ctx context.Context, vendor string, keys []string, changedAt time.Time) (bool, error)
+}
+
+// supersededHere reports whether the hub already knows the record d would
+// change at its destination to have changed after d's change (a vendor
+// change only: a client's write has no ChangedAt and always goes). The
+// record is the one d.Match addresses, or the one whose id at the
+// destination d carries as an identifier of the destination's system.
+func (w *Worker) supersededHere(ctx context.Context, dest Destination, d connectors.Delivery) (bool, error) {
+	if w.Ledger == nil || d.ChangedAt.IsZero() || !w.Synced[d.Destination] {
+		return false, nil
+	}
+	var keys []string
+	if d.Match != "" {
+		keys = append(keys, ledger.MatchKey(d.ResourceType, d.Match))
+	}
+	if id, ok := dest.Connector.(connectors.Identified); ok {
+		if system := id.IdentifierSystem(d.ResourceType); system != "" {
+			for _, x := range mapping.Identifiers(d.Resource, system) {
+				if x.System == system {
+					keys = append(keys, d.ResourceType+"/"+x.Value)
+				}
+			}
+		}
+	}
+	return w.Ledger.Newer(ctx, d.Destination, keys, d.ChangedAt)
+}
+
+// wrote remembers what a destination that reports changes now holds, so
+// that the change coming back is known for the hub's own. Failing to is
+// logged: the echo is then routed once more and converges, since the
+// vendor that made it drops it as unchanged.
+func (w *Worker) wrote(ctx context.Context, log *slog.Logger, d connectors.Delivery, vendorID string) {
+	if w.Ledger == nil || !w.Synced[d.Destination] {
+		return
+	}
+	keys := ledger.Keys(d.ResourceType, vendorID, d.Resource)
+	if d.Match != "" {
+		keys = append(keys, ledger.MatchKey(d.ResourceType, d.Match))
+	}
+	if err := w.Ledger.Record(context.WithoutCancel(ctx), d.Destination, ledger.Dedup(keys), d.Resource, d.ChangedAt); err != nil {
+		log.Error("could not remember what was written (its echo will be routed once)", "error", err)
+	}
+}

@@ -1,0 +1,180 @@
+// Package ledger is the hub's memory of what each vendor record it syncs
+// looked like the last time the hub saw or wrote it, as keyed hashes only
+// (DESIGN.md decision 7, no loops; README "Two-way sync").
+//
+// For every record a change came from, or the hub wrote to, the ledger keeps
+// an HMAC of the fields the hub syncs (mappings/fhir.SyncedFields) and the
+// vendor time of that state. With it the hub tells:
+//
+//   - an echo: a change whose fingerprint is the one the hub knows (its own
+//     write coming back through a webhook or a poll, or an edit to nothing
+//     it syncs) is recorded and dropped;
+//   - a stale change: one stamped earlier than the state the hub knows (a
+//     webhook delivered late, after a later change on the other side) loses
+//     to the later one and is dropped;
+//   - a superseded delivery: before a vendor change is written to another
+//     vendor, a record there the hub knows to have changed after it is left
+//     alone; the later vendor timestamp wins.
+//
+// A record is known under several keys: "Appointment/{vendor id}" and, for
+// each of its identifiers under the hub's systems, "Appointment|system|value",
+// so that a change addressed by identifier (a booking uid at the EHR) finds
+// the record its vendor id names.
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/seal"
+	"github.com/switchboard-health/switchboard/hub/store"
+	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+)
+
+// Verdict is what the ledger makes of a change a vendor reported.
+type Verdict string
+
+const (
+	// Changed: new to the hub, or different from what it knew: route it.
+	Changed Verdict = "changed"
+	// Unchanged: the fingerprint the hub knows (an echo of its own write,
+	// or an edit to fields it does not sync): drop it.
+	Unchanged Verdict = "unchanged"
+	// Stale: older than the state the hub knows: a later change won.
+	Stale Verdict = "stale"
+)
+
+// Ledger reads and writes switchboard_sync.
+type Ledger struct {
+	DB  store.Querier
+	MAC seal.MAC
+	Now func() time.Time
+}
+
+// Keys lists the keys of a record: its vendor id first, then its hub
+// identifiers.
+func Keys(resourceType, vendorID string, resource []byte) []string {
+	var keys []string
+	if vendorID != "" {
+		keys = append(keys, resourceType+"/"+vendorID)
+	}
+	for _, id := range mapping.Identifiers(resource, connectors.IdentifierSystemPrefix) {
+		keys = append(keys, MatchKey(resourceType, id.System+"|"+id.Value))
+	}
+	return keys
+}
+
+// MatchKey is the key of a record addressed by identifier ("system|value").
+func MatchKey(resourceType, match string) string { return resourceType + "|" + match }
+
+// Judge says what a change vendor reported about the record keys name (the
+// first is the one compared) is. It writes nothing: the caller routes a
+// Changed change and then Records it, so that a crash in between makes the
+// change be judged, and routed under the same idempotency key, again rather
+// than lost.
+func (l *Ledger) Judge(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) (Verdict, error) {
+	if len(keys) == 0 {
+		return Changed, nil
+	}
+	fp, err := l.fingerprint(resource)
+	if err != nil {
+		return "", err
+	}
+	var known string
+	var at int64
+	err = l.DB.QueryRow(ctx, `SELECT fingerprint, changed_at FROM switchboard_sync WHERE record_hash = $1`,
+		l.key(vendor, keys[0])).Scan(&known, &at)
+	switch {
+	case err == nil && known == fp:
+		return Unchanged, nil
+	case err == nil && !changedAt.IsZero() && changedAt.UnixMicro() < at:
+		return Stale, nil
+	case err != nil && !store.IsNoRows(err):
+		return "", fmt.Errorf("ledger: read: %w", err)
+	}
+	return Changed, nil
+}
+
+// Record remembers that the record keys name at vendor holds resource's
+// synced fields as of changedAt (the vendor time of that state; zero, for a
+// client's write, counts as now): after the hub wrote it there, or routed a
+// change vendor reported.
+func (l *Ledger) Record(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	fp, err := l.fingerprint(resource)
+	if err != nil {
+		return err
+	}
+	return l.put(ctx, vendor, keys, fp, changedAt)
+}
+
+// Newer reports whether the hub knows any of keys at vendor to have changed
+// after changedAt: a vendor change written there now would undo a later one.
+func (l *Ledger) Newer(ctx context.Context, vendor string, keys []string, changedAt time.Time) (bool, error) {
+	if changedAt.IsZero() || len(keys) == 0 {
+		return false, nil
+	}
+	for _, k := range keys {
+		var at int64
+		err := l.DB.QueryRow(ctx, `SELECT changed_at FROM switchboard_sync WHERE record_hash = $1`, l.key(vendor, k)).Scan(&at)
+		switch {
+		case err == nil && at > changedAt.UnixMicro():
+			return true, nil
+		case err != nil && !store.IsNoRows(err):
+			return false, fmt.Errorf("ledger: read: %w", err)
+		}
+	}
+	return false, nil
+}
+
+func (l *Ledger) put(ctx context.Context, vendor string, keys []string, fp string, changedAt time.Time) error {
+	now := time.Now()
+	if l.Now != nil {
+		now = l.Now()
+	}
+	if changedAt.IsZero() {
+		changedAt = now
+	}
+	for _, k := range keys {
+		_, err := l.DB.Exec(ctx, `INSERT INTO switchboard_sync (record_hash, fingerprint, changed_at, updated_at)
+			VALUES ($1, $2, $3, $4)
+			ON CONFLICT (record_hash) DO UPDATE SET fingerprint = excluded.fingerprint,
+				changed_at = excluded.changed_at, updated_at = excluded.updated_at`,
+			l.key(vendor, k), fp, changedAt.UnixMicro(), now.UnixMicro())
+		if err != nil {
+			return fmt.Errorf("ledger: write: %w", err)
+		}
+	}
+	return nil
+}
+
+func (l *Ledger) key(vendor, k string) string {
+	return l.MAC.Sum([]byte("sync-record"), []byte(vendor), []byte(k))
+}
+
+func (l *Ledger) fingerprint(resource []byte) (string, error) {
+	f, err := mapping.SyncedFields(resource, connectors.IdentifierSystemPrefix)
+	if err != nil {
+		return "", fmt.Errorf("ledger: %w", err)
+	}
+	defer clear(f)
+	return l.MAC.Sum([]byte("sync-fields"), f), nil
+}
+
+// Dedup removes repeated keys, keeping the first of each.
+func Dedup(keys []string) []string {
+	seen := map[string]bool{}
+	out := keys[:0]
+	for _, k := range keys {
+		if k != "" && !seen[k] && !strings.HasSuffix(k, "|") {
+			seen[k] = true
+			out = append(out, k)
+		}
+	}
+	return out
+}

@@ -1,0 +1,313 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/ledger"
+	"github.com/switchboard-health/switchboard/hub/store"
+	"github.com/switchboard-health/switchboard/hub/transfer"
+	"github.com/switchboard-health/switchboard/hub/transferlog"
+)
+
+// Kind is the River job kind of a poll.
+const Kind = "switchboard.poll"
+
+// Queue is the River queue polls run on.
+const Queue = "reconcile"
+
+// Args names the source to poll. Only Source makes a poll unique: a manual
+// run while a periodic one is queued or running is the same run.
+type Args struct {
+	Source string `json:"source" river:"unique"`
+	// Manual runs ignore the back-off of a failing source.
+	Manual bool `json:"manual,omitempty"`
+}
+
+// Kind implements river.JobArgs.
+func (Args) Kind() string { return Kind }
+
+// InsertOpts keeps one poll per source queued or running at a time.
+func (Args) InsertOpts() river.InsertOpts {
+	return river.InsertOpts{Queue: Queue, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true,
+		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
+			rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
+}
+
+// Source is a polled destination.
+type Source struct {
+	Poller   connectors.Poller
+	Interval time.Duration
+	PageSize int
+	Overlap  time.Duration
+	// Since is where a source's first poll starts (zero: when it first runs,
+	// so connecting a hub does not replay the vendor's history).
+	Since time.Time
+}
+
+// Acceptor routes a change like any write (transfer.Service).
+type Acceptor interface {
+	Accept(ctx context.Context, sub transfer.Submission) (transfer.Accepted, error)
+}
+
+// Judge is the ledger (package ledger).
+type Judge interface {
+	Judge(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) (ledger.Verdict, error)
+	Record(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) error
+}
+
+// Appender appends to the transfer log (package transferlog).
+type Appender interface {
+	Append(ctx context.Context, row transferlog.Row) error
+}
+
+// Worker runs polls.
+type Worker struct {
+	river.WorkerDefaults[Args]
+	Store     store.Store
+	Sources   map[string]Source
+	Ledger    Judge
+	Transfers Acceptor
+	// Validate checks a polled resource as strictly as a client's (nil
+	// skips it).
+	Validate func(resourceType string, body []byte) error
+	Log      Appender
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// Counts is what one poll of one resource type did; PHI-free.
+type Counts struct {
+	Pages     int `json:"pages"`
+	Seen      int `json:"seen"`
+	Routed    int `json:"routed"`
+	Replayed  int `json:"replayed"`
+	OwnWrites int `json:"own_writes"`
+	Unchanged int `json:"unchanged"`
+	Stale     int `json:"stale"`
+	NoRoute   int `json:"no_route"`
+	Invalid   int `json:"invalid"`
+}
+
+// maxBackoff caps the wait after repeated failures.
+const maxBackoff = time.Hour
+
+// Work implements river.Worker.
+func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	a := job.Args
+	src, ok := w.Sources[a.Source]
+	if !ok {
+		return river.JobCancel(fmt.Errorf("no polled source named %q", a.Source))
+	}
+	log := w.Logger.With("source", a.Source, "job_id", job.ID, "manual", a.Manual)
+	for _, typ := range src.Poller.PollTypes() {
+		if err := w.pollType(ctx, log, a, src, typ); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Worker) now() time.Time {
+	if w.Now != nil {
+		return w.Now()
+	}
+	return time.Now()
+}
+
+// pollType polls one resource type of a source from its cursor to the end.
+func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Source, typ string) error {
+	log = log.With("resource_type", typ)
+	cur, found, err := w.cursor(ctx, a.Source, typ)
+	if err != nil {
+		return err
+	}
+	now := w.now()
+	if !found {
+		cur = cursor{since: src.Since}
+		if cur.since.IsZero() {
+			cur.since = now
+		}
+		if err := w.saveCursor(ctx, a.Source, typ, cur); err != nil {
+			return err
+		}
+	}
+	if !a.Manual && !cur.nextAt.IsZero() && now.Before(cur.nextAt) {
+		log.Debug("source backing off", "until", cur.nextAt)
+		return nil
+	}
+	started := now
+	var c Counts
+	q := connectors.PollQuery{ResourceType: typ, Since: cur.since.Add(-src.Overlap), Count: src.PageSize}
+	var perr error
+	for {
+		page, err := src.Poller.Poll(ctx, q)
+		if err != nil {
+			perr = err
+			break
+		}
+		c.Pages++
+		next := cur.since
+		for _, ch := range page.Changes {
+			if err := w.take(ctx, a.Source, ch, &c); err != nil {
+				perr = err
+				break
+			}
+			if ch.Updated.After(next) {
+				next = ch.Updated
+			}
+		}
+		if perr != nil {
+			break
+		}
+		// The cursor moves after the page's changes are routed: a crash
+		// before this line polls the page again, and its changes are
+		// recognised rather than doubled.
+		cur.since = next
+		if err := w.saveCursor(ctx, a.Source, typ, cur); err != nil {
+			return err
+		}
+		if page.Next == "" {
+			break
+		}
+		q.Page = page.Next
+	}
+	row := transferlog.Row{At: w.now(), Event: transferlog.EventPoll, Direction: transferlog.Inbound, Source: a.Source,
+		ResourceType: typ, Actor: "reconciler", LatencyMS: w.now().Sub(started).Milliseconds(), Detail: detail(c, a.Manual)}
+	if perr != nil {
+		cur.failures++
+		cur.nextAt = w.now().Add(backoff(src.Interval, cur.failures))
+		cur.lastError = errorCode(perr)
+		row.Outcome, row.ErrorClass = "failed", string(connectors.ClassOf(perr))
+		row.Detail["error_code"] = cur.lastError
+		log.Warn("poll failed; backing off", "error", perr, "failures", cur.failures, "retry_at", cur.nextAt)
+	} else {
+		cur.failures, cur.nextAt, cur.lastError = 0, time.Time{}, ""
+		row.Outcome = "completed"
+		log.Info("poll completed", "pages", c.Pages, "seen", c.Seen, "routed", c.Routed)
+	}
+	cur.polledAt = w.now()
+	if err := w.saveCursor(ctx, a.Source, typ, cur); err != nil {
+		return err
+	}
+	if w.Log != nil {
+		if err := w.Log.Append(ctx, row); err != nil {
+			log.Error("transfer log", "error", err)
+		}
+	}
+	if perr != nil && a.Manual {
+		return river.JobCancel(fmt.Errorf("poll %s %s: %w", a.Source, typ, perr))
+	}
+	return nil
+}
+
+// take routes one polled change unless it is the hub's own, unchanged or
+// stale.
+func (w *Worker) take(ctx context.Context, source string, ch connectors.Change, c *Counts) error {
+	c.Seen++
+	if ch.Ours {
+		c.OwnWrites++
+		return nil
+	}
+	keys := ledger.Keys(ch.ResourceType, ch.ID, ch.Resource)
+	if w.Ledger != nil {
+		v, err := w.Ledger.Judge(ctx, source, keys, ch.Resource, ch.Updated)
+		if err != nil {
+			return err
+		}
+		switch v {
+		case ledger.Unchanged:
+			c.Unchanged++
+			return nil
+		case ledger.Stale:
+			c.Stale++
+			return nil
+		}
+	}
+	if w.Validate != nil {
+		if err := w.Validate(ch.ResourceType, ch.Resource); err != nil {
+			// The vendor holds a record the hub would refuse from a client:
+			// routing it would fail at every destination. Counted, skipped.
+			c.Invalid++
+			return nil
+		}
+	}
+	version := ch.Version
+	if version == "" {
+		version = "t" + strconv.FormatInt(ch.Updated.UnixMicro(), 10)
+	}
+	acc, err := w.Transfers.Accept(ctx, transfer.Submission{
+		ClientID: "poll:" + source, IdempotencyKey: ch.ResourceType + "/" + ch.ID + "/_history/" + version,
+		Body: ch.Resource, Kind: transfer.KindResource, Origin: source, ChangedAt: ch.Updated,
+		Entries: []transfer.Entry{{Interaction: connectors.Update, ResourceType: ch.ResourceType, ResourceID: ch.ID, Resource: ch.Resource}},
+	})
+	switch {
+	case errors.Is(err, transfer.ErrNoDestination):
+		c.NoRoute++
+	case err != nil:
+		return fmt.Errorf("route polled change: %w", err)
+	case acc.Replayed:
+		c.Replayed++
+	default:
+		c.Routed++
+	}
+	if w.Ledger != nil {
+		if err := w.Ledger.Record(ctx, source, keys, ch.Resource, ch.Updated); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func detail(c Counts, manual bool) map[string]any {
+	d := map[string]any{"pages": c.Pages, "seen": c.Seen, "routed": c.Routed, "replayed": c.Replayed,
+		"own_writes": c.OwnWrites, "unchanged": c.Unchanged, "stale": c.Stale, "no_route": c.NoRoute, "invalid": c.Invalid}
+	if manual {
+		d["manual"] = true
+	}
+	return d
+}
+
+// backoff doubles the interval per failure, up to maxBackoff.
+func backoff(interval time.Duration, failures int) time.Duration {
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	d := interval << min(failures, 16)
+	if d <= 0 || d > maxBackoff {
+		return maxBackoff
+	}
+	return d
+}
+
+// errorCode is a PHI-free code for a poll failure.
+func errorCode(err error) string {
+	var ce *connectors.Error
+	if errors.As(err, &ce) && ce.Code != "" {
+		return ce.Code
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		return "timeout"
+	}
+	return "error"
+}
+
+// PeriodicJobs schedules a poll of every source at its interval. River's
+// leader alone enqueues periodic jobs, so a cluster polls each source once.
+func PeriodicJobs(sources map[string]Source) []*river.PeriodicJob {
+	var jobs []*river.PeriodicJob
+	for name, s := range sources {
+		jobs = append(jobs, river.NewPeriodicJob(river.PeriodicInterval(s.Interval),
+			func() (river.JobArgs, *river.InsertOpts) { return Args{Source: name}, nil },
+			&river.PeriodicJobOpts{ID: "poll-" + name, RunOnStart: true}))
+	}
+	return jobs
+}

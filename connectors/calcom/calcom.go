@@ -7,20 +7,35 @@
 //	POST {base_url}/v2/bookings/{uid}/cancel       a booking identifier and status cancelled
 //
 // The booking uid travels as an identifier with system
-// https://switchboard.health/id/calcom-booking. Before rescheduling, the
-// booking is read (GET /v2/bookings/{uid}) and a delivery whose start is
-// already the booking's changes nothing, so an update that only touched
-// other fields does not move the meeting. Rescheduling makes Cal.com create
-// a new booking: the Result's VendorID is then the new uid, otherwise the
-// booking's uid.
+// https://switchboard.health/id/calcom-booking. Before rescheduling or
+// cancelling, the booking is read (GET /v2/bookings/{uid}). Cal.com does not
+// move a booking but replaces it: the old one is cancelled and carries
+// rescheduledToUid, and Cal.com refuses to reschedule or cancel it again. So
+// the read follows rescheduledToUid (at most 5 hops) to the live booking,
+// and the write goes to that one. A reschedule whose start is already the
+// live booking's changes nothing, so an update that only touched other
+// fields does not move the meeting, and a reschedule retried after its
+// answer was lost (a timeout, a 5xx after the write) finds its own effect
+// instead of failing; a cancel of a booking already cancelled likewise
+// writes nothing. The Result's VendorID is the live booking's uid (on a
+// reschedule, the new booking's).
+//
+// Conflicts are settled in the same read: the later vendor timestamp wins.
+// When a delivery carries a vendor's change (Delivery.ChangedAt) and the
+// live booking, or one of its rescheduledToUid chain, was changed at Cal.com
+// after it (updatedAt, or createdAt for a booking a reschedule made) by
+// someone other than the hub, nothing is written and the Result is
+// Superseded. A change is the hub's when its rescheduledByEmail or
+// cancelledByEmail is organizer_email, or when the booking's
+// metadata.switchboard_origin is the hub's and no other email is recorded.
 //
 // Cal.com ignores Idempotency-Key. So that a retried create does not book the
 // patient twice, a create on attempt 2 or later first looks for a booking of
 // the same attendee whose metadata.switchboard_transfer is this transfer
 // (GET /v2/bookings?attendeeEmail&afterStart) and reports it instead. For
-// the same reason a create is sent once per attempt (outbound.Request.Once):
-// the inline retries of retry_max, which could not look first, apply to the
-// other calls only.
+// the same reason every write (create, reschedule, cancel) is sent once per
+// attempt (outbound.Request.Once): the inline retries of retry_max, which
+// could not look first, apply to the reads only; the next attempt looks.
 //
 // Every request carries Authorization: Bearer <key>, cal-api-version
 // (2024-08-13 for bookings, 2024-09-04 for slots) and the delivery's
@@ -43,6 +58,8 @@
 //	event_type_id     event type of Appointments without a https://cal.com/event-type serviceType
 //	time_zone         attendee time zone when the Patient has no tz-code extension (IANA, e.g. Europe/Lisbon)
 //	slot_minutes      length of a slot Cal.com returns without an end (default 30)
+//	organizer_email   email of the Cal.com user whose API key the hub uses (optional): sent as
+//	                  rescheduledBy, it tells the hub's own reschedules and cancels from others'
 //	timeout, retry_max, breaker_failures, breaker_open_for  as for every connector
 package calcom
 
@@ -52,9 +69,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
@@ -80,6 +99,7 @@ func init() {
 			"event_type_id":       "Cal.com event type id for Appointments without a https://cal.com/event-type serviceType coding",
 			"time_zone":           "IANA time zone of attendees whose Patient has no tz-code extension, e.g. Europe/Lisbon",
 			"slot_minutes":        "length of a slot Cal.com returns without an end (default 30)",
+			"organizer_email":     "email of the Cal.com user whose API key the hub uses (optional): sent as rescheduledBy, so that the hub's own reschedules and cancels are not taken for someone else's",
 		}),
 		New: New,
 	})
@@ -92,6 +112,10 @@ type Config struct {
 	EventTypeID int64  `yaml:"event_type_id"`
 	TimeZone    string `yaml:"time_zone"`
 	SlotMinutes int    `yaml:"slot_minutes"`
+	// OrganizerEmail is the email of the Cal.com user whose API key the hub
+	// uses: sent as rescheduledBy, and how the hub recognises its own
+	// changes (rescheduledByEmail, cancelledByEmail) when it reads a booking.
+	OrganizerEmail string `yaml:"organizer_email"`
 	// WebhookSecretsEnv names the environment variables holding the
 	// webhook secrets (several during a rotation).
 	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
@@ -131,6 +155,11 @@ func New(p connectors.Params) (connectors.Connector, error) {
 			return nil, fmt.Errorf("calcom destination %q: time_zone %q is not an IANA time zone", p.Name, c.TimeZone)
 		}
 	}
+	if c.OrganizerEmail != "" {
+		if a, err := mail.ParseAddress(c.OrganizerEmail); err != nil || a.Address != c.OrganizerEmail {
+			return nil, fmt.Errorf("calcom destination %q: organizer_email must be a bare email address", p.Name)
+		}
+	}
 	if c.SlotMinutes <= 0 {
 		return nil, fmt.Errorf("calcom destination %q: slot_minutes must be positive", p.Name)
 	}
@@ -167,24 +196,48 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 		return connectors.Result{}, err
 	}
 	plan, err := mapping.PlanDelivery(d.Resource, d.Related, mapping.Options{
-		DefaultEventTypeID: c.cfg.EventTypeID, DefaultTimeZone: c.cfg.TimeZone, TransferID: d.TransferID})
+		DefaultEventTypeID: c.cfg.EventTypeID, DefaultTimeZone: c.cfg.TimeZone, TransferID: d.TransferID,
+		RescheduledBy: c.cfg.OrganizerEmail})
 	if err != nil {
 		return connectors.Result{}, connectors.PermanentError("mapping", err)
 	}
 	switch plan.Action {
 	case mapping.Cancel:
-		res, err := c.post(ctx, "/v2/bookings/"+url.PathEscape(plan.UID)+"/cancel", "/v2/bookings/{uid}/cancel", plan.Body, d.IdempotencyKey)
-		res.VendorID = plan.UID
-		return res, err
-	case mapping.Reschedule:
-		current, status, err := c.booking(ctx, plan.UID)
+		chain, status, err := c.live(ctx, plan.UID)
 		if err != nil {
 			return connectors.Result{}, err
 		}
-		if current.Equal(plan.Start) {
-			return connectors.Result{Status: status, VendorID: plan.UID}, nil
+		live := chain[len(chain)-1]
+		if !live.active() {
+			// Cancelled already: by an earlier attempt whose answer was
+			// lost, or at Cal.com. Either way nothing is left to do.
+			return connectors.Result{Status: status, VendorID: live.uid}, nil
 		}
-		return c.post(ctx, "/v2/bookings/"+url.PathEscape(plan.UID)+"/reschedule", "/v2/bookings/{uid}/reschedule", plan.Body, d.IdempotencyKey)
+		if c.superseded(chain, d.ChangedAt) {
+			return connectors.Result{Status: status, VendorID: live.uid, Superseded: true}, nil
+		}
+		res, err := c.post(ctx, "/v2/bookings/"+url.PathEscape(live.uid)+"/cancel", "/v2/bookings/{uid}/cancel", plan.Body, d.IdempotencyKey)
+		res.VendorID = live.uid
+		return res, err
+	case mapping.Reschedule:
+		chain, status, err := c.live(ctx, plan.UID)
+		if err != nil {
+			return connectors.Result{}, err
+		}
+		live := chain[len(chain)-1]
+		if live.start.Equal(plan.Start) {
+			// Already there: an update of other fields, or this very
+			// reschedule made by an attempt whose answer was lost.
+			return connectors.Result{Status: status, VendorID: live.uid}, nil
+		}
+		if c.superseded(chain, d.ChangedAt) {
+			return connectors.Result{Status: status, VendorID: live.uid, Superseded: true}, nil
+		}
+		res, err := c.post(ctx, "/v2/bookings/"+url.PathEscape(live.uid)+"/reschedule", "/v2/bookings/{uid}/reschedule", plan.Body, d.IdempotencyKey)
+		if err == nil && res.VendorID == "" {
+			res.VendorID = live.uid
+		}
+		return res, err
 	default:
 		if d.Attempt > 1 && d.TransferID != "" {
 			uid, status, err := c.madeBy(ctx, plan, d.TransferID)
@@ -234,9 +287,10 @@ func (c *Connector) post(ctx context.Context, path, template string, body []byte
 	resp, err := c.do(ctx, outbound.Request{
 		Method: http.MethodPost, URL: c.base + path, PathTemplate: c.basePath + template,
 		Body: body, IdempotencyKey: key, Header: c.header(BookingsVersion),
-		// A create is never repeated blindly within an attempt: Cal.com
-		// ignores the key, and madeBy looks for the booking on the next one.
-		Once: template == "/v2/bookings",
+		// No write is repeated blindly within an attempt: Cal.com ignores
+		// the key, and refuses to reschedule or cancel a booking twice. The
+		// next attempt looks first (madeBy, live).
+		Once: true,
 	})
 	if err != nil {
 		return connectors.Result{}, err
@@ -250,20 +304,116 @@ func (c *Connector) post(ctx context.Context, path, template string, body []byte
 	return connectors.Result{Status: resp.Status, VendorID: out.Data.UID}, nil
 }
 
-// booking reads a booking's start.
-func (c *Connector) booking(ctx context.Context, uid string) (time.Time, int, error) {
+// maxHops bounds how many reschedules live follows from the booking a
+// delivery names.
+const maxHops = 5
+
+// bookingState is what the connector reads of a booking before a write.
+type bookingState struct {
+	uid                  string // the uid asked for
+	status               string
+	start                time.Time
+	rescheduledTo        string
+	rescheduledBy        string
+	cancelledBy          string
+	origin               string // metadata.switchboard_origin
+	createdAt, updatedAt time.Time
+}
+
+// active reports whether the booking still holds its time.
+func (b bookingState) active() bool { return b.status != "cancelled" && b.status != "rejected" }
+
+// booking reads one booking. Unreadable times are zero: a zero start makes
+// the reschedule go out, a zero updatedAt is no conflict.
+func (c *Connector) booking(ctx context.Context, uid string) (bookingState, int, error) {
 	resp, err := c.do(ctx, c.get("/v2/bookings/"+url.PathEscape(uid), "/v2/bookings/{uid}", BookingsVersion))
 	if err != nil {
-		return time.Time{}, 0, err
+		return bookingState{}, 0, err
 	}
 	var out struct {
 		Data struct {
-			Start string `json:"start"`
+			Status             string `json:"status"`
+			Start              string `json:"start"`
+			RescheduledToUID   string `json:"rescheduledToUid"`
+			RescheduledByEmail string `json:"rescheduledByEmail"`
+			CancelledByEmail   string `json:"cancelledByEmail"`
+			CreatedAt          string `json:"createdAt"`
+			UpdatedAt          string `json:"updatedAt"`
+			Metadata           struct {
+				Origin any `json:"switchboard_origin"`
+			} `json:"metadata"`
 		} `json:"data"`
 	}
 	_ = json.Unmarshal(resp.Body, &out)
-	start, _ := time.Parse(time.RFC3339, out.Data.Start) // unreadable: zero, so the reschedule is sent
-	return start, resp.Status, nil
+	b := bookingState{uid: uid, status: out.Data.Status, rescheduledTo: out.Data.RescheduledToUID,
+		rescheduledBy: out.Data.RescheduledByEmail, cancelledBy: out.Data.CancelledByEmail}
+	b.origin, _ = out.Data.Metadata.Origin.(string)
+	b.start, _ = time.Parse(time.RFC3339, out.Data.Start)
+	b.createdAt, _ = time.Parse(time.RFC3339, out.Data.CreatedAt)
+	b.updatedAt, _ = time.Parse(time.RFC3339, out.Data.UpdatedAt)
+	return b, resp.Status, nil
+}
+
+// live reads the booking uid and follows rescheduledToUid to the booking
+// that replaced it, at most maxHops times: the chain from uid to the live
+// booking, last, and the status of the last read. A uid already read ends
+// the chain (Cal.com makes none; a mock answering one example can).
+func (c *Connector) live(ctx context.Context, uid string) ([]bookingState, int, error) {
+	b, status, err := c.booking(ctx, uid)
+	if err != nil {
+		return nil, 0, err
+	}
+	chain := []bookingState{b}
+	seen := map[string]bool{uid: true}
+	for b.rescheduledTo != "" && !seen[b.rescheduledTo] {
+		if len(chain) > maxHops {
+			return nil, 0, connectors.PermanentError("calcom_reschedule_chain",
+				fmt.Errorf("the booking was rescheduled more than %d times: not followed further", maxHops))
+		}
+		seen[b.rescheduledTo] = true
+		if b, status, err = c.booking(ctx, b.rescheduledTo); err != nil {
+			return nil, 0, err
+		}
+		chain = append(chain, b)
+	}
+	return chain, status, nil
+}
+
+// superseded reports whether a booking of the chain was changed at Cal.com
+// after changedAt by someone other than the hub: the later vendor timestamp
+// wins. A booking's change time is its updatedAt, or for one a reschedule
+// made (reached through rescheduledToUid) its createdAt if later. A zero
+// changedAt (a client's write, not a vendor's change) never is.
+func (c *Connector) superseded(chain []bookingState, changedAt time.Time) bool {
+	if changedAt.IsZero() {
+		return false
+	}
+	for i, b := range chain {
+		at := b.updatedAt
+		if i > 0 && b.createdAt.After(at) {
+			at = b.createdAt
+		}
+		if at.After(changedAt) && !c.ours(b) {
+			return true
+		}
+	}
+	return false
+}
+
+// ours reports whether the hub made the booking's last change: no email but
+// organizer_email is recorded as having rescheduled or cancelled it, and
+// either organizer_email is (the hub sends it as rescheduledBy, and Cal.com
+// records the API key's user as the canceller) or the hub made the booking
+// (metadata.switchboard_origin).
+func (c *Connector) ours(b bookingState) bool {
+	org := c.cfg.OrganizerEmail
+	mine := func(email string) bool { return org != "" && strings.EqualFold(strings.TrimSpace(email), org) }
+	for _, by := range []string{b.rescheduledBy, b.cancelledBy} {
+		if by != "" && !mine(by) {
+			return false
+		}
+	}
+	return mine(b.rescheduledBy) || mine(b.cancelledBy) || b.origin == mapping.OriginHub
 }
 
 // get is a GET of path (with its query) under base_url.

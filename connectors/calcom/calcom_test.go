@@ -28,6 +28,8 @@ func TestConfigErrors(t *testing.T) {
 		{"time_zone must be IANA", `{time_zone: "Mars/Olympus"}`, key, "time_zone"},
 		{"event_type_id must be positive", `{event_type_id: -4}`, key, "event_type_id"},
 		{"unknown field", `{event_type: 4}`, key, "event_type"},
+		{"organizer_email must be a bare email", `{organizer_email: "Scheduler <s@clinic.example>"}`, key, "organizer_email"},
+		{"organizer_email must be an email", `{organizer_email: "scheduler"}`, key, "organizer_email"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -53,7 +55,7 @@ func TestWhatIsSent(t *testing.T) {
 		{"appointment-contained-patient.json", []string{"POST /v2/bookings"}, "bkNew"},
 		{"bundle-related-patient.json", []string{"POST /v2/bookings"}, "bkNew"},
 		{"appointment-reschedule.json", []string{"GET /v2/bookings/bk3Xq9TzR2mW7pLs", "POST /v2/bookings/bk3Xq9TzR2mW7pLs/reschedule"}, "bkNew"},
-		{"appointment-cancel.json", []string{"POST /v2/bookings/bk3Xq9TzR2mW7pLs/cancel"}, "bk3Xq9TzR2mW7pLs"},
+		{"appointment-cancel.json", []string{"GET /v2/bookings/bk3Xq9TzR2mW7pLs", "POST /v2/bookings/bk3Xq9TzR2mW7pLs/cancel"}, "bk3Xq9TzR2mW7pLs"},
 	}
 	for _, tc := range cases {
 		for _, ia := range []connectors.Interaction{connectors.Create, connectors.Update} {

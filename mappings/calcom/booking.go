@@ -24,7 +24,9 @@
 // An Appointment already booked carries the booking uid as an identifier with
 // system https://switchboard.health/id/calcom-booking (BookingSystem); such an
 // Appointment is cancelled (status cancelled) or rescheduled (new start)
-// instead, with generic reasons that say nothing about the patient.
+// instead, with generic reasons that say nothing about the patient. A
+// reschedule names Options.RescheduledBy (the hub's Cal.com user) as
+// rescheduledBy when it is set.
 package calcom
 
 import (
@@ -69,6 +71,11 @@ type Options struct {
 	DefaultTimeZone string
 	// TransferID is the hub's transfer id, stored in the booking's metadata.
 	TransferID string
+	// RescheduledBy is the email sent as rescheduledBy on a reschedule (the
+	// Cal.com user whose API key the hub uses); "" sends none. Cal.com
+	// records it as the new booking's rescheduledByEmail, which tells the
+	// hub's own reschedules from the attendee's.
+	RescheduledBy string
 }
 
 // Action is what a delivery does at Cal.com.
@@ -116,6 +123,7 @@ type Attendee struct {
 // RescheduleBooking is the body of POST /v2/bookings/{uid}/reschedule.
 type RescheduleBooking struct {
 	Start              string `json:"start"`
+	RescheduledBy      string `json:"rescheduledBy,omitempty"`
 	ReschedulingReason string `json:"reschedulingReason"`
 }
 
@@ -209,7 +217,7 @@ func PlanDelivery(resource []byte, related map[string][]byte, o Options) (Plan, 
 			return Plan{}, err
 		}
 		return Plan{Action: Reschedule, UID: uid, Start: start,
-			Body: canonical(RescheduleBooking{Start: instant(start), ReschedulingReason: RescheduleReason})}, nil
+			Body: canonical(RescheduleBooking{Start: instant(start), RescheduledBy: o.RescheduledBy, ReschedulingReason: RescheduleReason})}, nil
 	}
 	b, start, err := booking(a, related, o)
 	if err != nil {

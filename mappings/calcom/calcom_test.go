@@ -150,6 +150,27 @@ func TestPlanActions(t *testing.T) {
 	}
 }
 
+// A reschedule names the hub's Cal.com user as rescheduledBy when one is
+// configured, so that the hub can tell its own reschedules from the
+// attendee's; without one the body is the golden file's.
+func TestRescheduledBy(t *testing.T) {
+	res, related := loadInput(t, filepath.Join("..", "..", "testdata", "mappings", "calcom", "appointment-reschedule.json"))
+	cases := []struct {
+		by, want string
+	}{
+		{"", `{"reschedulingReason":"Rescheduled through Switchboard","start":"2030-03-06T14:15:00Z"}`},
+		{"scheduler@clinic.example", `{"rescheduledBy":"scheduler@clinic.example","reschedulingReason":"Rescheduled through Switchboard","start":"2030-03-06T14:15:00Z"}`},
+	}
+	for _, c := range cases {
+		o := goldenOptions
+		o.RescheduledBy = c.by
+		p, err := PlanDelivery(res, related, o)
+		if err != nil || string(p.Body) != c.want {
+			t.Errorf("rescheduledBy %q: %s %v, want %s", c.by, p.Body, err, c.want)
+		}
+	}
+}
+
 func TestBookingFields(t *testing.T) {
 	const pat = `{"resourceType":"Patient","id":"p","name":[{"given":["A"],"family":"B"}],"telecom":[{"system":"email","value":"a@x.example"}]}`
 	cases := []struct {

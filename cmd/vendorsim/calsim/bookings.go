@@ -179,17 +179,23 @@ func intParam(v string, def int) (int, bool) {
 }
 
 // reschedule does what Cal.com does: the booking is not moved but replaced.
-// A new booking (new uid, rescheduledFromUid) takes the new start and the
-// old one becomes cancelled with rescheduledToUid. A booking already
-// cancelled or rescheduled cannot be rescheduled again (400), as in
+// A new booking (new uid, rescheduledFromUid, createdAt now) takes the new
+// start and the old one becomes cancelled with rescheduledToUid (updatedAt
+// now). Both carry the input's rescheduledBy as rescheduledByEmail (Cal.com
+// stores it on the old booking and answers it on the new one). A booking
+// already cancelled or rescheduled cannot be rescheduled again (400), as in
 // Cal.com's v2 API since mid-2025.
 func (s *Server) reschedule(r *http.Request, uid string, body []byte) answer {
 	var in struct {
 		Start              string `json:"start"`
 		ReschedulingReason string `json:"reschedulingReason"`
+		RescheduledBy      string `json:"rescheduledBy"`
 	}
 	if err := json.Unmarshal(body, &in); err != nil {
 		return fail(r, http.StatusBadRequest, "BadRequestException", "the body is not a reschedule input")
+	}
+	if in.RescheduledBy != "" && !strings.Contains(in.RescheduledBy, "@") {
+		return fail(r, http.StatusBadRequest, "BadRequestException", "rescheduledBy must be an email")
 	}
 	start, err := time.Parse(time.RFC3339, in.Start)
 	if err != nil {
@@ -211,15 +217,19 @@ func (s *Server) reschedule(r *http.Request, uid string, body []byte) answer {
 	nb.start, nb.end = start.UTC(), start.UTC().Add(old.end.Sub(old.start))
 	nb.status, nb.rescheduledFrom, nb.rescheduledTo = statusAccepted, old.uid, ""
 	nb.reschedulingReason, nb.cancellationReason = in.ReschedulingReason, ""
+	nb.rescheduledBy, nb.cancelledBy = in.RescheduledBy, ""
 	nb.createdAt, nb.updatedAt = now, now
 	s.store.insertLocked(&nb)
 	done := *old
 	done.status, done.rescheduledTo, done.reschedulingReason, done.updatedAt = statusCancelled, nb.uid, in.ReschedulingReason, now
+	done.rescheduledBy = in.RescheduledBy
 	s.store.byUID[uid] = &done
 	return success(http.StatusCreated, nb.output(), EffectRescheduled, nb.uid)
 }
 
-// cancel cancels a booking; cancelling it again answers 400, as Cal.com does.
+// cancel cancels a booking (cancelledByEmail: the API key's user, HostEmail;
+// updatedAt now); cancelling it again answers 400, as Cal.com does, and so
+// does cancelling a booking that was rescheduled (it is cancelled already).
 func (s *Server) cancel(r *http.Request, uid string, body []byte) answer {
 	var in struct {
 		CancellationReason string `json:"cancellationReason"`
@@ -240,6 +250,7 @@ func (s *Server) cancel(r *http.Request, uid string, body []byte) answer {
 	}
 	done := *b
 	done.status, done.cancellationReason, done.updatedAt = statusCancelled, in.CancellationReason, s.opts.Now().UTC()
+	done.cancelledBy = HostEmail
 	s.store.byUID[uid] = &done
 	return success(http.StatusOK, done.output(), EffectCancelled, uid)
 }

@@ -13,10 +13,12 @@
 //     booking}) with a fresh uid, status accepted, the attendee, metadata
 //     and end = start + lengthInMinutes (else Options.DefaultLengthMinutes);
 //   - POST /v2/bookings/{uid}/reschedule makes a NEW booking with a new uid
-//     (rescheduledFromUid) at the new start and cancels the old one
-//     (status cancelled, rescheduledToUid), answering the new booking; a
-//     booking already cancelled or rescheduled answers 400;
-//   - POST /v2/bookings/{uid}/cancel cancels (200); again answers 400;
+//     (rescheduledFromUid, createdAt now) at the new start and cancels the
+//     old one (status cancelled, rescheduledToUid, updatedAt now), both
+//     with the input's rescheduledBy as rescheduledByEmail, answering the
+//     new booking; a booking already cancelled or rescheduled answers 400;
+//   - POST /v2/bookings/{uid}/cancel cancels (200, cancelledByEmail the API
+//     key's user, HostEmail); again answers 400;
 //   - GET /v2/bookings/{uid} reads one booking, 404 when unknown;
 //   - GET /v2/bookings lists bookings (attendeeEmail, attendeeName,
 //     bookingUid, eventTypeId(s), afterStart, beforeEnd, status, sortStart,

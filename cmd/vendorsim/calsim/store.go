@@ -19,6 +19,11 @@ const (
 	statusRejected  = "rejected"
 )
 
+// HostEmail is the email of the sandbox's one host, who owns every API key:
+// Cal.com records the API key's user as cancelledByEmail of a booking
+// cancelled through the API.
+const HostEmail = "host@sandbox.invalid"
+
 // attendee is CreateBookingAttendee as stored.
 type attendee struct {
 	Name, Email, TimeZone, Language string
@@ -38,6 +43,8 @@ type booking struct {
 	reschedulingReason string
 	rescheduledFrom    string
 	rescheduledTo      string
+	rescheduledBy      string // rescheduledByEmail: the reschedule input's rescheduledBy
+	cancelledBy        string // cancelledByEmail: the API key's owner (HostEmail)
 	createdAt          time.Time
 	updatedAt          time.Time
 }
@@ -60,8 +67,8 @@ func (b *booking) output() map[string]any {
 		"uid":         b.uid,
 		"title":       "Sandbox booking",
 		"description": "",
-		"hosts": []any{map[string]any{"id": 1, "name": "Sandbox Host", "email": "host@sandbox.invalid",
-			"displayEmail": "host@sandbox.invalid", "username": "sandbox-host", "timeZone": "UTC"}},
+		"hosts": []any{map[string]any{"id": 1, "name": "Sandbox Host", "email": HostEmail,
+			"displayEmail": HostEmail, "username": "sandbox-host", "timeZone": "UTC"}},
 		"status":                 b.status,
 		"start":                  b.start.UTC().Format(calTime),
 		"end":                    b.end.UTC().Format(calTime),
@@ -80,7 +87,8 @@ func (b *booking) output() map[string]any {
 		out["metadata"] = map[string]any{}
 	}
 	for k, v := range map[string]string{"cancellationReason": b.cancellationReason, "reschedulingReason": b.reschedulingReason,
-		"rescheduledFromUid": b.rescheduledFrom, "rescheduledToUid": b.rescheduledTo} {
+		"rescheduledFromUid": b.rescheduledFrom, "rescheduledToUid": b.rescheduledTo,
+		"rescheduledByEmail": b.rescheduledBy, "cancelledByEmail": b.cancelledBy} {
 		if v != "" {
 			out[k] = v
 		}

@@ -141,8 +141,12 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 		}
 		req.Method, req.URL = http.MethodPut, c.base+"/"+d.ResourceType+"/"+url.PathEscape(d.ResourceID)
 		var version string
-		if resource, version, err = c.keepHubIdentifiers(ctx, d.ResourceType, d.ResourceID, resource); err != nil {
+		var current []byte
+		if resource, version, current, err = c.keepHubIdentifiers(ctx, d.ResourceType, d.ResourceID, resource); err != nil {
 			return connectors.Result{}, err
+		}
+		if supersedes(current, d.ChangedAt) {
+			return connectors.Result{Status: http.StatusOK, VendorID: d.ResourceID, Superseded: true}, nil
 		}
 		if version != "" {
 			// The identifiers kept were read at this version: a write in

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
@@ -56,20 +57,42 @@ func (c *Connector) ownReferences(d connectors.Delivery) ([]byte, error) {
 // vendors) from the server's current version into a client's update that
 // omits them: an update replaces the whole resource, and would otherwise
 // erase how the other vendors' records are found. It returns the version
-// read, "" when the resource does not exist yet (the PUT creates it).
-func (c *Connector) keepHubIdentifiers(ctx context.Context, typ, id string, resource []byte) ([]byte, string, error) {
+// read, "" when the resource does not exist yet (the PUT creates it), and
+// the current version itself (nil then).
+func (c *Connector) keepHubIdentifiers(ctx context.Context, typ, id string, resource []byte) ([]byte, string, []byte, error) {
 	current, err := c.Read(ctx, typ, id)
 	if errors.Is(err, connectors.ErrNotFound) {
-		return resource, "", nil
+		return resource, "", nil, nil
 	}
 	if err != nil {
-		return nil, "", err
+		return nil, "", nil, err
 	}
 	out, _, err := mapping.MergeIdentifiers(resource, mapping.Identifiers(current, connectors.IdentifierSystemPrefix), false)
 	if err != nil {
-		return nil, "", connectors.PermanentError("mapping", err)
+		return nil, "", nil, connectors.PermanentError("mapping", err)
 	}
-	return out, mapping.VersionID(current), nil
+	return out, mapping.VersionID(current), current, nil
+}
+
+// supersedes reports whether current, the server's version of a record a
+// vendor change is about to replace, is someone else's edit made after
+// that change: the later vendor timestamp wins, so the change is dropped
+// and the edit, which the poller brings in, stands. Versions the hub wrote
+// (meta.source) do not count: they carry earlier changes, not newer ones.
+func supersedes(current []byte, changedAt time.Time) bool {
+	if changedAt.IsZero() || current == nil || mapping.MadeByHub(current) {
+		return false
+	}
+	var r struct {
+		Meta struct {
+			LastUpdated string `json:"lastUpdated"`
+		} `json:"meta"`
+	}
+	if json.Unmarshal(current, &r) != nil {
+		return false
+	}
+	t, err := time.Parse(time.RFC3339Nano, r.Meta.LastUpdated)
+	return err == nil && t.After(changedAt)
 }
 
 // Read implements connectors.Reader: GET {base}/{type}/{id}.

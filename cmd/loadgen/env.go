@@ -41,6 +41,11 @@ type env struct {
 	log     *slog.Logger
 	payload []byte
 	http    *http.Client
+	// vars is the hub's environment: its configuration and the secrets
+	// its connectors name (the sink's webhook secret).
+	vars map[string]string
+	// whKey is the sink's raw webhook key, for signing (webhook.go).
+	whKey []byte
 }
 
 func newEnv(ctx context.Context, o options) (*env, error) {
@@ -62,7 +67,7 @@ func newEnv(ctx context.Context, o options) (*env, error) {
 		_, _ = w.Write([]byte(`{"resourceType":"Patient","id":"x"}`))
 	}))
 	e.dir, _ = os.MkdirTemp("", "loadgen")
-	routes := fmt.Sprintf("destinations:\n  sink:\n    type: fhir\n    max_workers: %d\n    config:\n      base_url: %s\nroutes:\n  - resource: Patient\n    to: [sink]\n", o.workers, e.sink.URL)
+	routes := fmt.Sprintf("destinations:\n  sink:\n    type: fhir\n    max_workers: %d\n    config:\n      base_url: %s\n      webhook_secrets_env: [%s]\nroutes:\n  - resource: Patient\n    to: [sink]\n", o.workers, e.sink.URL, webhookSecretVar)
 	if err := os.WriteFile(filepath.Join(e.dir, "routes.yaml"), []byte(routes), 0o600); err != nil {
 		return nil, err
 	}
@@ -70,13 +75,17 @@ func newEnv(ctx context.Context, o options) (*env, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.cfg, err = config.FromEnv(func(k string) (string, bool) {
-		v, ok := map[string]string{
-			"DATABASE_URL": o.db, "SWITCHBOARD_ROUTES": filepath.Join(e.dir, "routes.yaml"),
-			"SWITCHBOARD_SEAL_KEYS": sealSpec, "SWITCHBOARD_HMAC_KEY": macSpec,
-		}[k]
-		return v, ok
-	})
+	whSecret, whKey, err := newWebhookSecret()
+	if err != nil {
+		return nil, err
+	}
+	e.whKey = whKey
+	e.vars = map[string]string{
+		"DATABASE_URL": o.db, "SWITCHBOARD_ROUTES": filepath.Join(e.dir, "routes.yaml"),
+		"SWITCHBOARD_SEAL_KEYS": sealSpec, "SWITCHBOARD_HMAC_KEY": macSpec,
+		webhookSecretVar: whSecret,
+	}
+	e.cfg, err = config.FromEnv(e.lookup)
 	if err != nil {
 		return nil, err
 	}
@@ -115,7 +124,12 @@ func (e *env) reset(ctx context.Context) error {
 func (e *env) hub(ctx context.Context, role string) (*server.Hub, error) {
 	cfg := e.cfg
 	cfg.Role = role
-	return server.New(ctx, server.Options{Config: cfg, Logger: e.log, Env: func(string) (string, bool) { return "", false }})
+	return server.New(ctx, server.Options{Config: cfg, Logger: e.log, Env: e.lookup})
+}
+
+func (e *env) lookup(k string) (string, bool) {
+	v, ok := e.vars[k]
+	return v, ok
 }
 
 // bareArgs is the baseline's job: the same 2 KB JSON, in clear.

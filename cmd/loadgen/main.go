@@ -5,6 +5,9 @@
 //	            sealing, transfer + delivery rows + River job in one
 //	            transaction) vs a bare program inserting one River job per
 //	            transaction, at the same concurrency.
+//	webhook:    signed Standard Webhooks events (10% re-sent duplicates)
+//	            POSTed to /webhooks/sink at the same concurrency, the River
+//	            workers running: acknowledgement latency against a 20 ms p99.
 //	end-to-end: jobs worked to a local HTTP sink: the hub's deliver worker
 //	            (unseal, map, outbound client with breaker and retries,
 //	            outcome recorded) vs a bare River worker doing the same POST.
@@ -33,18 +36,20 @@ type options struct {
 	rounds     int
 	out        string
 	cpuProfile string
+	whProfile  string
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.db, "db", os.Getenv("DATABASE_URL"), "PostgreSQL URL of an empty database (required)")
-	flag.IntVar(&o.n, "n", 4000, "requests per accept round")
+	flag.IntVar(&o.n, "n", 4000, "requests per accept round, distinct events per webhook round")
 	flag.IntVar(&o.e2eN, "e2e-n", 4000, "deliveries per end-to-end round")
 	flag.IntVar(&o.conc, "c", 16, "concurrent clients on the accept path")
 	flag.IntVar(&o.workers, "workers", 50, "River workers for end-to-end (hub and bare alike)")
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds per phase (the table shows medians)")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "markdown file to write")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the hub's accept rounds here")
+	flag.StringVar(&o.whProfile, "webhook-cpuprofile", "", "write a CPU profile of the last webhook round here")
 	flag.Parse()
 	if o.db == "" {
 		log.Fatal("loadgen: -db or DATABASE_URL is required (make bench starts a throwaway PostgreSQL)")
@@ -69,6 +74,15 @@ func main() {
 			stop = startProfile(o.cpuProfile)
 		}
 		res.hubAccept = append(res.hubAccept, must2(env.hubAccept(ctx)))
+		if stop != nil {
+			stop()
+		}
+		must(env.reset(ctx))
+		stop = nil
+		if o.whProfile != "" && r == o.rounds {
+			stop = startProfile(o.whProfile)
+		}
+		res.webhook = append(res.webhook, must2(env.hubWebhook(ctx, r)))
 		if stop != nil {
 			stop()
 		}

@@ -10,6 +10,7 @@ import (
 
 type results struct {
 	bareAccept, svcAccept, hubAccept, bareE2E, hubE2E []run
+	webhook                                           []webhookRun
 }
 
 func median(xs []float64) float64 {
@@ -58,6 +59,7 @@ func (res results) markdown(o options, pg string) string {
 	fmt.Fprintf(&b, "| **ratio hub / bare** | **%.0f%%** | | | |\n", 100*medianOf(res.hubAccept, rate)/medianOf(res.bareAccept, rate))
 	fmt.Fprintf(&b, "| (diagnostic) the hub's accept transaction alone: no HTTP, no validation | %.0f | %.2f | %.2f | %d |\n\n",
 		medianOf(res.svcAccept, rate), medianOf(res.svcAccept, p50), medianOf(res.svcAccept, p99), fails(res.svcAccept))
+	webhookMarkdown(&b, o, res.webhook)
 	fmt.Fprintf(&b, "## End to end (%d deliveries per round to a local HTTP sink, %d workers)\n\n", o.e2eN, o.workers)
 	b.WriteString("| | deliveries per second | errors |\n|---|---:|---:|\n")
 	fmt.Fprintf(&b, "| bare River: worker POSTs the same 2 KB JSON | %.0f | %d |\n", medianOf(res.bareE2E, rate), fails(res.bareE2E))

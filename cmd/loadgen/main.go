@@ -36,6 +36,8 @@ type options struct {
 	rounds     int
 	out        string
 	cpuProfile string
+	// webhookRate is the webhook phase's arrival rate (0: closed loop at -c).
+	webhookRate int
 	whProfile  string
 }
 
@@ -49,6 +51,7 @@ func main() {
 	flag.IntVar(&o.rounds, "rounds", 3, "rounds per phase (the table shows medians)")
 	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "markdown file to write")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the hub's accept rounds here")
+	flag.IntVar(&o.webhookRate, "webhook-rate", 200, "webhooks per second in the webhook phase (open loop); 0 sends closed-loop at -c")
 	flag.StringVar(&o.whProfile, "webhook-cpuprofile", "", "write a CPU profile of the last webhook round here")
 	flag.Parse()
 	if o.db == "" {

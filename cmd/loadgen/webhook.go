@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -115,7 +116,7 @@ func (e *env) hubWebhook(ctx context.Context, round int) (webhookRun, error) {
 	}
 	plan := webhookPlan(e.o.n, e.o.conc)
 	var accepted, duplicate atomic.Int64
-	r := closedLoop(len(plan), e.o.conc, func(i int) error {
+	send := func(i int) error {
 		k := plan[i]
 		id, body, now := idPrefix+strconv.Itoa(k), bodies[k], time.Now()
 		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
@@ -151,7 +152,13 @@ func (e *env) hubWebhook(ctx context.Context, round int) (webhookRun, error) {
 			return fmt.Errorf("200 with outcome %q", a.Outcome)
 		}
 		return nil
-	})
+	}
+	var r run
+	if e.o.webhookRate > 0 {
+		r = openLoop(len(plan), e.o.webhookRate, send)
+	} else {
+		r = closedLoop(len(plan), e.o.conc, send)
+	}
 	wr := webhookRun{run: r, accepted: int(accepted.Load()), duplicate: int(duplicate.Load()),
 		wantAccepted: e.o.n, wantDup: len(plan) - e.o.n}
 	// How far the workers kept up while the requests were measured.
@@ -191,8 +198,12 @@ func webhookMarkdown(b *strings.Builder, o options, rs []webhookRun) {
 	if p99 >= ms(webhookP99Target) || errs > 0 || mismatched > 0 {
 		verdict = "**FAIL**"
 	}
-	fmt.Fprintf(b, "## Webhook acknowledgement (%d signed events + %d re-sent duplicates per round, %d concurrent senders)\n\n",
-		rs[0].wantAccepted, rs[0].wantDup, o.conc)
+	load := fmt.Sprintf("%d concurrent senders, as fast as answered", o.conc)
+	if o.webhookRate > 0 {
+		load = fmt.Sprintf("arriving at a fixed %d per second, whatever the answers' pace (open loop)", o.webhookRate)
+	}
+	fmt.Fprintf(b, "## Webhook acknowledgement (%d signed events + %d re-sent duplicates per round, %s)\n\n",
+		rs[0].wantAccepted, rs[0].wantDup, load)
 	fmt.Fprintf(b, "Target: p99 under %d ms. `POST /webhooks/sink` (Standard Webhooks, HMAC-SHA256) → 200 once verified, de-duplicated and stored with its River job in one transaction; latency is the sender's full HTTP round trip. The hub runs as role `all`: its River workers work the webhook jobs during the measurement.\n\n",
 		webhookP99Target.Milliseconds())
 	b.WriteString("| | per second | p50 ms | p90 ms | p99 ms | max ms | errors | p99 < 20 ms |\n|---|---:|---:|---:|---:|---:|---:|:---:|\n")
@@ -205,4 +216,34 @@ func webhookMarkdown(b *strings.Builder, o options, rs []webhookRun) {
 			i+1, r.perSec(), ms(r.pct(0.50)), ms(r.pct(0.99)), ms(r.pct(1)), r.accepted, r.duplicate, r.wantAccepted, r.wantDup, r.jobsDone, r.jobs)
 	}
 	b.WriteString("\n\n")
+}
+
+// openLoop starts op(i) at a fixed rate, each in its own goroutine, so a
+// slow answer delays no later request (the vendors' side of a webhook
+// does not wait for the previous one): latency is then what a vendor sees
+// at that load, not a queue the load generator built.
+func openLoop(n, perSec int, op func(i int) error) run {
+	lat := make([]time.Duration, n)
+	var failures atomic.Int64
+	var wg sync.WaitGroup
+	interval := time.Second / time.Duration(perSec)
+	start := time.Now()
+	for i := range n {
+		if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			time.Sleep(d)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			if err := op(i); err != nil {
+				if failures.Add(1) == 1 {
+					log.Printf("first error: %v", err)
+				}
+			}
+			lat[i] = time.Since(t)
+		}()
+	}
+	wg.Wait()
+	return run{n: n, elapsed: time.Since(start), lat: lat, failures: int(failures.Load())}
 }

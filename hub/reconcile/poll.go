@@ -147,6 +147,11 @@ func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Sou
 	started := now
 	var c Counts
 	q := connectors.PollQuery{ResourceType: typ, Since: cur.since.Add(-src.Overlap), Count: src.PageSize}
+	if !found {
+		// The first poll starts at Source.Since itself: the overlap is for
+		// changes stamped before ones already taken, and none were.
+		q.Since = cur.since
+	}
 	var perr error
 	for {
 		page, err := src.Poller.Poll(ctx, q)
@@ -281,11 +286,16 @@ func backoff(interval time.Duration, failures int) time.Duration {
 	if interval <= 0 {
 		interval = time.Minute
 	}
-	d := interval << min(failures, 16)
-	if d <= 0 || d > maxBackoff {
-		return maxBackoff
+	// Doubling stops at the cap: a shift by failures could overflow and
+	// wrap to a short wait for a long interval.
+	d := interval
+	for range max(failures, 0) {
+		if d >= maxBackoff {
+			break
+		}
+		d *= 2
 	}
-	return d
+	return min(d, maxBackoff)
 }
 
 // errorCode is a PHI-free code for a poll failure.

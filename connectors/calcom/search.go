@@ -30,7 +30,17 @@ const (
 //	Appointment  identifier (the booking uid, [https://switchboard.health/id/calcom-booking|]uid)
 //	             -> GET /v2/bookings/{uid}: one Appointment, none when Cal.com has no such booking;
 //	             patient.email (or attendee-email) -> GET /v2/bookings?attendeeEmail&take&skip,
-//	             _count per page (default 20, at most 100)
+//	             _count per page (default 20, at most 100);
+//	             date=ge|gt{instant} and date=lt|le{instant} (the start's window)
+//	             -> GET /v2/bookings?afterStart&beforeEnd&take&skip, every status
+//	             (cancelled included: no status filter), _count as above
+//
+// Cal.com filters a window by start (afterStart) and by end (beforeEnd), not
+// by start on both sides: date=lt… becomes beforeEnd, so a booking starting
+// inside the window and ending after it is left out. A caller that needs
+// every start before a time asks a later bound and filters (package
+// reconcile's drift repair does). Appointments carry meta.lastUpdated from
+// the booking's updatedAt.
 //
 // The cursor is Cal.com's take and skip, encoded.
 func (c *Connector) Search(ctx context.Context, q connectors.SearchQuery) (connectors.SearchPage, error) {
@@ -43,10 +53,17 @@ func (c *Connector) Search(ctx context.Context, q connectors.SearchQuery) (conne
 		}
 		for _, p := range []string{"patient.email", "attendee-email", "attendeeEmail"} {
 			if email := q.Params.Get(p); email != "" {
-				return c.searchBookings(ctx, email, q)
+				return c.searchBookings(ctx, url.Values{"attendeeEmail": {email}}, q)
 			}
 		}
-		return connectors.SearchPage{}, searchError("Appointment search needs identifier or patient.email")
+		if len(q.Params["date"]) > 0 {
+			filter, err := dateWindow(q.Params["date"])
+			if err != nil {
+				return connectors.SearchPage{}, err
+			}
+			return c.searchBookings(ctx, filter, q)
+		}
+		return connectors.SearchPage{}, searchError("Appointment search needs identifier, patient.email or a date window")
 	}
 	return connectors.SearchPage{}, connectors.PermanentError("unsupported_resource",
 		fmt.Errorf("calcom searches Slot and Appointment, not %s", q.ResourceType))
@@ -133,7 +150,36 @@ func (c *Connector) searchBooking(ctx context.Context, identifier string) (conne
 	return connectors.SearchPage{Resources: appts}, nil
 }
 
-func (c *Connector) searchBookings(ctx context.Context, email string, q connectors.SearchQuery) (connectors.SearchPage, error) {
+// dateWindow turns FHIR date=ge…/gt… and date=lt…/le… (instants, or dates
+// read as midnight UTC) into Cal.com's afterStart and beforeEnd. Both bounds
+// are needed: an open window would list a calendar's whole history.
+func dateWindow(values []string) (url.Values, error) {
+	out := url.Values{}
+	for _, v := range values {
+		prefix, date := splitPrefix(v)
+		t, err := time.Parse(time.RFC3339Nano, date)
+		if err != nil {
+			if t, err = time.Parse(time.DateOnly, date); err != nil {
+				return nil, searchError("date must be a FHIR instant or date")
+			}
+		}
+		at := t.UTC().Format("2006-01-02T15:04:05.000Z")
+		switch prefix {
+		case "ge", "gt":
+			out.Set("afterStart", at)
+		case "lt", "le":
+			out.Set("beforeEnd", at)
+		default:
+			return nil, searchError("date needs the prefixes ge (or gt) and lt (or le)")
+		}
+	}
+	if out.Get("afterStart") == "" || out.Get("beforeEnd") == "" {
+		return nil, searchError("date needs both ge (or gt) and lt (or le)")
+	}
+	return out, nil
+}
+
+func (c *Connector) searchBookings(ctx context.Context, filter url.Values, q connectors.SearchQuery) (connectors.SearchPage, error) {
 	take, skip := defaultCount, 0
 	if n, err := strconv.Atoi(q.Params.Get("_count")); err == nil && n > 0 {
 		take = min(n, maxCount)
@@ -144,7 +190,10 @@ func (c *Connector) searchBookings(ctx context.Context, email string, q connecto
 			return connectors.SearchPage{}, searchError("the cursor is not one this connector gave")
 		}
 	}
-	v := url.Values{"attendeeEmail": {email}, "take": {strconv.Itoa(take)}, "skip": {strconv.Itoa(skip)}}
+	v := url.Values{"take": {strconv.Itoa(take)}, "skip": {strconv.Itoa(skip)}}
+	for k, vs := range filter {
+		v[k] = vs
+	}
 	resp, err := c.do(ctx, c.get("/v2/bookings?"+v.Encode(), "/v2/bookings", BookingsVersion))
 	if err != nil {
 		return connectors.SearchPage{}, err

@@ -68,6 +68,11 @@ func TestSearch(t *testing.T) {
 			string(list), 200, "/v2/bookings",
 			url.Values{"attendeeEmail": {"sam@example.org"}, "take": {"3"}, "skip": {"3"}}, "2024-08-13",
 			3, `"value":"bkPending1"`, false},
+		{"bookings in a start window, every status, with lastUpdated", connectors.SearchQuery{ResourceType: "Appointment",
+			Params: url.Values{"date": {"ge2030-04-01T00:00:00Z", "lt2030-04-15"}, "_count": {"3"}}},
+			nextPage, 200, "/v2/bookings",
+			url.Values{"afterStart": {"2030-04-01T00:00:00.000Z"}, "beforeEnd": {"2030-04-15T00:00:00.000Z"}, "take": {"3"}, "skip": {"0"}}, "2024-08-13",
+			3, `"lastUpdated":"2030-02-01T10:00:00Z"`, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -128,6 +133,8 @@ func TestSearchRefusals(t *testing.T) {
 		{"service-type of another system", connectors.SearchQuery{ResourceType: "Slot",
 			Params: url.Values{"start": {"2030-01-01"}, "end": {"2030-01-02"}, "service-type": {"http://snomed.info/sct|394814009"}}}, "unsupported_search"},
 		{"appointments need a uid or an email", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"date": {"2030-01-01"}}}, "unsupported_search"},
+		{"a window needs both bounds", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"date": {"ge2030-01-01"}}}, "unsupported_search"},
+		{"a window's bound must be a date", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"date": {"ge2030-01-01", "ltsoon"}}}, "unsupported_search"},
 		{"a cursor not ours", connectors.SearchQuery{ResourceType: "Appointment",
 			Params: url.Values{"patient.email": {"a@x.example"}}, Cursor: "Zm9v"}, "unsupported_search"},
 	}

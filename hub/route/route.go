@@ -114,6 +114,33 @@ type Read struct {
 	From     string `yaml:"from"`
 }
 
+// Drift asks the hub to compare one resource type between two destinations
+// over a window of time and repair what differs (package reconcile, drift
+// repair). Between names the scheduling tool first and the EHR second: they
+// are not interchangeable, as the EHR holds appointments the scheduling tool
+// never made.
+type Drift struct {
+	Resource string   `yaml:"resource"`
+	Between  []string `yaml:"between"`
+	// Window: appointments starting from now-window to now+window are
+	// compared (default 14 days, at least 1m).
+	Window time.Duration `yaml:"window"`
+	// Every is how often the comparison runs (default 1h, at least 1m).
+	Every time.Duration `yaml:"every"`
+}
+
+// Scheduling is the destination the bookings come from (Between[0]).
+func (d Drift) Scheduling() string { return d.Between[0] }
+
+// EHR is the source of truth compared with it (Between[1]).
+func (d Drift) EHR() string { return d.Between[1] }
+
+// Drift defaults.
+const (
+	DefaultDriftWindow = 14 * 24 * time.Hour
+	DefaultDriftEvery  = time.Hour
+)
+
 // Table is the parsed routing file.
 type Table struct {
 	Destinations map[string]*Destination `yaml:"destinations"`
@@ -122,6 +149,8 @@ type Table struct {
 	// Identity names the source of truth that the vendors' ids are
 	// written back to (package identity); nil for none.
 	Identity *Identity `yaml:"identity"`
+	// Drift lists the drift repairs to run; see Drift.
+	Drift []Drift `yaml:"drift"`
 
 	index map[key][]string
 	reads map[string]string
@@ -277,10 +306,48 @@ func Parse(data []byte, isType IsResourceType) (*Table, error) {
 		}
 		t.reads[r.Resource] = r.From
 	}
+	errs = append(errs, t.checkDrift()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return &t, nil
+}
+
+// checkDrift fills the drift rules' defaults and checks them.
+func (t *Table) checkDrift() []error {
+	var errs []error
+	seen := map[[2]string]bool{}
+	for i := range t.Drift {
+		d := &t.Drift[i]
+		where := fmt.Sprintf("drift[%d]", i)
+		if d.Resource != "Appointment" {
+			errs = append(errs, fmt.Errorf("%s: resource %q is not compared (only Appointment is, for now)", where, d.Resource))
+		}
+		if len(d.Between) != 2 || d.Between[0] == d.Between[1] {
+			errs = append(errs, fmt.Errorf("%s: between must name two destinations, the scheduling tool then the EHR", where))
+			continue
+		}
+		for _, name := range d.Between {
+			if _, ok := t.Destinations[name]; !ok {
+				errs = append(errs, fmt.Errorf("%s: destination %q is not defined", where, name))
+			}
+		}
+		if d.Window == 0 {
+			d.Window = DefaultDriftWindow
+		}
+		if d.Every == 0 {
+			d.Every = DefaultDriftEvery
+		}
+		if d.Window < time.Minute || d.Every < time.Minute {
+			errs = append(errs, fmt.Errorf("%s: window and every must be at least 1m", where))
+		}
+		pair := [2]string{d.Between[0], d.Between[1]}
+		if seen[pair] {
+			errs = append(errs, fmt.Errorf("%s: %s and %s are already compared", where, pair[0], pair[1]))
+		}
+		seen[pair] = true
+	}
+	return errs
 }
 
 // ReadFrom returns the destination that answers searches of resourceType.

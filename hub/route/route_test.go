@@ -3,6 +3,7 @@ package route
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
 )
@@ -161,6 +162,52 @@ reads:
   - {resource: Apointment, from: ehr}
 `), isType)
 	for _, want := range []string{`reads[0]: destination "nowhere" is not defined`, `reads[1]: Appointment is already read`, `reads[2]: "Apointment" is not a FHIR R4 resource type`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}
+
+func TestDriftRules(t *testing.T) {
+	tab, err := Parse([]byte(`
+destinations:
+  ehr: {type: fhir}
+  scheduling: {type: calcom}
+routes:
+  - {resource: Appointment, to: [ehr, scheduling]}
+drift:
+  - {resource: Appointment, between: [scheduling, ehr]}
+  - {resource: Appointment, between: [ehr, scheduling], window: 336h, every: 30m}
+`), isType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tab.Drift) != 2 {
+		t.Fatalf("%d drift rules, want 2", len(tab.Drift))
+	}
+	d := tab.Drift[0]
+	if d.Scheduling() != "scheduling" || d.EHR() != "ehr" || d.Window != 14*24*time.Hour || d.Every != time.Hour {
+		t.Fatalf("defaults: %+v", d)
+	}
+	if d := tab.Drift[1]; d.Window != 336*time.Hour || d.Every != 30*time.Minute {
+		t.Fatalf("explicit: %+v", d)
+	}
+	_, err = Parse([]byte(`
+destinations:
+  ehr: {type: fhir}
+  scheduling: {type: calcom}
+routes:
+  - {resource: Appointment, to: [ehr]}
+drift:
+  - {resource: Patient, between: [scheduling, ehr]}
+  - {resource: Appointment, between: [scheduling, nowhere]}
+  - {resource: Appointment, between: [scheduling]}
+  - {resource: Appointment, between: [scheduling, ehr], window: 30s}
+  - {resource: Appointment, between: [scheduling, ehr], every: 1s}
+`), isType)
+	for _, want := range []string{`drift[0]: resource "Patient" is not compared`, `drift[1]: destination "nowhere" is not defined`,
+		`drift[2]: between must name two destinations`, `drift[3]: window and every must be at least 1m`,
+		`drift[4]: window and every must be at least 1m`, `drift[4]: scheduling and ehr are already compared`} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("want %q in %v", want, err)
 		}

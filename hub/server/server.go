@@ -145,6 +145,21 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			readers[id.RecordAt], writers[id.RecordAt] = rd, wr
 		}
 	}
+	var driftRules []reconcile.DriftRule
+	for i, d := range table.Drift {
+		sr, er := searchers[d.Scheduling()], searchers[d.EHR()]
+		_, sok := dests[d.Scheduling()]
+		_, eok := dests[d.EHR()]
+		if !sok || !eok {
+			continue // the connector's own error is reported
+		}
+		if sr == nil || er == nil {
+			errs = append(errs, fmt.Errorf("drift[%d]: destinations %q and %q must both answer searches", i, d.Scheduling(), d.EHR()))
+			continue
+		}
+		driftRules = append(driftRules, reconcile.DriftRule{Scheduling: d.Scheduling(), EHR: d.EHR(),
+			SchedulingSearch: sr, EHRSearch: er, Window: d.Window, Every: d.Every})
+	}
 	for _, r := range table.Reads {
 		if _, ok := dests[r.From]; ok && searchers[r.From] == nil {
 			errs = append(errs, fmt.Errorf("reads: destination %q (type %s) cannot answer searches", r.From, table.Destinations[r.From].Type))
@@ -217,6 +232,12 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			river.AddWorker(workers, h.poll)
 			queues[reconcile.Queue] = river.QueueConfig{MaxWorkers: 2}
 			rc.PeriodicJobs = reconcile.PeriodicJobs(pollers)
+		}
+		if len(driftRules) > 0 {
+			river.AddWorker(workers, &reconcile.DriftWorker{Rules: driftRules, Ledger: led, Transfers: svc, Validate: validate,
+				Log: tlog, Logger: log.With("component", "drift")})
+			queues[reconcile.Queue] = river.QueueConfig{MaxWorkers: 2}
+			rc.PeriodicJobs = append(rc.PeriodicJobs, reconcile.DriftPeriodicJobs(driftRules)...)
 		}
 		rc.Workers, rc.Queues = workers, queues
 	} else if id := table.Identity; id != nil {

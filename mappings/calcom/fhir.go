@@ -27,7 +27,20 @@ type Booking struct {
 	Hosts []struct {
 		Name string `json:"name"`
 	} `json:"hosts"`
+	// CreatedAt and UpdatedAt give the Appointment's meta.lastUpdated,
+	// the vendor time a drift repair compares (the later one wins).
+	CreatedAt string `json:"createdAt"`
+	UpdatedAt string `json:"updatedAt"`
+	// RescheduledToUID is set on a booking a reschedule replaced: Cal.com
+	// cancels it and makes a new booking, so its cancellation is not one
+	// to copy anywhere (the Appointment is tagged RescheduledTag).
+	RescheduledToUID string `json:"rescheduledToUid"`
 }
+
+// RescheduledTag (meta.tag, system OriginSystem) marks the Appointment of a
+// booking a reschedule replaced: cancelled at Cal.com only because a new
+// booking, with a new uid, took its place.
+const RescheduledTag = "calcom-rescheduled"
 
 // statuses maps Cal.com booking statuses to FHIR Appointment.status. The
 // spec lists accepted, pending, cancelled and rejected; "past" is what the
@@ -89,9 +102,16 @@ func AppointmentFromBooking(b Booking) (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calcom mapping: booking end is not an instant")
 	}
+	meta := map[string]any{"tag": []any{map[string]any{"system": OriginSystem, "code": OriginCode}}}
+	if b.RescheduledToUID != "" {
+		meta["tag"] = append(meta["tag"].([]any), map[string]any{"system": OriginSystem, "code": RescheduledTag})
+	}
+	if at := lastUpdated(b); !at.IsZero() {
+		meta["lastUpdated"] = at.UTC().Format(time.RFC3339Nano)
+	}
 	a := map[string]any{
 		"resourceType": "Appointment",
-		"meta":         map[string]any{"tag": []any{map[string]any{"system": OriginSystem, "code": OriginCode}}},
+		"meta":         meta,
 		"identifier":   []any{map[string]any{"system": BookingSystem, "value": b.UID}},
 		"status":       status,
 		"start":        start.UTC().Format(time.RFC3339),
@@ -119,6 +139,19 @@ func AppointmentFromBooking(b Booking) (json.RawMessage, error) {
 	}
 	a["participant"] = parts
 	return canonical(a), nil
+}
+
+// lastUpdated is a booking's vendor change time: its updatedAt, or its
+// createdAt when that is later or the only one given (a booking a
+// reschedule made); zero when it has neither (a webhook's booking).
+func lastUpdated(b Booking) time.Time {
+	var at time.Time
+	for _, s := range []string{b.UpdatedAt, b.CreatedAt} {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil && t.After(at) {
+			at = t
+		}
+	}
+	return at
 }
 
 func participant(display, typ string) map[string]any {

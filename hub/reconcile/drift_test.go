@@ -1,0 +1,241 @@
+package reconcile_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
+
+	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/reconcile"
+	"github.com/switchboard-health/switchboard/hub/transfer"
+	"github.com/switchboard-health/switchboard/hub/transferlog"
+)
+
+const driftBookingSystem = "https://switchboard.health/id/calcom-booking"
+
+var driftT0 = time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC)
+
+// driftAppt writes an Appointment: id "" for a Cal.com booking, uid "" for
+// an EHR Appointment no booking made.
+func driftAppt(id, uid, status string, startDay int, updated time.Time, tags ...string) json.RawMessage {
+	a := map[string]any{"resourceType": "Appointment", "status": status,
+		"start": driftT0.AddDate(0, 0, startDay).Add(9 * time.Hour).Format(time.RFC3339),
+		"end":   driftT0.AddDate(0, 0, startDay).Add(9*time.Hour + 30*time.Minute).Format(time.RFC3339)}
+	meta := map[string]any{"lastUpdated": updated.Format(time.RFC3339Nano)}
+	for _, t := range tags {
+		meta["tag"] = []any{map[string]any{"system": "https://switchboard.health/origin", "code": t}}
+	}
+	a["meta"] = meta
+	if id != "" {
+		a["id"] = id
+	}
+	if uid != "" {
+		a["identifier"] = []any{map[string]any{"system": driftBookingSystem, "value": uid}}
+	}
+	b, _ := json.Marshal(a)
+	return b
+}
+
+// driftSearcher pages through its Appointments two at a time.
+type driftSearcher struct {
+	appts   []json.RawMessage
+	queries []connectors.SearchQuery
+}
+
+func (s *driftSearcher) Search(_ context.Context, q connectors.SearchQuery) (connectors.SearchPage, error) {
+	s.queries = append(s.queries, q)
+	var at int
+	if q.Cursor != "" {
+		fmt.Sscan(q.Cursor, &at)
+	}
+	end := min(at+2, len(s.appts))
+	page := connectors.SearchPage{Resources: s.appts[at:end]}
+	if end < len(s.appts) {
+		page.Next = fmt.Sprint(end)
+	}
+	return page, nil
+}
+
+type driftAcceptor struct {
+	subs   []transfer.Submission
+	noDest bool
+}
+
+func (a *driftAcceptor) Accept(_ context.Context, sub transfer.Submission) (transfer.Accepted, error) {
+	if a.noDest {
+		return transfer.Accepted{}, transfer.ErrNoDestination
+	}
+	a.subs = append(a.subs, sub)
+	return transfer.Accepted{ID: "tr_x", Deliveries: 1}, nil
+}
+
+type driftRecord struct {
+	vendor string
+	keys   []string
+	at     time.Time
+}
+
+type driftLedger struct{ records []driftRecord }
+
+func (l *driftLedger) Record(_ context.Context, vendor string, keys []string, _ []byte, at time.Time) error {
+	l.records = append(l.records, driftRecord{vendor, keys, at})
+	return nil
+}
+
+type driftLog struct{ rows []transferlog.Row }
+
+func (l *driftLog) Append(_ context.Context, row transferlog.Row) error {
+	l.rows = append(l.rows, row)
+	return nil
+}
+
+// driftWant is one expected repair: Origin, ResourceID or Match, ChangedAt.
+type driftWant struct {
+	origin, resourceID, match string
+	changedAt                 time.Time
+}
+
+func TestDriftDecisions(t *testing.T) {
+	early, late := driftT0.Add(-48*time.Hour), driftT0.Add(-time.Hour)
+	cases := []struct {
+		name       string
+		scheduling []json.RawMessage
+		ehr        []json.RawMessage
+		want       []driftWant
+		counts     map[string]int
+	}{
+		{"in sync", []json.RawMessage{driftAppt("", "bkA", "booked", 2, early)},
+			[]json.RawMessage{driftAppt("e1", "bkA", "booked", 2, late)},
+			nil, map[string]int{"compared": 1, "in_sync": 1}},
+		{"the EHR changed later: it wins", []json.RawMessage{driftAppt("", "bkA", "booked", 2, early)},
+			[]json.RawMessage{driftAppt("e1", "bkA", "booked", 3, late)},
+			[]driftWant{{origin: "ehr", resourceID: "e1", changedAt: late}},
+			map[string]int{"compared": 1, "differed": 1, "repaired_to_scheduling": 1}},
+		{"the scheduling tool changed later: it wins", []json.RawMessage{driftAppt("", "bkA", "cancelled", 2, late)},
+			[]json.RawMessage{driftAppt("e1", "bkA", "booked", 2, early)},
+			[]driftWant{{origin: "scheduling", match: driftBookingSystem + "|bkA", changedAt: late}},
+			map[string]int{"compared": 1, "differed": 1, "repaired_to_ehr": 1}},
+		{"a tie: the scheduling side wins", []json.RawMessage{driftAppt("", "bkA", "booked", 4, late)},
+			[]json.RawMessage{driftAppt("e1", "bkA", "booked", 2, late)},
+			[]driftWant{{origin: "scheduling", match: driftBookingSystem + "|bkA", changedAt: late}},
+			map[string]int{"compared": 1, "differed": 1, "repaired_to_ehr": 1}},
+		{"missing at the EHR: routed from scheduling; a cancelled one is not",
+			[]json.RawMessage{driftAppt("", "bkNew", "booked", 5, late), driftAppt("", "bkGone", "cancelled", 6, late)}, nil,
+			[]driftWant{{origin: "scheduling", match: driftBookingSystem + "|bkNew", changedAt: late}},
+			map[string]int{"missing_at_ehr": 2, "repaired_to_ehr": 1, "skipped_cancelled": 1}},
+		{"missing at the scheduling tool: counted, not routed", nil,
+			[]json.RawMessage{driftAppt("e1", "bkElsewhere", "booked", 2, late)},
+			nil, map[string]int{"missing_at_scheduling": 1}},
+		{"unsynced at the EHR: routed from the EHR; a cancelled one is not", nil,
+			[]json.RawMessage{driftAppt("e9", "", "booked", 2, late), driftAppt("e8", "", "cancelled", 3, late)},
+			[]driftWant{{origin: "ehr", resourceID: "e9", changedAt: late}},
+			map[string]int{"unsynced_at_ehr": 2, "skipped_cancelled": 1, "repaired_to_ehr": 0, "repaired_to_scheduling": 0}},
+		{"a booking a reschedule replaced is never routed",
+			[]json.RawMessage{driftAppt("", "bkOld", "cancelled", 2, late, "calcom-rescheduled"), driftAppt("", "bkOld2", "cancelled", 3, late, "calcom-rescheduled")},
+			[]json.RawMessage{driftAppt("e1", "bkOld", "booked", 2, early)},
+			nil, map[string]int{"compared": 1, "rescheduled": 2, "missing_at_ehr": 1}},
+		{"outside the window on both sides: ignored",
+			[]json.RawMessage{driftAppt("", "bkLater", "booked", 20, late)},
+			[]json.RawMessage{driftAppt("e1", "bkBefore", "booked", -3, late)},
+			nil, map[string]int{"compared": 0, "missing_at_ehr": 0, "missing_at_scheduling": 0}},
+		{"several pages on each side",
+			[]json.RawMessage{driftAppt("", "b1", "booked", 1, early), driftAppt("", "b2", "booked", 2, early), driftAppt("", "b3", "booked", 3, late)},
+			[]json.RawMessage{driftAppt("e1", "b1", "booked", 1, late), driftAppt("e2", "b2", "booked", 9, late), driftAppt("e3", "b3", "booked", 4, early)},
+			[]driftWant{{origin: "ehr", resourceID: "e2", changedAt: late}, {origin: "scheduling", match: driftBookingSystem + "|b3", changedAt: late}},
+			map[string]int{"compared": 3, "in_sync": 1, "differed": 2, "repaired_to_ehr": 1, "repaired_to_scheduling": 1}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sched, ehr := &driftSearcher{appts: tc.scheduling}, &driftSearcher{appts: tc.ehr}
+			acc, led, tlog := &driftAcceptor{}, &driftLedger{}, &driftLog{}
+			w := &reconcile.DriftWorker{
+				Rules: []reconcile.DriftRule{{Scheduling: "scheduling", EHR: "ehr", SchedulingSearch: sched, EHRSearch: ehr,
+					Window: 14 * 24 * time.Hour, Every: time.Hour}},
+				Ledger: led, Transfers: acc, Log: tlog, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+			}
+			job := &river.Job[reconcile.DriftArgs]{JobRow: &rivertype.JobRow{ID: 42}, Args: reconcile.DriftArgs{
+				Scheduling: "scheduling", EHR: "ehr", From: driftT0, To: driftT0.AddDate(0, 0, 14), Manual: true}}
+			if err := w.Work(context.Background(), job); err != nil {
+				t.Fatal(err)
+			}
+			if len(acc.subs) != len(tc.want) {
+				t.Fatalf("%d repairs routed, want %d", len(acc.subs), len(tc.want))
+			}
+			for i, want := range tc.want {
+				sub := acc.subs[i]
+				e := sub.Entries[0]
+				if sub.Origin != want.origin || e.ResourceID != want.resourceID || e.Match != want.match ||
+					!sub.ChangedAt.Equal(want.changedAt) || e.Interaction != connectors.Update || e.ResourceType != "Appointment" {
+					t.Errorf("repair %d: origin %s id %q match %q changed %s %s, want %+v", i, sub.Origin, e.ResourceID, e.Match,
+						sub.ChangedAt, e.Interaction, want)
+				}
+				if !strings.HasPrefix(sub.IdempotencyKey, "drift|42|") {
+					t.Errorf("idempotency key %q", sub.IdempotencyKey)
+				}
+				// The winner is recorded in the ledger at its own time.
+				if r := led.records[i]; r.vendor != want.origin || !r.at.Equal(want.changedAt) || len(r.keys) == 0 {
+					t.Errorf("ledger record %d: %+v", i, r)
+				}
+			}
+			if len(tlog.rows) != 1 {
+				t.Fatalf("%d log rows", len(tlog.rows))
+			}
+			row := tlog.rows[0]
+			if row.Event != transferlog.EventDrift || row.Actor != "reconciler" || row.Outcome != "completed" ||
+				row.Source != "scheduling" || row.Destination != "ehr" {
+				t.Fatalf("row %+v", row)
+			}
+			for k, n := range tc.counts {
+				if row.Detail[k] != n {
+					t.Errorf("%s = %v, want %d (detail %v)", k, row.Detail[k], n, row.Detail)
+				}
+			}
+			// Counts only: nothing of a record is in the row.
+			b, _ := json.Marshal(row)
+			for _, s := range []string{"bk", "e1", "e9", "b1", "2030-"} {
+				if strings.Contains(string(b), `"`+s) {
+					t.Errorf("the row holds %q: %s", s, b)
+				}
+			}
+			// Both sides are asked for the window; the scheduling tool up
+			// to a day past it, since Cal.com bounds a booking's end.
+			if q := ehr.queries[0].Params["date"]; len(q) != 2 || q[0] != "ge2030-03-01T00:00:00Z" || q[1] != "lt2030-03-15T00:00:00Z" {
+				t.Errorf("EHR date %v", q)
+			}
+			if q := sched.queries[0].Params["date"]; len(q) != 2 || q[1] != "lt2030-03-16T00:00:00Z" {
+				t.Errorf("scheduling date %v", q)
+			}
+		})
+	}
+}
+
+func TestDriftNoRouteAndUnknownRule(t *testing.T) {
+	sched := &driftSearcher{appts: []json.RawMessage{driftAppt("", "bkNew", "booked", 2, driftT0)}}
+	acc, tlog := &driftAcceptor{noDest: true}, &driftLog{}
+	w := &reconcile.DriftWorker{
+		Rules:     []reconcile.DriftRule{{Scheduling: "scheduling", EHR: "ehr", SchedulingSearch: sched, EHRSearch: &driftSearcher{}, Window: time.Hour}},
+		Transfers: acc, Log: tlog, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Now: func() time.Time { return driftT0.AddDate(0, 0, 2) },
+	}
+	// A zero window is now±window: the booking at day 2, 09:00 is inside.
+	job := &river.Job[reconcile.DriftArgs]{JobRow: &rivertype.JobRow{ID: 1}, Args: reconcile.DriftArgs{Scheduling: "scheduling", EHR: "ehr"}}
+	w.Rules[0].Window = 12 * time.Hour
+	if err := w.Work(context.Background(), job); err != nil {
+		t.Fatal(err)
+	}
+	if d := tlog.rows[0].Detail; d["no_route"] != 1 || d["missing_at_ehr"] != 1 || d["repaired_to_ehr"] != 0 {
+		t.Fatalf("detail %v", d)
+	}
+	job.Args.EHR = "other"
+	if err := w.Work(context.Background(), job); err == nil {
+		t.Fatal("a run of no rule should be cancelled")
+	}
+}

@@ -43,7 +43,9 @@ fi
 for v in EHR_PORT CALCOM_PORT CANDID_PORT HUBSPOT_PORT; do
   if busy "${!v}"; then echo "port ${!v} is in use; set $v" >&2; exit 1; fi
 done
+export CALCOM_WEBHOOK_SECRET=${CALCOM_WEBHOOK_SECRET:-whsec_dev_calcom}
 "$BIN/vendorsim" -addr "127.0.0.1:$EHR_PORT" -calcom-addr "127.0.0.1:$CALCOM_PORT" \
+  -calcom-webhook-url "http://$ADDR/webhooks/scheduling" \
   -candid-addr "127.0.0.1:$CANDID_PORT" -hubspot-addr "127.0.0.1:$HUBSPOT_PORT" >var/log/vendorsim.log 2>&1 &
 pids+=($!)
 

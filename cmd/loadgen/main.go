@@ -38,7 +38,7 @@ type options struct {
 	cpuProfile string
 	// webhookRate is the webhook phase's arrival rate (0: closed loop at -c).
 	webhookRate int
-	whProfile  string
+	whProfile   string
 }
 
 func main() {

@@ -49,6 +49,7 @@ func run(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug also logs each sink request)")
 	logFormat := fs.String("log-format", "json", "json or text")
 	calAddr := fs.String("calcom-addr", "", "listen address of the Cal.com API v2 sandbox (empty: not started)")
+	calHook := fs.String("calcom-webhook-url", "", "where the Cal.com sandbox posts booking webhooks, signed with $CALCOM_WEBHOOK_SECRET (empty: none)")
 	candidAddr := fs.String("candid-addr", "", "listen address of the Candid Health sandbox (empty: not started)")
 	hubAddr := fs.String("hubspot-addr", "", "listen address of the HubSpot CRM contacts sandbox (empty: not started)")
 	if err := fs.Parse(args); err != nil {
@@ -82,7 +83,10 @@ func run(args []string) error {
 		name, addr, what string
 		handler          func() http.Handler
 	}{
-		{"Cal.com", *calAddr, "Cal.com API v2 sandbox", func() http.Handler { return calsim.New(calsim.Options{Logger: logger}) }},
+		{"Cal.com", *calAddr, "Cal.com API v2 sandbox", func() http.Handler {
+			return calsim.New(calsim.Options{Logger: logger,
+				WebhookURL: *calHook, WebhookSecret: os.Getenv("CALCOM_WEBHOOK_SECRET")})
+		}},
 		{"Candid", *candidAddr, "Candid Health sandbox", func() http.Handler { return candidsim.New(candidsim.Options{Logger: logger}) }},
 		{"HubSpot", *hubAddr, "HubSpot CRM contacts sandbox", func() http.Handler { return hubsim.New(hubsim.Options{Logger: logger}) }},
 	}

@@ -138,6 +138,9 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 				break
 			}
 			d.ResourceID = id
+			if resource, err = mapping.WithID(resource, id); err != nil {
+				return connectors.Result{}, connectors.PermanentError("mapping", err)
+			}
 		}
 		req.Method, req.URL = http.MethodPut, c.base+"/"+d.ResourceType+"/"+url.PathEscape(d.ResourceID)
 		var version string

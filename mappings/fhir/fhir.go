@@ -127,3 +127,19 @@ func ConditionalCreate(resource []byte) string {
 	}
 	return ""
 }
+
+// WithID returns resource with its id set to id: an update (PUT
+// /{type}/{id}) must carry the id of its URL, and a change a vendor
+// reported, applied to the record found by identifier, comes without one.
+func WithID(resource []byte, id string) ([]byte, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(resource, &obj); err != nil {
+		return nil, fmt.Errorf("fhir mapping: resource is not a JSON object")
+	}
+	raw, _ := json.Marshal(id)
+	if string(obj["id"]) == string(raw) {
+		return resource, nil
+	}
+	obj["id"] = raw
+	return marshalResource(obj)
+}

@@ -37,6 +37,10 @@ type Options struct {
 	// MaxLogEntries caps the request log and the received writes (the oldest
 	// are dropped, counters stay exact); 100000 when zero.
 	MaxLogEntries int
+	// WebhookURL, when set, receives a signed Cal.com webhook (secret
+	// WebhookSecret) for every booking created, rescheduled or cancelled
+	// through the API, in order (webhooks.go).
+	WebhookURL, WebhookSecret string
 	// Logger receives one line per API request (method, path, status,
 	// effect, duration; never a body or query). Nothing is logged when nil.
 	Logger *slog.Logger
@@ -62,6 +66,7 @@ type Server struct {
 	logger *slog.Logger
 	store  *store
 	ev     *simlog.Recorder
+	hooks  *webhooks
 }
 
 // New returns a sandbox with no bookings.
@@ -87,7 +92,11 @@ func New(opts Options) *Server {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Server{opts: opts, logger: logger, store: newStore(), ev: newEvidence(opts.MaxLogEntries)}
+	s := &Server{opts: opts, logger: logger, store: newStore(), ev: newEvidence(opts.MaxLogEntries)}
+	if opts.WebhookURL != "" {
+		s.hooks = newWebhooks(opts.WebhookURL, opts.WebhookSecret)
+	}
+	return s
 }
 
 // Log returns the request log, as GET /_sandbox/log does.
@@ -150,6 +159,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a = s.route(r, body)
 	}
 	writeJSON(w, a.status, a.body)
+	if a.status < 300 {
+		s.emit(a.effect, a.id)
+	}
 	key := r.Header.Get("Idempotency-Key")
 	s.ev.Add(LogEntry{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, IdempotencyKey: key,
 		Status: a.status, Effect: a.effect, ID: a.id}, r.Method == http.MethodPost, body)

@@ -113,6 +113,9 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 	if err != nil {
 		return connectors.Result{}, err
 	}
+	if resource, err = c.resolveLogical(ctx, resource); err != nil {
+		return connectors.Result{}, err
+	}
 	h := c.header()
 	h.Set("Content-Type", "application/fhir+json")
 	req := outbound.Request{Header: h, IdempotencyKey: d.IdempotencyKey}

@@ -12,11 +12,14 @@
 //	      purpose: HMARKT     # a v3-ActReason code
 //	      from: ehr           # a destination whose connector answers searches
 //
-// A Consent grants when its status is active, its provision.type is permit
-// (or absent), the purpose is among provision.purpose (system
-// http://terminology.hl7.org/CodeSystem/v3-ActReason), and now falls within
-// provision.period when one is given. Anything else, or no Consent at all,
-// is a denial: the delivery is skipped ("no_consent"), never failed, and
+// The patient's latest decision about the purpose decides: of the active
+// Consents whose provision names the purpose (system
+// http://terminology.hl7.org/CodeSystem/v3-ActReason), the one with the
+// latest dateTime (else meta.lastUpdated) counts, so an opt-out recorded
+// after an opt-in (a marketing unsubscribe arriving by webhook) revokes it
+// from then on. That Consent grants when its provision.type is permit (or
+// absent) and now falls within provision.period when one is given.
+// Anything else, or no Consent at all, is a denial: the delivery is skipped ("no_consent"), never failed, and
 // the EHR is asked again on the next message. A source that cannot be asked
 // is a retryable failure: the delivery waits rather than guessing.
 package consent
@@ -71,6 +74,7 @@ func (g *Gate) Allow(ctx context.Context, s *delivery.Subject) (bool, string, er
 	if g.Now != nil {
 		now = g.Now()
 	}
+	var latest decision
 	for _, id := range ids {
 		q := connectors.SearchQuery{ResourceType: "Consent", Params: url.Values{"patient": {"Patient/" + id}}}
 		for range maxPages {
@@ -79,8 +83,8 @@ func (g *Gate) Allow(ctx context.Context, s *delivery.Subject) (bool, string, er
 				return false, "", consentErr(err)
 			}
 			for _, r := range page.Resources {
-				if grants(r, g.Purpose, now) {
-					return true, "", nil
+				if d, ok := decide(r, g.Purpose, now); ok && (!latest.found || d.at.After(latest.at)) {
+					latest = d
 				}
 			}
 			if page.Next == "" {
@@ -89,7 +93,16 @@ func (g *Gate) Allow(ctx context.Context, s *delivery.Subject) (bool, string, er
 			q.Cursor = page.Next
 		}
 	}
+	if latest.found && latest.grants {
+		return true, "", nil
+	}
 	return false, ReasonNoConsent, nil
+}
+
+// decision is one Consent's answer about the purpose, and when it was made.
+type decision struct {
+	found, grants bool
+	at            time.Time
 }
 
 // patientIDs finds the patient's logical ids at the source: by identifier
@@ -136,33 +149,43 @@ func consentErr(err error) error {
 	return &connectors.Error{Class: connectors.Retryable, Code: "consent_lookup", Err: err}
 }
 
-// grants reports whether one Consent resource permits purpose now.
-func grants(raw json.RawMessage, purpose string, now time.Time) bool {
+// decide reads one Consent: ok when it is an active Consent whose provision
+// names purpose, with whether it permits it now and when it was made.
+func decide(raw json.RawMessage, purpose string, now time.Time) (decision, bool) {
 	var c struct {
 		ResourceType string `json:"resourceType"`
 		Status       string `json:"status"`
-		Provision    *struct {
+		DateTime     string `json:"dateTime"`
+		Meta         struct {
+			LastUpdated string `json:"lastUpdated"`
+		} `json:"meta"`
+		Provision *struct {
 			Type    string `json:"type"`
 			Period  *struct{ Start, End string }
 			Purpose []struct{ System, Code string }
 		} `json:"provision"`
 	}
 	if json.Unmarshal(raw, &c) != nil || c.ResourceType != "Consent" || c.Status != "active" || c.Provision == nil {
-		return false
+		return decision{}, false
 	}
 	p := c.Provision
-	if p.Type != "" && p.Type != "permit" {
-		return false
-	}
-	if p.Period != nil && !within(now, p.Period.Start, p.Period.End) {
-		return false
-	}
+	named := false
 	for _, pu := range p.Purpose {
 		if pu.Code == purpose && (pu.System == "" || pu.System == purposeSystem) {
-			return true
+			named = true
 		}
 	}
-	return false
+	if !named {
+		return decision{}, false
+	}
+	d := decision{found: true, grants: (p.Type == "" || p.Type == "permit") && (p.Period == nil || within(now, p.Period.Start, p.Period.End))}
+	for _, s := range []string{c.DateTime, c.Meta.LastUpdated} {
+		if t, ok := parseFHIRTime(s, false); ok {
+			d.at = t
+			break
+		}
+	}
+	return d, true
 }
 
 // within reports whether now lies in [start, end]; FHIR dateTimes may be

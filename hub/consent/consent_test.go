@@ -58,7 +58,7 @@ func TestGateAsksTheEHR(t *testing.T) {
 	c := ehr(t, ehrsim.New(ehrsim.Options{}))
 	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
 	patients := map[string]string{}
-	for _, m := range []string{"granted", "none", "other-purpose", "inactive", "deny", "expired", "future", "open-ended"} {
+	for _, m := range []string{"granted", "none", "other-purpose", "inactive", "deny", "expired", "future", "open-ended", "opted-out-later", "opted-in-again"} {
 		patients[m] = create(t, c, "Patient", `{"resourceType":"Patient","identifier":[{"system":"`+mrn+`","value":"`+m+`"}]}`)
 	}
 	create(t, c, "Consent", consentFor(patients["granted"], "active", "permit", "HMARKT", `{"start":"2026-01-01","end":"2027"}`))
@@ -68,6 +68,11 @@ func TestGateAsksTheEHR(t *testing.T) {
 	create(t, c, "Consent", consentFor(patients["expired"], "active", "permit", "HMARKT", `{"end":"2026-10"}`))
 	create(t, c, "Consent", consentFor(patients["future"], "active", "permit", "HMARKT", `{"start":"2026-12-01T00:00:00Z"}`))
 	create(t, c, "Consent", consentFor(patients["open-ended"], "active", "permit", "HMARKT", `{"start":"2026"}`))
+	// The latest decision counts (no dateTime here: meta.lastUpdated orders them).
+	create(t, c, "Consent", consentFor(patients["opted-out-later"], "active", "permit", "HMARKT", ""))
+	create(t, c, "Consent", consentFor(patients["opted-out-later"], "active", "deny", "HMARKT", ""))
+	create(t, c, "Consent", consentFor(patients["opted-in-again"], "active", "deny", "HMARKT", ""))
+	create(t, c, "Consent", consentFor(patients["opted-in-again"], "active", "permit", "HMARKT", ""))
 
 	g := &consent.Gate{Purpose: "HMARKT", Source: c.(connectors.Searcher), Now: func() time.Time { return now }}
 	byIdent := func(v string) *delivery.Subject {
@@ -86,6 +91,8 @@ func TestGateAsksTheEHR(t *testing.T) {
 		{"consent for another purpose", byIdent("other-purpose"), false, consent.ReasonNoConsent},
 		{"inactive consent", byIdent("inactive"), false, consent.ReasonNoConsent},
 		{"a deny provision", byIdent("deny"), false, consent.ReasonNoConsent},
+		{"a permit, then an opt-out (an unsubscribe)", byIdent("opted-out-later"), false, consent.ReasonNoConsent},
+		{"an opt-out, then a permit", byIdent("opted-in-again"), true, ""},
 		{"expired", byIdent("expired"), false, consent.ReasonNoConsent},
 		{"not yet in force", byIdent("future"), false, consent.ReasonNoConsent},
 		{"unknown at the EHR", &delivery.Subject{Identifiers: []delivery.Identifier{{System: mrn, Value: "nobody"}}}, false, consent.ReasonNoPatient},

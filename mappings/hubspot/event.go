@@ -26,12 +26,15 @@ import (
 //	"false"  opted back in: status active, provision.type permit for HMARKT,
 //	         policyRule OPTIN, provision.period.start the time of the change.
 //
-// The gate grants when ANY of the patient's Consents grants: a deny beside
-// an older permit does not revoke it. Each Consent therefore carries one
-// identifier per contact (MarketingConsentSystem, "{portalId}:{objectId}"),
-// and the hub must upsert on it, so that an opt-out replaces the permit an
-// earlier opt-in made rather than sitting next to it. A permit the EHR got
-// elsewhere (a signed form) is not touched by this mapping.
+// The gate follows the patient's latest decision about HMARKT (the Consent
+// with the latest dateTime), so an opt-out here revokes a permit the EHR got
+// earlier elsewhere (a signed form), and a later signed form wins over an
+// older opt-out. Each Consent carries one identifier per contact
+// (MarketingConsentSystem, "{portalId}:{objectId}") and the hub upserts on
+// it, so repeated changes of one contact update one Consent instead of
+// piling up. The patient is referenced by the contact's identifier; the EHR
+// connector resolves it to the EHR's Patient before writing, so the gate's
+// Consent?patient= search finds it.
 //
 // Only the global hs_email_optout is read. The per-subscription
 // hs_email_optout_{id} properties say nothing about marketing as a whole:

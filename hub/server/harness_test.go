@@ -101,6 +101,18 @@ func startWith(t *testing.T, dialect, routesTemplate string) *harness {
 // stripe-mock of its own).
 func startWithStripe(t *testing.T, dialect, routesTemplate, stripeURL string) *harness {
 	t.Helper()
+	return startHub(t, dialect, routesTemplate, stripeURL, nil)
+}
+
+// startWithEnv is startWith with more environment variables (secrets the
+// routing file names).
+func startWithEnv(t *testing.T, dialect, routesTemplate string, extra map[string]string) *harness {
+	t.Helper()
+	return startHub(t, dialect, routesTemplate, "", extra)
+}
+
+func startHub(t *testing.T, dialect, routesTemplate, stripeURL string, extra map[string]string) *harness {
+	t.Helper()
 	h := &harness{t: t, logs: &syncBuffer{}}
 	h.ehr = httptest.NewServer(ehrsim.New(ehrsim.Options{}))
 	t.Cleanup(h.ehr.Close)
@@ -125,6 +137,9 @@ func startWithStripe(t *testing.T, dialect, routesTemplate, stripeURL string) *h
 		"WEBHOOK_SECRET_OLD":     "whsec_test_old_secret",
 		"WEBHOOK_SECRET_NEW":     "whsec_test_new_secret",
 		"SWITCHBOARD_LOG_LEVEL":  "debug",
+	}
+	for k, v := range extra {
+		vars[k] = v
 	}
 	if dialect == dialectPostgres {
 		h.pgURL = testenv.Postgres(t)

@@ -35,6 +35,18 @@ func TestPatientIsDeliveredToEHRAndStripe(t *testing.T) {
 			if st.State != "delivered" || len(st.Deliveries) != 2 {
 				t.Fatalf("transfer: %+v", st)
 			}
+			// The status reads a completed job as delivered at once; the
+			// try's details (attempts, status) follow with the outcome batch.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+				recorded := true
+				for _, dl := range st.Deliveries {
+					recorded = recorded && dl.Attempts > 0
+				}
+				if recorded {
+					break
+				}
+				st = h.waitFor(loc, time.Second)
+			}
 			for _, dl := range st.Deliveries {
 				if dl.State != "delivered" || dl.Attempts != 1 || dl.LastHTTPStatus == nil || *dl.LastHTTPStatus >= 300 {
 					t.Errorf("%s: %+v", dl.Destination, dl)

@@ -121,6 +121,15 @@ func TestWebhooksIn(t *testing.T) {
 			if rows["accepted"] != 1 || rows["duplicate"] != 5 || rows["rejected"] != 5 {
 				t.Fatalf("webhook rows %v, want 1 accepted, 5 duplicate, 5 rejected", rows)
 			}
+			// Each rejection is in the transfer log too, with its reason and nothing from the body.
+			var logged int
+			if err := h.hub.Store.DB().QueryRow(t.Context(), `SELECT count(*) FROM switchboard_log
+				WHERE event = 'webhook_rejected' AND source = 'payments' AND http_status = 401 AND detail LIKE '%reason%'`).Scan(&logged); err != nil {
+				t.Fatal(err)
+			}
+			if logged != 5 {
+				t.Fatalf("transfer log has %d rejected webhooks, want 5", logged)
+			}
 
 			// A booking made in Cal.com reaches the EHR once, not Cal.com again.
 			booking := webhookSample(t, "calcom", "webhook-created.json")

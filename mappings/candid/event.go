@@ -55,8 +55,21 @@ func ClaimEventFromWebhook(body []byte) (ClaimEvent, error) {
 	}
 	var enc struct {
 		EncounterID string `json:"encounter_id"`
+		CreatedAt   string `json:"created_at"`
+		Patient     struct {
+			ExternalID string `json:"external_id"`
+		} `json:"patient"`
 	}
 	_ = json.Unmarshal(ev.Data, &enc)
+	// ClaimResponse.patient and .created are required in R4: an encounter
+	// without them cannot become a valid one, and says so here rather than
+	// as a validation failure after mapping.
+	switch {
+	case enc.Patient.ExternalID == "":
+		return ClaimEvent{}, errors.New("candid event: the encounter has no patient.external_id")
+	case enc.CreatedAt == "":
+		return ClaimEvent{}, errors.New("candid event: the encounter has no created_at")
+	}
 	// The id is Candid's: the EHR gives the resource its own on create,
 	// and an update finds it by identifier.
 	var obj map[string]json.RawMessage

@@ -66,6 +66,8 @@ func TestClaimEventRefusals(t *testing.T) {
 		{"not JSON", `nope`, false},
 		{"no type", `{"data":{}}`, false},
 		{"no encounter id", `{"type":"encounter.claim_status_updated","data":{"claims":[]}}`, false},
+		{"no patient", `{"type":"encounter.claim_status_updated","data":{"encounter_id":"e","created_at":"2026-11-20T09:00:00Z"}}`, false},
+		{"no created_at", `{"type":"encounter.claim_status_updated","data":{"encounter_id":"e","patient":{"external_id":"p"}}}`, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			_, err := ClaimEventFromWebhook([]byte(c.body))

@@ -6,12 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/spf13/cobra"
 
+	"github.com/switchboard-health/switchboard/hub/config"
 	"github.com/switchboard-health/switchboard/hub/logging"
 	"github.com/switchboard-health/switchboard/hub/reconcile"
 	"github.com/switchboard-health/switchboard/hub/route"
@@ -48,36 +50,9 @@ func reconcileCmd() *cobra.Command {
 			if d, ok := table.Destinations[source]; !ok || d.Poll == nil {
 				return fmt.Errorf("destination %q has no poll: block in %s", source, cfg.RoutesPath)
 			}
-			ctx := cmd.Context()
-			st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxConns: 2,
-				Logger: logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)})
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			started := time.Now()
-			var id int64
-			err = st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-				ids, err := tx.InsertJobs(ctx, []river.InsertManyParams{{Args: reconcile.Args{Source: source, Manual: true}}})
-				if err == nil && len(ids) > 0 {
-					id = ids[0]
-				}
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("queue poll: %w", err)
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "poll of %s queued (job %d)\n", source, id)
-			if wait <= 0 {
-				return nil
-			}
-			state, err := waitJob(ctx, st, id, wait)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "job %d %s\n", id, state)
-			return printPolls(ctx, st, source, started, out)
+			return queueJob(cmd, cfg, reconcile.Args{Source: source, Manual: true}, "poll of "+source, wait,
+				logRows{event: transferlog.EventPoll, source: source, label: "resource_type",
+					keys: []string{"pages", "seen", "routed", "own_writes", "unchanged", "stale", "replayed"}})
 		},
 	}
 	cmd.Flags().DurationVar(&wait, "wait", 0, "wait this long for the poll to finish and print its counts")
@@ -134,66 +109,16 @@ func driftCmd() *cobra.Command {
 			if !a.From.IsZero() && !a.To.IsZero() && !a.From.Before(a.To) {
 				return errors.New("--from must be before --to")
 			}
-			ctx := cmd.Context()
-			st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxConns: 2,
-				Logger: logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)})
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			started := time.Now()
-			var id int64
-			err = st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-				ids, err := tx.InsertJobs(ctx, []river.InsertManyParams{{Args: a}})
-				if err == nil && len(ids) > 0 {
-					id = ids[0]
-				}
-				return err
-			})
-			if err != nil {
-				return fmt.Errorf("queue drift repair: %w", err)
-			}
-			out := cmd.OutOrStdout()
-			fmt.Fprintf(out, "drift repair of %s and %s queued (job %d)\n", a.Scheduling, a.EHR, id)
-			if wait <= 0 {
-				return nil
-			}
-			state, err := waitJob(ctx, st, id, wait)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "job %d %s\n", id, state)
-			return printDrift(ctx, st, a.Scheduling, started, out)
+			return queueJob(cmd, cfg, a, "drift repair of "+a.Scheduling+" and "+a.EHR, wait,
+				logRows{event: transferlog.EventDrift, source: a.Scheduling, label: "destination",
+					keys: []string{"compared", "in_sync", "differed", "repaired_to_ehr", "repaired_to_scheduling",
+						"missing_at_ehr", "missing_at_scheduling", "unsynced_at_ehr", "no_route"}})
 		},
 	}
 	cmd.Flags().DurationVar(&wait, "wait", 0, "wait this long for the repair to finish and print its counts")
 	cmd.Flags().StringVar(&fromFlag, "from", "", "earliest appointment start compared (RFC 3339; default now minus the rule's window)")
 	cmd.Flags().StringVar(&toFlag, "to", "", "appointment starts compared are before this (RFC 3339; default now plus the rule's window)")
 	return cmd
-}
-
-// printDrift prints the transfer log's drift rows for a scheduling tool
-// since t.
-func printDrift(ctx context.Context, st store.Store, scheduling string, since time.Time, w interface{ Write([]byte) (int, error) }) error {
-	rows, err := st.DB().Query(ctx, `SELECT destination, outcome, detail FROM switchboard_log
-		WHERE event = $1 AND source = $2 AND at >= $3 ORDER BY seq`, transferlog.EventDrift, scheduling, since.UnixMicro())
-	if err != nil {
-		return fmt.Errorf("read transfer log: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var dest, outcome, detail sql.NullString
-		if err := rows.Scan(&dest, &outcome, &detail); err != nil {
-			return err
-		}
-		var d map[string]any
-		_ = json.Unmarshal([]byte(detail.String), &d)
-		fmt.Fprintf(w, "%-12s %-9s compared=%v in_sync=%v differed=%v repaired_to_ehr=%v repaired_to_scheduling=%v "+
-			"missing_at_ehr=%v missing_at_scheduling=%v unsynced_at_ehr=%v no_route=%v\n",
-			dest.String, outcome.String, d["compared"], d["in_sync"], d["differed"], d["repaired_to_ehr"], d["repaired_to_scheduling"],
-			d["missing_at_ehr"], d["missing_at_scheduling"], d["unsynced_at_ehr"], d["no_route"])
-	}
-	return rows.Err()
 }
 
 // waitJob waits for a River job to reach a final state.
@@ -212,7 +137,7 @@ func waitJob(ctx context.Context, st store.Store, id int64, limit time.Duration)
 			return state, nil
 		}
 		if time.Now().After(deadline) {
-			return "", errors.New("the poll did not finish in time (is a hub with workers running?)")
+			return "", errors.New("the job did not finish in time (is a hub with workers running?)")
 		}
 		select {
 		case <-ctx.Done():
@@ -222,23 +147,71 @@ func waitJob(ctx context.Context, st store.Store, id int64, limit time.Duration)
 	}
 }
 
-// printPolls prints the transfer log's poll rows for source since t.
-func printPolls(ctx context.Context, st store.Store, source string, since time.Time, w interface{ Write([]byte) (int, error) }) error {
-	rows, err := st.DB().Query(ctx, `SELECT resource_type, outcome, detail FROM switchboard_log
-		WHERE event = 'poll' AND source = $1 AND at >= $2 ORDER BY seq`, source, since.UnixMicro())
+// logRows names the transfer-log rows a job writes: its event and source,
+// the column that tells its rows apart, and the counts to print.
+type logRows struct {
+	event, source, label string
+	keys                 []string
+}
+
+// queueJob inserts one job into the hub's database (the workers of any
+// running hub pick it up; a unique job already queued or running is the
+// same run), and with wait > 0 waits for it and prints the transfer-log
+// rows it wrote.
+func queueJob(cmd *cobra.Command, cfg config.Config, args river.JobArgs, what string, wait time.Duration, rows logRows) error {
+	ctx := cmd.Context()
+	st, err := store.Open(ctx, store.Config{DatabaseURL: cfg.DatabaseURL, SQLitePath: cfg.SQLitePath, MaxConns: 2,
+		Logger: logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)})
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	started := time.Now()
+	var id int64
+	err = st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		ids, err := tx.InsertJobs(ctx, []river.InsertManyParams{{Args: args}})
+		if err == nil && len(ids) > 0 {
+			id = ids[0]
+		}
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("queue %s: %w", what, err)
+	}
+	out := cmd.OutOrStdout()
+	fmt.Fprintf(out, "%s queued (job %d)\n", what, id)
+	if wait <= 0 {
+		return nil
+	}
+	state, err := waitJob(ctx, st, id, wait)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "job %d %s\n", id, state)
+	return printRows(ctx, st, rows, started, out)
+}
+
+// printRows prints rows.event's transfer-log rows for rows.source since t:
+// the label column, the outcome, then the counts.
+func printRows(ctx context.Context, st store.Store, r logRows, since time.Time, w io.Writer) error {
+	rs, err := st.DB().Query(ctx, `SELECT `+r.label+`, outcome, detail FROM switchboard_log
+		WHERE event = $1 AND source = $2 AND at >= $3 ORDER BY seq`, r.event, r.source, since.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("read transfer log: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		var typ, outcome, detail sql.NullString
-		if err := rows.Scan(&typ, &outcome, &detail); err != nil {
+	defer rs.Close()
+	for rs.Next() {
+		var label, outcome, detail sql.NullString
+		if err := rs.Scan(&label, &outcome, &detail); err != nil {
 			return err
 		}
 		var d map[string]any
 		_ = json.Unmarshal([]byte(detail.String), &d)
-		fmt.Fprintf(w, "%-12s %-9s pages=%v seen=%v routed=%v own_writes=%v unchanged=%v stale=%v replayed=%v\n",
-			typ.String, outcome.String, d["pages"], d["seen"], d["routed"], d["own_writes"], d["unchanged"], d["stale"], d["replayed"])
+		line := fmt.Sprintf("%-12s %-9s", label.String, outcome.String)
+		for _, k := range r.keys {
+			line += fmt.Sprintf(" %s=%v", k, d[k])
+		}
+		fmt.Fprintln(w, line)
 	}
-	return rows.Err()
+	return rs.Err()
 }

@@ -2,17 +2,13 @@ package ledger_test
 
 import (
 	"context"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/riverqueue/river"
-
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/ledger"
-	"github.com/switchboard-health/switchboard/hub/logging"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/testenv"
@@ -20,27 +16,7 @@ import (
 
 func TestMain(m *testing.M) { testenv.Main(m) }
 
-// openStore opens a migrated store of the dialect: SQLite, or PostgreSQL
-// (a fresh database on $SWITCHBOARD_TEST_PG_URL or a throwaway cluster).
-func openStore(t *testing.T, d store.Dialect) store.Store {
-	t.Helper()
-	ctx := context.Background()
-	cfg := store.Config{SQLitePath: filepath.Join(t.TempDir(), "hub.db")}
-	if d == store.Postgres {
-		cfg = store.Config{DatabaseURL: testenv.Postgres(t)}
-	}
-	cfg.Logger = logging.Discard()
-	cfg.River = &river.Config{}
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
+func openStore(t *testing.T, d store.Dialect) store.Store { return testenv.Store(t, d) }
 
 var dialects = []store.Dialect{store.SQLite, store.Postgres}
 

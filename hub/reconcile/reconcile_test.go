@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,27 +29,7 @@ func TestMain(m *testing.M) { testenv.Main(m) }
 
 var dialects = []store.Dialect{store.SQLite, store.Postgres}
 
-// openStore opens a migrated store of the dialect (PostgreSQL: a fresh
-// database on $SWITCHBOARD_TEST_PG_URL or a throwaway cluster).
-func openStore(t *testing.T, d store.Dialect) store.Store {
-	t.Helper()
-	ctx := context.Background()
-	cfg := store.Config{SQLitePath: filepath.Join(t.TempDir(), "hub.db")}
-	if d == store.Postgres {
-		cfg = store.Config{DatabaseURL: testenv.Postgres(t)}
-	}
-	cfg.Logger = logging.Discard()
-	cfg.River = &river.Config{}
-	st, err := store.Open(ctx, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
+func openStore(t *testing.T, d store.Dialect) store.Store { return testenv.Store(t, d) }
 
 // fakePoller serves changes of each type with `ge since` semantics, oldest
 // first, in pages of q.Count; Next is an offset. It fails page failPage

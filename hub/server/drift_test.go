@@ -52,23 +52,7 @@ type driftHub struct {
 // calPost calls Cal.com as a patient would (no Idempotency-Key).
 func (d *driftHub) calPost(path, body string) map[string]any {
 	d.t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, d.cals+path, strings.NewReader(body))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer sandbox-credential")
-	req.Header.Set("cal-api-version", "2024-08-13")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out struct {
-		Data map[string]any `json:"data"`
-	}
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 || json.Unmarshal(b, &out) != nil {
-		d.t.Fatalf("Cal.com %s: %d", path, resp.StatusCode)
-	}
-	return out.Data
+	return calPost(d.t, d.cals, path, body)
 }
 
 func (d *driftHub) calGet(uid string) map[string]any {

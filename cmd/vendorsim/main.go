@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/signal"
 	"syscall"
@@ -49,7 +50,8 @@ func run(args []string) error {
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug also logs each sink request)")
 	logFormat := fs.String("log-format", "json", "json or text")
 	calAddr := fs.String("calcom-addr", "", "listen address of the Cal.com API v2 sandbox (empty: not started)")
-	calHook := fs.String("calcom-webhook-url", "", "where the Cal.com sandbox posts booking webhooks, signed with $CALCOM_WEBHOOK_SECRET (empty: none)")
+	calHook := fs.String("calcom-webhook-url", "", "where the Cal.com sandbox posts booking webhooks (BOOKING_CREATED, _RESCHEDULED, _CANCELLED) for every change made through its API (empty: none)")
+	calHookSecret := fs.String("calcom-webhook-secret", "", "secret signing the Cal.com sandbox's webhooks (X-Cal-Signature-256); default $CALCOM_WEBHOOK_SECRET")
 	candidAddr := fs.String("candid-addr", "", "listen address of the Candid Health sandbox (empty: not started)")
 	hubAddr := fs.String("hubspot-addr", "", "listen address of the HubSpot CRM contacts sandbox (empty: not started)")
 	if err := fs.Parse(args); err != nil {
@@ -61,7 +63,21 @@ func run(args []string) error {
 	if *latency < 0 {
 		return errors.New("-latency must not be negative")
 	}
+	if *calHook != "" {
+		if u, err := url.Parse(*calHook); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return errors.New("-calcom-webhook-url must be an absolute http(s) URL")
+		}
+	}
+	if *calHookSecret == "" {
+		*calHookSecret = os.Getenv("CALCOM_WEBHOOK_SECRET")
+	}
 	logger := logging.New(os.Stderr, *logLevel, *logFormat)
+	if *calHook != "" && *calAddr == "" {
+		logger.Warn("-calcom-webhook-url is set but -calcom-addr is not: the Cal.com sandbox is not started, no webhooks will be sent")
+	}
+	if *calHook != "" && *calHookSecret == "" {
+		logger.Warn("Cal.com sandbox webhooks are unsigned (X-Cal-Signature-256: no-secret-provided): set -calcom-webhook-secret or $CALCOM_WEBHOOK_SECRET")
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
@@ -85,7 +101,7 @@ func run(args []string) error {
 	}{
 		{"Cal.com", *calAddr, "Cal.com API v2 sandbox", func() http.Handler {
 			return calsim.New(calsim.Options{Logger: logger,
-				WebhookURL: *calHook, WebhookSecret: os.Getenv("CALCOM_WEBHOOK_SECRET")})
+				WebhookURL: *calHook, WebhookSecret: *calHookSecret})
 		}},
 		{"Candid", *candidAddr, "Candid Health sandbox", func() http.Handler { return candidsim.New(candidsim.Options{Logger: logger}) }},
 		{"HubSpot", *hubAddr, "HubSpot CRM contacts sandbox", func() http.Handler { return hubsim.New(hubsim.Options{Logger: logger}) }},

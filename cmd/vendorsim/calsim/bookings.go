@@ -73,6 +73,7 @@ func (s *Server) create(r *http.Request, body []byte) answer {
 	s.store.mu.Lock()
 	s.store.insertLocked(b)
 	out := b.output()
+	s.hookLocked(triggerCreated, b, nil)
 	s.store.mu.Unlock()
 	return success(http.StatusCreated, out, EffectCreated, b.uid)
 }
@@ -224,6 +225,7 @@ func (s *Server) reschedule(r *http.Request, uid string, body []byte) answer {
 	done.status, done.rescheduledTo, done.reschedulingReason, done.updatedAt = statusCancelled, nb.uid, in.ReschedulingReason, now
 	done.rescheduledBy = in.RescheduledBy
 	s.store.byUID[uid] = &done
+	s.hookLocked(triggerRescheduled, &nb, old)
 	return success(http.StatusCreated, nb.output(), EffectRescheduled, nb.uid)
 }
 
@@ -252,5 +254,6 @@ func (s *Server) cancel(r *http.Request, uid string, body []byte) answer {
 	done.status, done.cancellationReason, done.updatedAt = statusCancelled, in.CancellationReason, s.opts.Now().UTC()
 	done.cancelledBy = HostEmail
 	s.store.byUID[uid] = &done
+	s.hookLocked(triggerCancelled, &done, nil)
 	return success(http.StatusOK, done.output(), EffectCancelled, uid)
 }

@@ -44,9 +44,23 @@
 // packages read what Cal.com received, bodies included, with
 // Server.Received (in memory only). POST /_sandbox/reset forgets everything.
 //
+// # Webhooks
+//
+// With Options.WebhookURL set, every booking created, rescheduled or
+// cancelled through the API (by anyone, the hub included, as Cal.com does)
+// is POSTed there as Cal.com's webhook {"triggerEvent","createdAt",
+// "payload"}: BOOKING_CREATED, BOOKING_RESCHEDULED (payload the new
+// booking, rescheduleUid the old one's uid; no BOOKING_CANCELLED for the
+// old one) and BOOKING_CANCELLED, with the booking's metadata copied into
+// the payload and X-Cal-Signature-256 the hex HMAC-SHA256 of the body with
+// Options.WebhookSecret. Delivery is asynchronous, one event at a time in
+// the order of the changes, retried a few times with a short backoff; an
+// API call never waits for it. GET /_sandbox/webhooks counts the events
+// queued, sent, failed, retried and pending.
+//
 // # What it does not do
 //
 // No event types (any positive eventTypeId is accepted), no availability
 // check on create (slots do exclude booked times), no seats, recurring or
-// instant bookings, no webhooks, no OAuth clients. Everything is lost on exit.
+// instant bookings, no webhook triggers but the three above, no OAuth clients. Everything is lost on exit.
 package calsim

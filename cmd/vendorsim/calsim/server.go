@@ -37,9 +37,13 @@ type Options struct {
 	// MaxLogEntries caps the request log and the received writes (the oldest
 	// are dropped, counters stay exact); 100000 when zero.
 	MaxLogEntries int
-	// WebhookURL, when set, receives a signed Cal.com webhook (secret
-	// WebhookSecret) for every booking created, rescheduled or cancelled
-	// through the API, in order (webhooks.go).
+	// WebhookURL, when set, receives a Cal.com webhook (BOOKING_CREATED,
+	// BOOKING_RESCHEDULED, BOOKING_CANCELLED) for every booking created,
+	// rescheduled or cancelled through the API, whoever called it, posted
+	// asynchronously in the order the changes happened and retried a few
+	// times on failure (webhooks.go). WebhookSecret signs it
+	// (X-Cal-Signature-256); when empty the header is "no-secret-provided",
+	// as Cal.com sends it. Call Server.Close to stop the sender.
 	WebhookURL, WebhookSecret string
 	// Logger receives one line per API request (method, path, status,
 	// effect, duration; never a body or query). Nothing is logged when nil.
@@ -60,6 +64,7 @@ type Options struct {
 //	GET  /v2/slots?start=&end=&eventTypeId=&format=range&duration=&timeZone=
 //	                                     free slots, deterministic
 //	GET  /_sandbox/log                   the request log (Log)
+//	GET  /_sandbox/webhooks              the webhook counters (WebhookStats)
 //	POST /_sandbox/reset                 forget every booking and the log
 type Server struct {
 	opts   Options
@@ -94,7 +99,7 @@ func New(opts Options) *Server {
 	}
 	s := &Server{opts: opts, logger: logger, store: newStore(), ev: newEvidence(opts.MaxLogEntries)}
 	if opts.WebhookURL != "" {
-		s.hooks = newWebhooks(opts.WebhookURL, opts.WebhookSecret)
+		s.hooks = newWebhooks(opts.WebhookURL, opts.WebhookSecret, logger)
 	}
 	return s
 }
@@ -125,6 +130,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, s.Log())
+	case p == "/_sandbox/webhooks":
+		if r.Method != http.MethodGet {
+			methodNotAllowed(w, "GET")
+			return
+		}
+		writeJSON(w, http.StatusOK, s.WebhookStats())
 	case p == "/_sandbox/reset":
 		if r.Method != http.MethodPost {
 			methodNotAllowed(w, "POST")
@@ -159,9 +170,6 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		a = s.route(r, body)
 	}
 	writeJSON(w, a.status, a.body)
-	if a.status < 300 {
-		s.emit(a.effect, a.id)
-	}
 	key := r.Header.Get("Idempotency-Key")
 	s.ev.Add(LogEntry{Time: start.UTC(), Method: r.Method, Path: r.URL.Path, IdempotencyKey: key,
 		Status: a.status, Effect: a.effect, ID: a.id}, r.Method == http.MethodPost, body)

@@ -55,9 +55,9 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
-	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/inbound"
 	"github.com/switchboard-health/switchboard/hub/ledger"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
@@ -96,11 +96,7 @@ type DriftArgs struct {
 func (DriftArgs) Kind() string { return DriftKind }
 
 // InsertOpts keeps one drift repair per rule queued or running at a time.
-func (DriftArgs) InsertOpts() river.InsertOpts {
-	return river.InsertOpts{Queue: Queue, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true,
-		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
-			rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
-}
+func (DriftArgs) InsertOpts() river.InsertOpts { return oneAtATime() }
 
 // DriftRule is one configured comparison (route.Drift with its connectors).
 type DriftRule struct {
@@ -109,17 +105,15 @@ type DriftRule struct {
 	Window, Every               time.Duration
 }
 
-// Recorder is the part of the ledger a repair writes.
-type Recorder interface {
-	Record(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) error
-}
-
 // DriftWorker runs drift repairs.
 type DriftWorker struct {
 	river.WorkerDefaults[DriftArgs]
-	Rules     []DriftRule
-	Ledger    Recorder
-	Transfers Acceptor
+	Rules []DriftRule
+	// Ledger remembers each repair for its winner, as a polled change is
+	// remembered; a repair is never judged by it (the run compared both
+	// sides itself).
+	Ledger    inbound.Ledger
+	Transfers inbound.Acceptor
 	// Validate checks a resource before it is routed (nil skips it).
 	Validate func(resourceType string, body []byte) error
 	Log      Appender
@@ -178,7 +172,7 @@ func (w *DriftWorker) Work(ctx context.Context, job *river.Job[DriftArgs]) error
 	log := w.Logger.With("scheduling", a.Scheduling, "ehr", a.EHR, "job_id", job.ID, "manual", a.Manual)
 	c, err := w.run(ctx, job.ID, r, from, to)
 	row := transferlog.Row{At: w.now(), Event: transferlog.EventDrift, Source: a.Scheduling, Destination: a.EHR,
-		ResourceType: "Appointment", Actor: "reconciler", LatencyMS: w.now().Sub(started).Milliseconds(), Detail: driftDetail(c, a.Manual)}
+		ResourceType: "Appointment", Actor: "reconciler", LatencyMS: w.now().Sub(started).Milliseconds(), Detail: detail(c, a.Manual)}
 	if err != nil {
 		row.Outcome, row.ErrorClass = "failed", string(connectors.ClassOf(err))
 		row.Detail["error_code"] = errorCode(err)
@@ -415,53 +409,32 @@ func (p repairer) fromScheduling(ctx context.Context, b appt, routed *int) error
 
 func (p repairer) route(ctx context.Context, origin, pair string, a appt, keys []string, e transfer.Entry, routed *int) error {
 	w := p.w
-	if w.Validate != nil {
-		if err := w.Validate("Appointment", a.res); err != nil {
-			p.c.Invalid++
-			return nil
-		}
-	}
-	acc, err := w.Transfers.Accept(ctx, transfer.Submission{
-		ClientID: "drift:" + p.r.Scheduling + ":" + p.r.EHR,
+	res, err := inbound.Router{Ledger: w.Ledger, Validate: w.Validate, Transfers: w.Transfers}.Route(ctx, inbound.Change{
+		Source: origin, ClientID: "drift:" + p.r.Scheduling + ":" + p.r.EHR,
 		// Stored only as a keyed HMAC: the uid or id in it never is in clear.
 		IdempotencyKey: "drift|" + strconv.FormatInt(p.jobID, 10) + "|" + pair,
-		Body:           a.res, Kind: transfer.KindResource, Origin: origin, ChangedAt: a.updated,
-		Entries: []transfer.Entry{e},
+		Entry:          e, ChangedAt: a.updated, Keys: keys, Decided: true,
 	})
 	switch {
-	case errors.Is(err, transfer.ErrNoDestination):
-		p.c.NoRoute++
-		return nil
 	case errors.Is(err, transfer.ErrIdempotencyConflict):
 		// A retry of this run found the record changed since its first
 		// try routed it: that routing stands.
 		p.c.Replayed++
 		return nil
 	case err != nil:
-		return fmt.Errorf("route drift repair: %w", err)
-	case acc.Replayed:
-		p.c.Replayed++
-	default:
-		*routed++
+		return fmt.Errorf("drift repair: %w", err)
 	}
-	if w.Ledger != nil {
-		if err := w.Ledger.Record(ctx, origin, keys, a.res, a.updated); err != nil {
-			return err
-		}
+	switch res.Outcome {
+	case inbound.Routed:
+		*routed++
+	case inbound.Replayed:
+		p.c.Replayed++
+	case inbound.NoRoute:
+		p.c.NoRoute++
+	case inbound.Invalid:
+		p.c.Invalid++
 	}
 	return nil
-}
-
-func driftDetail(c DriftCounts, manual bool) map[string]any {
-	d := map[string]any{"compared": c.Compared, "in_sync": c.InSync, "differed": c.Differed,
-		"repaired_to_ehr": c.RepairedToEHR, "repaired_to_scheduling": c.RepairedToScheduling,
-		"missing_at_ehr": c.MissingAtEHR, "missing_at_scheduling": c.MissingAtScheduling,
-		"unsynced_at_ehr": c.UnsyncedAtEHR, "rescheduled": c.Rescheduled, "skipped_cancelled": c.SkippedCancelled,
-		"no_route": c.NoRoute, "replayed": c.Replayed, "invalid": c.Invalid}
-	if manual {
-		d["manual"] = true
-	}
-	return d
 }
 
 // DriftPeriodicJobs schedules each rule at its Every. River's leader alone

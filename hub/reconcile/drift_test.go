@@ -3,6 +3,7 @@ package reconcile_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +15,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/ledger"
 	"github.com/switchboard-health/switchboard/hub/reconcile"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
@@ -84,6 +86,11 @@ type driftRecord struct {
 }
 
 type driftLedger struct{ records []driftRecord }
+
+// Judge fails: a drift repair decides itself and must never ask the ledger.
+func (l *driftLedger) Judge(context.Context, string, []string, []byte, time.Time) (ledger.Verdict, error) {
+	return "", errors.New("a drift repair asked the ledger to judge")
+}
 
 func (l *driftLedger) Record(_ context.Context, vendor string, keys []string, _ []byte, at time.Time) error {
 	l.records = append(l.records, driftRecord{vendor, keys, at})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/inbound"
 	"github.com/switchboard-health/switchboard/hub/ledger"
 	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/transfer"
@@ -36,7 +38,12 @@ type Args struct {
 func (Args) Kind() string { return Kind }
 
 // InsertOpts keeps one poll per source queued or running at a time.
-func (Args) InsertOpts() river.InsertOpts {
+func (Args) InsertOpts() river.InsertOpts { return oneAtATime() }
+
+// oneAtATime are the insert options of reconcile jobs: the reconcile
+// queue, and unique by their args' `river:"unique"` fields while queued or
+// running, so that a manual run inserted meanwhile is the same run.
+func oneAtATime() river.InsertOpts {
 	return river.InsertOpts{Queue: Queue, MaxAttempts: 3, UniqueOpts: river.UniqueOpts{ByArgs: true,
 		ByState: []rivertype.JobState{rivertype.JobStateAvailable, rivertype.JobStatePending, rivertype.JobStateRunning,
 			rivertype.JobStateRetryable, rivertype.JobStateScheduled}}}
@@ -53,17 +60,6 @@ type Source struct {
 	Since time.Time
 }
 
-// Acceptor routes a change like any write (transfer.Service).
-type Acceptor interface {
-	Accept(ctx context.Context, sub transfer.Submission) (transfer.Accepted, error)
-}
-
-// Judge is the ledger (package ledger).
-type Judge interface {
-	Judge(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) (ledger.Verdict, error)
-	Record(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) error
-}
-
 // Appender appends to the transfer log (package transferlog).
 type Appender interface {
 	Append(ctx context.Context, row transferlog.Row) error
@@ -74,8 +70,8 @@ type Worker struct {
 	river.WorkerDefaults[Args]
 	Store     store.Store
 	Sources   map[string]Source
-	Ledger    Judge
-	Transfers Acceptor
+	Ledger    inbound.Ledger
+	Transfers inbound.Acceptor
 	// Validate checks a polled resource as strictly as a client's (nil
 	// skips it).
 	Validate func(resourceType string, body []byte) error
@@ -222,59 +218,56 @@ func (w *Worker) take(ctx context.Context, source string, ch connectors.Change, 
 		c.OwnWrites++
 		return nil
 	}
-	keys := ledger.Keys(ch.ResourceType, ch.ID, ch.Resource)
-	if w.Ledger != nil {
-		v, err := w.Ledger.Judge(ctx, source, keys, ch.Resource, ch.Updated)
-		if err != nil {
-			return err
-		}
-		switch v {
-		case ledger.Unchanged:
-			c.Unchanged++
-			return nil
-		case ledger.Stale:
-			c.Stale++
-			return nil
-		}
-	}
-	if w.Validate != nil {
-		if err := w.Validate(ch.ResourceType, ch.Resource); err != nil {
-			// The vendor holds a record the hub would refuse from a client:
-			// routing it would fail at every destination. Counted, skipped.
-			c.Invalid++
-			return nil
-		}
-	}
 	version := ch.Version
 	if version == "" {
 		version = "t" + strconv.FormatInt(ch.Updated.UnixMicro(), 10)
 	}
-	acc, err := w.Transfers.Accept(ctx, transfer.Submission{
-		ClientID: "poll:" + source, IdempotencyKey: ch.ResourceType + "/" + ch.ID + "/_history/" + version,
-		Body: ch.Resource, Kind: transfer.KindResource, Origin: source, ChangedAt: ch.Updated,
-		Entries: []transfer.Entry{{Interaction: connectors.Update, ResourceType: ch.ResourceType, ResourceID: ch.ID, Resource: ch.Resource}},
+	res, err := w.router().Route(ctx, inbound.Change{
+		Source: source, ClientID: "poll:" + source, IdempotencyKey: ch.ResourceType + "/" + ch.ID + "/_history/" + version,
+		Entry:     transfer.Entry{Interaction: connectors.Update, ResourceType: ch.ResourceType, ResourceID: ch.ID, Resource: ch.Resource},
+		ChangedAt: ch.Updated, Keys: ledger.Keys(ch.ResourceType, ch.ID, ch.Resource),
 	})
-	switch {
-	case errors.Is(err, transfer.ErrNoDestination):
-		c.NoRoute++
-	case err != nil:
-		return fmt.Errorf("route polled change: %w", err)
-	case acc.Replayed:
-		c.Replayed++
-	default:
-		c.Routed++
+	if err != nil {
+		return fmt.Errorf("polled change: %w", err)
 	}
-	if w.Ledger != nil {
-		if err := w.Ledger.Record(ctx, source, keys, ch.Resource, ch.Updated); err != nil {
-			return err
-		}
-	}
+	// An invalid one is a record the vendor holds that the hub would refuse
+	// from a client: routing it would fail at every destination. Counted.
+	c.count(res.Outcome)
 	return nil
 }
 
-func detail(c Counts, manual bool) map[string]any {
-	d := map[string]any{"pages": c.Pages, "seen": c.Seen, "routed": c.Routed, "replayed": c.Replayed,
-		"own_writes": c.OwnWrites, "unchanged": c.Unchanged, "stale": c.Stale, "no_route": c.NoRoute, "invalid": c.Invalid}
+// router takes changes in the way webhooks' are (package inbound).
+func (w *Worker) router() inbound.Router {
+	return inbound.Router{Ledger: w.Ledger, Validate: w.Validate, Transfers: w.Transfers}
+}
+
+// count adds an outcome to its counter.
+func (c *Counts) count(o inbound.Outcome) {
+	switch o {
+	case inbound.Routed:
+		c.Routed++
+	case inbound.Replayed:
+		c.Replayed++
+	case inbound.NoRoute:
+		c.NoRoute++
+	case inbound.Invalid:
+		c.Invalid++
+	case inbound.Unchanged:
+		c.Unchanged++
+	case inbound.Stale:
+		c.Stale++
+	}
+}
+
+// detail is a run's counts (Counts, DriftCounts) as a transfer-log
+// Detail, keyed by the fields' JSON names, so that a counter added to the
+// struct is logged without a second list to keep in step.
+func detail(counts any, manual bool) map[string]any {
+	v := reflect.ValueOf(counts)
+	d := make(map[string]any, v.NumField()+1)
+	for i := range v.NumField() {
+		d[v.Type().Field(i).Tag.Get("json")] = v.Field(i).Interface()
+	}
 	if manual {
 		d["manual"] = true
 	}

@@ -7,21 +7,15 @@ import (
 	"fmt"
 	"log/slog"
 	"strconv"
-	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/switchboard-health/switchboard/connectors"
-	"github.com/switchboard-health/switchboard/hub/ledger"
+	"github.com/switchboard-health/switchboard/hub/inbound"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
-
-// Acceptor takes a mapped change in like any write (transfer.Service).
-type Acceptor interface {
-	Accept(ctx context.Context, sub transfer.Submission) (transfer.Accepted, error)
-}
 
 // Validator checks a mapped resource as strictly as the API checks a
 // client's (nil skips it; mappings have golden tests validating them).
@@ -32,20 +26,14 @@ type Worker struct {
 	river.WorkerDefaults[Args]
 	Keys        *seal.Keyring
 	Translators map[string]connectors.WebhookTranslator
-	Transfers   Acceptor
+	Transfers   inbound.Acceptor
 	Validate    Validator
 	// Ledger, when set, drops a change that is the hub's own write coming
 	// back or that a later change already overtook (package ledger).
-	Ledger Observer
+	Ledger inbound.Ledger
 	// Log, when set, records dropped changes in the transfer log.
 	Log    Appender
 	Logger *slog.Logger
-}
-
-// Observer judges a change a vendor reported (package ledger).
-type Observer interface {
-	Judge(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) (ledger.Verdict, error)
-	Record(ctx context.Context, vendor string, keys []string, resource []byte, changedAt time.Time) error
 }
 
 // Appender appends to the transfer log (package transferlog).
@@ -93,41 +81,29 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 			continue
 		}
 		var keys []string
-		if w.Ledger != nil && c.Record != "" {
+		if c.Record != "" {
 			keys = []string{c.ResourceType + "/" + c.Record}
-			v, err := w.Ledger.Judge(ctx, a.Source, keys, c.Resource, c.ChangedAt)
-			if err != nil {
-				return fmt.Errorf("judge webhook change: %w", err)
-			}
-			if v != ledger.Changed {
-				log.Info("webhook change dropped", "resource_type", c.ResourceType, "verdict", string(v))
-				w.dropped(ctx, a.Source, c.ResourceType, string(v))
-				continue
-			}
 		}
-		if w.Validate != nil {
-			if err := w.Validate(c.ResourceType, c.Resource); err != nil {
-				log.Error("mapped webhook resource is not valid FHIR", "resource_type", c.ResourceType, "error", err)
-				return river.JobCancel(fmt.Errorf("mapped %s is invalid", c.ResourceType))
-			}
-		}
-		acc, err := w.Transfers.Accept(ctx, transfer.Submission{
-			ClientID: "webhook:" + a.Source, IdempotencyKey: a.EventHash + "#" + strconv.Itoa(i),
-			Body: c.Resource, Kind: transfer.KindResource, Origin: a.Source, ChangedAt: c.ChangedAt,
-			Entries: []transfer.Entry{{Interaction: c.Interaction, ResourceType: c.ResourceType, Resource: c.Resource, Match: c.Match}},
+		res, err := inbound.Router{Ledger: w.Ledger, Validate: w.Validate, Transfers: w.Transfers}.Route(ctx, inbound.Change{
+			Source: a.Source, ClientID: "webhook:" + a.Source, IdempotencyKey: a.EventHash + "#" + strconv.Itoa(i),
+			Entry:     transfer.Entry{Interaction: c.Interaction, ResourceType: c.ResourceType, Resource: c.Resource, Match: c.Match},
+			ChangedAt: c.ChangedAt, Keys: keys,
 		})
-		switch {
-		case errors.Is(err, transfer.ErrNoDestination):
-			log.Info("webhook change has no route", "resource_type", c.ResourceType)
-		case err != nil:
-			return fmt.Errorf("route webhook change: %w", err)
-		default:
-			log.Info("webhook change routed", "resource_type", c.ResourceType, "transfer_id", acc.ID, "replayed", acc.Replayed)
+		if err != nil {
+			return fmt.Errorf("webhook change: %w", err)
 		}
-		if len(keys) > 0 {
-			if err := w.Ledger.Record(ctx, a.Source, keys, c.Resource, c.ChangedAt); err != nil {
-				return fmt.Errorf("remember webhook change: %w", err)
-			}
+		switch res.Outcome {
+		case inbound.Unchanged, inbound.Stale:
+			log.Info("webhook change dropped", "resource_type", c.ResourceType, "verdict", string(res.Outcome))
+			w.dropped(ctx, a.Source, c.ResourceType, string(res.Outcome))
+		case inbound.Invalid:
+			log.Error("mapped webhook resource is not valid FHIR", "resource_type", c.ResourceType, "error", res.Reason)
+			return river.JobCancel(fmt.Errorf("mapped %s is invalid", c.ResourceType))
+		case inbound.NoRoute:
+			log.Info("webhook change has no route", "resource_type", c.ResourceType)
+		default:
+			log.Info("webhook change routed", "resource_type", c.ResourceType, "transfer_id", res.Transfer.ID,
+				"replayed", res.Outcome == inbound.Replayed)
 		}
 	}
 	return nil

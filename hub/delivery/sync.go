@@ -26,7 +26,7 @@ type Ledger interface {
 // record is the one d.Match addresses, or the one whose id at the
 // destination d carries as an identifier of the destination's system.
 func (w *Worker) supersededHere(ctx context.Context, dest Destination, d connectors.Delivery) (bool, error) {
-	if w.Ledger == nil || d.ChangedAt.IsZero() || !w.Synced[d.Destination] {
+	if d.ChangedAt.IsZero() || !w.syncs(d) {
 		return false, nil
 	}
 	var keys []string
@@ -45,12 +45,19 @@ func (w *Worker) supersededHere(ctx context.Context, dest Destination, d connect
 	return w.Ledger.Newer(ctx, d.Destination, keys, d.ChangedAt)
 }
 
+// syncs reports whether d's destination reports changes of d's type back
+// (and there is a ledger to remember them in).
+func (w *Worker) syncs(d connectors.Delivery) bool {
+	types, ok := w.Synced[d.Destination]
+	return w.Ledger != nil && ok && (types == nil || types[d.ResourceType])
+}
+
 // wrote remembers what a destination that reports changes now holds, so
 // that the change coming back is known for the hub's own. Failing to is
 // logged: the echo is then routed once more and converges, since the
 // vendor that made it drops it as unchanged.
 func (w *Worker) wrote(ctx context.Context, log *slog.Logger, d connectors.Delivery, vendorID string) {
-	if w.Ledger == nil || !w.Synced[d.Destination] {
+	if !w.syncs(d) {
 		return
 	}
 	keys := ledger.Keys(d.ResourceType, vendorID, d.Resource)

@@ -102,9 +102,10 @@ type Worker struct {
 	// Ledger, when set, remembers what is written to the destinations in
 	// Synced (those that report changes back: webhooks, polls), so their
 	// echo is dropped, and skips a vendor change that a later one at the
-	// destination supersedes (sync.go).
+	// destination supersedes (sync.go). Synced gives, per destination, the
+	// resource types it reports changes of; a nil set is every type.
 	Ledger Ledger
-	Synced map[string]bool
+	Synced map[string]map[string]bool
 	Logger *slog.Logger
 	// Timeout bounds one try, vendor retries within it included.
 	TryTimeout time.Duration
@@ -215,15 +216,16 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 			return w.failed(ctx, log, dest, out, err)
 		}
 	}
-	if superseded, err := w.supersededHere(ctx, dest, d); err != nil {
+	superseded, err := w.supersededHere(ctx, dest, d)
+	if err != nil {
 		clear(pt)
 		return w.failed(ctx, log, dest, out, err)
-	} else if superseded {
-		res = connectors.Result{Superseded: true}
-	} else {
-		res, derr = dest.Connector.Deliver(ctx, d)
 	}
-	if derr == nil && res.Superseded {
+	if !superseded {
+		res, derr = dest.Connector.Deliver(ctx, d)
+		superseded = derr == nil && res.Superseded
+	}
+	if superseded {
 		clear(pt)
 		out.State, out.CountTry, out.ErrorCode = StateSkipped, false, CodeSuperseded
 		w.record(ctx, log, out)

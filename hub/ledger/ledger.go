@@ -119,17 +119,20 @@ func (l *Ledger) Newer(ctx context.Context, vendor string, keys []string, change
 	if changedAt.IsZero() || len(keys) == 0 {
 		return false, nil
 	}
-	for _, k := range keys {
-		var at int64
-		err := l.DB.QueryRow(ctx, `SELECT changed_at FROM switchboard_sync WHERE record_hash = $1`, l.key(vendor, k)).Scan(&at)
-		switch {
-		case err == nil && at > changedAt.UnixMicro():
-			return true, nil
-		case err != nil && !store.IsNoRows(err):
-			return false, fmt.Errorf("ledger: read: %w", err)
-		}
+	hashes := l.keys(vendor, keys)
+	marks := make([]string, len(hashes))
+	args := []any{changedAt.UnixMicro()}
+	for i, h := range hashes {
+		args = append(args, h)
+		marks[i] = fmt.Sprintf("$%d", len(args))
 	}
-	return false, nil
+	var n int
+	err := l.DB.QueryRow(ctx, `SELECT count(*) FROM switchboard_sync WHERE changed_at > $1 AND record_hash IN (`+
+		strings.Join(marks, ", ")+`)`, args...).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("ledger: read: %w", err)
+	}
+	return n > 0, nil
 }
 
 func (l *Ledger) put(ctx context.Context, vendor string, keys []string, fp string, changedAt time.Time) error {
@@ -140,17 +143,37 @@ func (l *Ledger) put(ctx context.Context, vendor string, keys []string, fp strin
 	if changedAt.IsZero() {
 		changedAt = now
 	}
-	for _, k := range keys {
-		_, err := l.DB.Exec(ctx, `INSERT INTO switchboard_sync (record_hash, fingerprint, changed_at, updated_at)
-			VALUES ($1, $2, $3, $4)
-			ON CONFLICT (record_hash) DO UPDATE SET fingerprint = excluded.fingerprint,
-				changed_at = excluded.changed_at, updated_at = excluded.updated_at`,
-			l.key(vendor, k), fp, changedAt.UnixMicro(), now.UnixMicro())
-		if err != nil {
-			return fmt.Errorf("ledger: write: %w", err)
-		}
+	// One statement for every key: this runs after each delivery to a
+	// vendor that reports changes. A key twice in one INSERT … ON CONFLICT
+	// would be an error on PostgreSQL, so the hashes are made unique first.
+	hashes := l.keys(vendor, keys)
+	rows := make([]string, len(hashes))
+	args := []any{fp, changedAt.UnixMicro(), now.UnixMicro()}
+	for i, h := range hashes {
+		args = append(args, h)
+		rows[i] = fmt.Sprintf("($%d, $1, $2, $3)", len(args))
+	}
+	_, err := l.DB.Exec(ctx, `INSERT INTO switchboard_sync (record_hash, fingerprint, changed_at, updated_at)
+		VALUES `+strings.Join(rows, ", ")+`
+		ON CONFLICT (record_hash) DO UPDATE SET fingerprint = excluded.fingerprint,
+			changed_at = excluded.changed_at, updated_at = excluded.updated_at`, args...)
+	if err != nil {
+		return fmt.Errorf("ledger: write: %w", err)
 	}
 	return nil
+}
+
+// keys returns the distinct record hashes of keys at vendor.
+func (l *Ledger) keys(vendor string, keys []string) []string {
+	seen := make(map[string]bool, len(keys))
+	var out []string
+	for _, k := range keys {
+		if h := l.key(vendor, k); !seen[h] {
+			seen[h] = true
+			out = append(out, h)
+		}
+	}
+	return out
 }
 
 func (l *Ledger) key(vendor, k string) string {

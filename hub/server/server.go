@@ -77,7 +77,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	verifiers := map[string]connectors.WebhookVerifier{}
 	translators := map[string]connectors.WebhookTranslator{}
 	pollers := map[string]reconcile.Source{}
-	synced := map[string]bool{}
+	synced := map[string]map[string]bool{} // destination -> types it reports changes of (nil: all)
 	maxAttempts := map[string]int{}
 	queues := map[string]river.QueueConfig{}
 	var errs []error
@@ -102,7 +102,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		}
 		if tr, ok := conn.(connectors.WebhookTranslator); ok {
 			translators[name] = tr
-			synced[name] = true
+			synced[name] = nil // a webhook may report a change of any type
 		}
 		if pc := d.Poll; pc != nil {
 			pl, ok := conn.(connectors.Poller)
@@ -111,7 +111,13 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			} else {
 				since, _ := time.Parse(time.RFC3339, pc.Since)
 				pollers[name] = reconcile.Source{Poller: pl, Interval: pc.Interval, PageSize: pc.PageSize, Overlap: pc.Overlap, Since: since}
-				synced[name] = true
+				if _, all := synced[name]; !all { // its webhooks, if any, report every type
+					types := map[string]bool{}
+					for _, t := range pl.PollTypes() {
+						types[t] = true
+					}
+					synced[name] = types
+				}
 			}
 		}
 		maxAttempts[name] = d.MaxAttempts

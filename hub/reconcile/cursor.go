@@ -46,7 +46,7 @@ func (w *Worker) saveCursor(ctx context.Context, source, typ string, c cursor) e
 		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (source, resource_type) DO UPDATE SET since = excluded.since, polled_at = excluded.polled_at,
 			failures = excluded.failures, next_at = excluded.next_at, last_error = excluded.last_error`,
-		source, typ, c.since.UnixMicro(), micros(c.polledAt), c.failures, micros(c.nextAt), nullString(c.lastError))
+		source, typ, c.since.UnixMicro(), micros(c.polledAt), c.failures, micros(c.nextAt), store.Null(c.lastError))
 	if err != nil {
 		return fmt.Errorf("reconcile: save cursor: %w", err)
 	}
@@ -58,11 +58,4 @@ func micros(t time.Time) any {
 		return nil
 	}
 	return t.UnixMicro()
-}
-
-func nullString(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }

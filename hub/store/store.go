@@ -156,3 +156,14 @@ func Redact(url string) string {
 func IsNoRows(err error) bool {
 	return errors.Is(err, sql.ErrNoRows) || errors.Is(err, pgx.ErrNoRows)
 }
+
+// Null returns nil for v's zero value and v otherwise, so that an empty
+// string or a zero count is stored as NULL, the way the hub's tables mark
+// "none".
+func Null[T comparable](v T) any {
+	var zero T
+	if v == zero {
+		return nil
+	}
+	return v
+}

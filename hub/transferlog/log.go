@@ -95,9 +95,9 @@ func (l *Log) Append(ctx context.Context, row Row) error {
 		_, err = tx.Exec(ctx, `INSERT INTO switchboard_log (seq, at, event, transfer_id, direction, source, destination,
 			resource_type, interaction, subject_hash, outcome, http_status, attempt, latency_ms, error_class, actor, detail, prev_hash, hash)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-			seq, at, row.Event, null(row.TransferID), null(row.Direction), null(row.Source), null(row.Destination),
-			null(row.ResourceType), null(row.Interaction), null(row.SubjectHash), null(row.Outcome), nullInt(int64(row.HTTPStatus)),
-			nullInt(int64(row.Attempt)), nullInt(row.LatencyMS), null(row.ErrorClass), null(row.Actor), null(detail), prev, hash)
+			seq, at, row.Event, store.Null(row.TransferID), store.Null(row.Direction), store.Null(row.Source), store.Null(row.Destination),
+			store.Null(row.ResourceType), store.Null(row.Interaction), store.Null(row.SubjectHash), store.Null(row.Outcome), store.Null(row.HTTPStatus),
+			store.Null(row.Attempt), store.Null(row.LatencyMS), store.Null(row.ErrorClass), store.Null(row.Actor), store.Null(detail), prev, hash)
 		if err != nil {
 			return fmt.Errorf("transfer log: append: %w", err)
 		}
@@ -113,18 +113,4 @@ func fields(seq, at int64, r Row, detail string) [][]byte {
 	return [][]byte{i(seq), i(at), s(r.Event), s(r.TransferID), s(r.Direction), s(r.Source), s(r.Destination),
 		s(r.ResourceType), s(r.Interaction), s(r.SubjectHash), s(r.Outcome), i(int64(r.HTTPStatus)), i(int64(r.Attempt)),
 		i(r.LatencyMS), s(r.ErrorClass), s(r.Actor), s(detail)}
-}
-
-func null(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
-}
-
-func nullInt(v int64) any {
-	if v == 0 {
-		return nil
-	}
-	return v
 }

@@ -117,7 +117,7 @@ func (in *Intake) Receive(ctx context.Context, source string, r connectors.Webho
 		}
 		n, err := tx.Exec(ctx, `INSERT INTO switchboard_webhook (source, event_hash, event_type, outcome, job_id, received_at)
 			VALUES ($1, $2, $3, 'accepted', $4, $5)
-			ON CONFLICT (source, event_hash) WHERE outcome = 'accepted' DO NOTHING`, source, hash, nullable(typ), ids[0], now.UnixMicro())
+			ON CONFLICT (source, event_hash) WHERE outcome = 'accepted' DO NOTHING`, source, hash, store.Null(typ), ids[0], now.UnixMicro())
 		if err != nil {
 			return fmt.Errorf("webhook: record: %w", err)
 		}
@@ -143,16 +143,9 @@ var errSeen = errors.New("webhook: event seen before")
 // duplicates); failing to is logged, not answered.
 func (in *Intake) record(ctx context.Context, source, hash, typ, outcome, reason string, at time.Time) {
 	if _, err := in.Store.DB().Exec(ctx, `INSERT INTO switchboard_webhook (source, event_hash, event_type, outcome, reason, received_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, source, nullable(hash), nullable(typ), outcome, nullable(reason), at.UnixMicro()); err != nil {
+		VALUES ($1, $2, $3, $4, $5, $6)`, source, store.Null(hash), store.Null(typ), outcome, store.Null(reason), at.UnixMicro()); err != nil {
 		in.Logger.Error("record webhook", "source", source, "outcome", outcome, "error", err)
 	}
-}
-
-func nullable(s string) any {
-	if s == "" {
-		return nil
-	}
-	return s
 }
 
 // eventTypePattern keeps an event type that looks like one (letters,

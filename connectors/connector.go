@@ -371,6 +371,21 @@ type Params struct {
 	Env Env
 	// Logger is the hub's redacting logger, already scoped to the destination.
 	Logger *slog.Logger
+	// Breakers, when set, is told of every change of the destination's
+	// circuit breaker; a connector passes it on to its outbound client
+	// (outbound.Options.WithBreakers). Nil in tests and tools that need no
+	// reports.
+	Breakers BreakerObserver
+}
+
+// BreakerObserver is told when a destination's circuit breaker changes
+// state, so the hub can publish the state for the admin health view and
+// alert on an opening (package alert). States are "closed", "half-open" and
+// "open". BreakerChanged is called on the delivery path, outside the
+// breaker's lock, and must not block: an implementation hands any I/O to a
+// goroutine.
+type BreakerObserver interface {
+	BreakerChanged(destination, from, to string)
 }
 
 // Spec describes a connector type: its name, how to build one from its

@@ -72,12 +72,21 @@ export HUBSPOT_BASE_URL="http://127.0.0.1:$HUBSPOT_PORT" HUBSPOT_TOKEN=${HUBSPOT
 export SWITCHBOARD_LOG_FORMAT=${SWITCHBOARD_LOG_FORMAT:-text}
 export SWITCHBOARD_ADDR=$ADDR
 
+# API clients for this development hub: an app, an admin and an auditor,
+# their tokens kept in var/dev-tokens.env (made once, kept while they verify).
+TOKENS=${SWITCHBOARD_DEV_TOKENS:-var/dev-tokens.env}
+"$BIN/switchboard" migrate >/dev/null
+"$BIN/switchboard" clients dev-tokens --out "$TOKENS" >/dev/null
+
 cat <<MSG
 
   Switchboard (embedded SQLite at var/switchboard.db, development keys in var/dev-keys.env)
     FHIR R4 API        http://$ADDR/fhir/R4      (CapabilityStatement: /fhir/R4/metadata)
     transfer status    http://$ADDR/transfers/{id}
     health             http://$ADDR/healthz  http://$ADDR/readyz
+    console            http://$ADDR/console/  (sign in with \$SWITCHBOARD_ADMIN_TOKEN or \$SWITCHBOARD_AUDITOR_TOKEN)
+    River UI           http://$ADDR/admin/queue/  (after signing in to the console as admin)
+  API tokens: source $TOKENS   (SWITCHBOARD_APP_TOKEN, _ADMIN_TOKEN, _AUDITOR_TOKEN)
   Sandboxes
     EHR (FHIR R4)      http://127.0.0.1:$EHR_PORT/fhir/R4   (request log: /_sandbox/log)
     Stripe (stripe-mock) http://127.0.0.1:$STRIPE_PORT

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: every test, on SQLite and on a real PostgreSQL, on a fresh
 # Debian 12 machine. Installs what is missing (Debian's postgresql when
-# initdb is absent, stripe-mock with go install), starts ONE throwaway
-# PostgreSQL cluster on a free loopback port for the whole run (tuned for
-# tests: fsync off) and removes it on exit, failure or interrupt.
+# initdb is absent, Debian's chromium for the browser tests when it is
+# absent, stripe-mock with go install), starts ONE throwaway PostgreSQL
+# cluster on a free loopback port for the whole run (tuned for tests:
+# fsync off) and removes it on exit, failure or interrupt.
 #
 #   bash scripts/test.sh                    go vet + go test ./...
 #   bash scripts/test.sh ./hub/testenv/...  arguments replace ./...
@@ -21,6 +22,24 @@ go mod download
 
 step "PostgreSQL server binaries"
 bash scripts/pg.sh install
+
+# Browser tests (hub/console, testenv.Browser) drive Debian's chromium
+# headless; a test tool's own browser download does not work here.
+step "Chromium for browser tests"
+chromium_bin=${SWITCHBOARD_CHROMIUM:-$(command -v chromium || command -v chromium-browser || true)}
+if [ -z "$chromium_bin" ] || [ ! -x "$chromium_bin" ]; then
+  if [ "$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then
+    echo "test.sh: chromium not found and cannot install it here: as root, apt-get install -y chromium" >&2
+    exit 1
+  fi
+  echo "   installing Debian's chromium (not found)"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  chromium_bin=$(command -v chromium || true)
+  [ -n "$chromium_bin" ] || { echo "test.sh: installed chromium but cannot find it on PATH" >&2; exit 1; }
+fi
+export SWITCHBOARD_CHROMIUM=$chromium_bin
+echo "   $SWITCHBOARD_CHROMIUM"
 
 pgdir=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-pg.XXXX")
 cleanup() {

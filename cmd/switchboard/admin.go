@@ -25,6 +25,7 @@ import (
 func adminCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "admin", Short: "Administer a hub through its database"}
 	cmd.AddCommand(reconcileCmd(), driftCmd())
+	cmd.AddCommand(adminRemoteCmds()...)
 	return cmd
 }
 

@@ -163,6 +163,7 @@ func killAndRestart(t *testing.T, dialect string) {
 	hubLog := filepath.Join(dir, "hub.log")
 	first := startProc(t, hubLog, env, hubBin, "serve")
 	waitHTTP(t, hubURL+"/readyz", 30*time.Second)
+	token := createClient(t, hubBin, env, "system/Patient.c")
 
 	var accepted atomic.Int64
 	var wg sync.WaitGroup
@@ -181,6 +182,7 @@ func killAndRestart(t *testing.T, dialect string) {
 				req, _ := http.NewRequest(http.MethodPost, hubURL+"/fhir/R4/Patient", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/fhir+json")
 				req.Header.Set("Idempotency-Key", fmt.Sprintf("kill-%d", i))
+				req.Header.Set("Authorization", "Bearer "+token)
 				resp, err := client.Do(req)
 				if err != nil {
 					t.Errorf("POST %d: %v", i, err)
@@ -250,4 +252,23 @@ func setFaults(t *testing.T, simURL, faults string) {
 	if resp.StatusCode >= 300 {
 		t.Fatalf("faults: %d", resp.StatusCode)
 	}
+}
+
+// createClient makes an app client with `switchboard clients create`, as an
+// operator would, and returns its token.
+func createClient(t *testing.T, hubBin string, env []string, scope string) string {
+	t.Helper()
+	cmd := exec.Command(hubBin, "clients", "create", "--name", "test app", "--role", "app", "--scope", scope)
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("clients create: %v\n%s", err, out)
+	}
+	for _, l := range strings.Split(string(out), "\n") {
+		if tok, ok := strings.CutPrefix(l, "token: "); ok {
+			return strings.TrimSpace(tok)
+		}
+	}
+	t.Fatalf("clients create printed no token:\n%s", out)
+	return ""
 }

@@ -26,7 +26,8 @@ func main() {
 		SilenceErrors: true,
 		Version:       version,
 	}
-	root.AddCommand(serveCmd(), migrateCmd(), keysCmd(), adminCmd())
+	root.AddCommand(serveCmd(), migrateCmd(), keysCmd(), adminCmd(), clientsCmd())
+	root.AddCommand(auditCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "switchboard:", err)
 		os.Exit(1)

@@ -42,6 +42,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 
 	dir := t.TempDir()
+	tokens := filepath.Join(dir, "dev-tokens.env")
 	if err := os.Symlink(hubBin, filepath.Join(dir, "switchboard")); err != nil {
 		t.Fatal(err)
 	}
@@ -64,6 +65,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 		fmt.Sprintf("STRIPE_MOCK_HTTPS_PORT=%d", testenv.FreePort(t)),
 		"SWITCHBOARD_SQLITE_PATH="+filepath.Join(dir, "switchboard.db"),
 		"SWITCHBOARD_DEV_KEYS="+filepath.Join(dir, "dev-keys.env"),
+		"SWITCHBOARD_DEV_TOKENS="+tokens,
 	)
 	if b := os.Getenv("STRIPE_MOCK_BIN"); b != "" {
 		cmd.Env = append(cmd.Env, "STRIPE_MOCK_BIN="+b)
@@ -93,7 +95,9 @@ func TestReadmeWalkthrough(t *testing.T) {
 	})
 	waitHTTP(t, "http://"+addr+"/readyz", 60*time.Second)
 
-	curl = strings.ReplaceAll(curl, "127.0.0.1:8080", addr)
+	// The README's `source var/dev-tokens.env`, from where this run keeps them.
+	curl = strings.ReplaceAll(strings.ReplaceAll(curl, "127.0.0.1:8080", addr), "var/dev-tokens.env", tokens)
+	appToken := devToken(t, tokens, "SWITCHBOARD_APP_TOKEN")
 	res, err := exec.Command("bash", "-c", curl).CombinedOutput()
 	if err != nil {
 		t.Fatalf("curl: %v\n%s", err, res)
@@ -104,7 +108,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	accepted := time.Now()
 	for {
-		resp, err := http.Get("http://" + addr + m[1])
+		resp, err := getWithToken("http://"+addr+m[1], appToken)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -158,7 +162,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	var bundleCurl string
 	for _, b := range blocks {
 		if strings.Contains(b[1], "curl -si http://127.0.0.1:8080/fhir/R4 ") {
-			bundleCurl = strings.ReplaceAll(b[1], "127.0.0.1:8080", addr)
+			bundleCurl = "source " + tokens + "\n" + strings.ReplaceAll(b[1], "127.0.0.1:8080", addr)
 		}
 	}
 	if bundleCurl == "" {
@@ -176,7 +180,7 @@ func TestReadmeWalkthrough(t *testing.T) {
 	}
 	accepted = time.Now()
 	for {
-		resp, err := http.Get("http://" + addr + m[1])
+		resp, err := getWithToken("http://"+addr+m[1], appToken)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -218,4 +222,29 @@ func TestReadmeWalkthrough(t *testing.T) {
 			t.Fatalf("%s sandbox: %d effects (%d duplicate), want 1", name, l.Effects, l.DuplicateEffects)
 		}
 	}
+}
+
+// devToken reads one token from the tokens file `make run` writes.
+func devToken(t *testing.T, path, variable string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "export "+variable+"="); ok {
+			return v
+		}
+	}
+	t.Fatalf("%s has no %s", path, variable)
+	return ""
+}
+
+func getWithToken(url, token string) (*http.Response, error) {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	return http.DefaultClient.Do(req)
 }

@@ -159,7 +159,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 				Zip: c.BillingZip, ZipPlusFour: c.BillingZipPlusFour},
 			PlaceOfServiceCode: c.PlaceOfServiceCode,
 		},
-		client: outbound.New(c.Settings.Options(p.Name, p.Logger)),
+		client: outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)),
 		now:    time.Now,
 	}, nil
 }

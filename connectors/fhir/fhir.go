@@ -91,7 +91,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		}
 		conn.token = v
 	}
-	conn.client = c.Settings.Client(p.Name, p.Logger)
+	conn.client = outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers))
 	if conn.Receiver, err = webhook.NewReceiver(p, "fhir", c.WebhookSecretsEnv,
 		func(s []string) (connectors.WebhookVerifier, error) {
 			return webhook.NewStandard(s, webhook.DefaultTolerance)

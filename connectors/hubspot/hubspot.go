@@ -130,7 +130,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		basePath: basePath,
 		token:    token,
 		idProp:   c.FHIRIDProperty,
-		client:   c.Settings.Client(p.Name, p.Logger),
+		client:   outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)),
 	}, nil
 }
 

@@ -27,6 +27,11 @@
 // the breaker opens: Do then returns a BreakerOpen error without calling the
 // vendor, with RetryAfter set to the time left until the breaker lets one
 // probe through (half-open); the probe's success closes it again.
+//
+// Every change of state is reported to Options.OnBreakerChange, when set,
+// in the order the changes happened, after the breaker's lock is released:
+// a slow observer delays the call that changed the state, never the
+// breaker itself.
 package outbound
 
 import (
@@ -36,6 +41,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -73,11 +79,30 @@ type Options struct {
 	// not by this package. Return "" to fall back to the status. The class
 	// also decides inline retries: only Retryable answers are retried.
 	Classify func(status int, h http.Header) connectors.Class
+	// OnBreakerChange, when set, is told of every change of the breaker's
+	// state ("closed", "half-open", "open") with the destination's name. It
+	// is called outside the breaker's lock, by the goroutine whose call
+	// (Do or BreakerState) made the change, one change at a time and in
+	// order; it should return quickly (hand slow work to a goroutine), as
+	// that call waits for it. See WithBreakers.
+	OnBreakerChange func(name, from, to string)
 	// Logger receives one Debug line per try and one Warn line per failed
 	// attempt (default: discard).
 	Logger *slog.Logger
 	// Transport replaces the default transport (tests).
 	Transport http.RoundTripper
+}
+
+// WithBreakers returns o with OnBreakerChange reporting to obs, the
+// observer a connector receives in connectors.Params.Breakers; a nil obs
+// leaves o as it is. It lets a connector pass the observer on in one line:
+//
+//	client: outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)),
+func (o Options) WithBreakers(obs connectors.BreakerObserver) Options {
+	if obs != nil {
+		o.OnBreakerChange = obs.BreakerChanged
+	}
+	return o
 }
 
 // Request is one vendor call.
@@ -122,7 +147,16 @@ type Client struct {
 	log     *slog.Logger
 	// openedAt is when the breaker last opened (UnixNano), for RetryAfter.
 	openedAt atomic.Int64
+	// changes are breaker transitions recorded under the breaker's lock
+	// and not yet given to Options.OnBreakerChange; reportMu keeps the
+	// reports in order when several calls finish at once.
+	changesMu sync.Mutex
+	changes   []breakerChange
+	reportMu  sync.Mutex
 }
+
+// breakerChange is one transition of the breaker.
+type breakerChange struct{ from, to string }
 
 // New builds a Client.
 func New(o Options) *Client {
@@ -195,13 +229,43 @@ func New(o Options) *Client {
 				c.openedAt.Store(time.Now().UnixNano())
 			}
 			o.Logger.Warn("circuit breaker changed state", "destination", name, "from", from.String(), "to", to.String())
+			if o.OnBreakerChange != nil {
+				c.changesMu.Lock()
+				c.changes = append(c.changes, breakerChange{from: from.String(), to: to.String()})
+				c.changesMu.Unlock()
+			}
 		},
 	})
 	return c
 }
 
-// BreakerState is "closed", "half-open" or "open".
-func (c *Client) BreakerState() string { return c.breaker.State().String() }
+// BreakerState is "closed", "half-open" or "open". Reading it can move an
+// open breaker whose time is up to half-open, which is reported like any
+// other change.
+func (c *Client) BreakerState() string {
+	s := c.breaker.State().String()
+	c.reportChanges()
+	return s
+}
+
+// reportChanges gives the recorded transitions to Options.OnBreakerChange,
+// oldest first. It runs after the breaker's lock is released (gobreaker
+// calls OnStateChange while holding it, so the observer cannot be called
+// from there without stalling every caller of the breaker).
+func (c *Client) reportChanges() {
+	if c.o.OnBreakerChange == nil {
+		return
+	}
+	c.reportMu.Lock()
+	defer c.reportMu.Unlock()
+	c.changesMu.Lock()
+	pending := c.changes
+	c.changes = nil
+	c.changesMu.Unlock()
+	for _, ch := range pending {
+		c.o.OnBreakerChange(c.o.Name, ch.from, ch.to)
+	}
+}
 
 // Do sends r as one delivery attempt (see the package documentation).
 //
@@ -233,6 +297,7 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 		try.pathTemplate = PathTemplate(r.URL)
 	}
 	resp, err := c.breaker.Execute(func() (*Response, error) { return c.send(ctx, r, try) })
+	c.reportChanges()
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
 		resp, err = nil, &connectors.Error{
 			Class:      connectors.BreakerOpen,

@@ -192,7 +192,8 @@ func TestBreaker(t *testing.T) {
 	status.Store(400)
 	v := newVendor(t, func(_ int64, w http.ResponseWriter) { w.WriteHeader(int(status.Load())) })
 	const openFor = 300 * time.Millisecond
-	c := New(fast(Options{Name: "x", RetryMax: -1, BreakerFailures: 3, BreakerOpenFor: openFor}))
+	obs := &observer{}
+	c := New(fast(Options{Name: "x", RetryMax: -1, BreakerFailures: 3, BreakerOpenFor: openFor}.WithBreakers(obs)))
 
 	for range 10 {
 		post(t, c, v.URL)
@@ -209,6 +210,9 @@ func TestBreaker(t *testing.T) {
 	}
 	if c.BreakerState() != "open" {
 		t.Fatalf("3 failed attempts: breaker %s, want open", c.BreakerState())
+	}
+	if got := obs.seen(); got != "x:closed>open" {
+		t.Fatalf("observer saw %q when the breaker opened, want x:closed>open", got)
 	}
 	before := v.calls.Load()
 	resp, ce := post(t, c, v.URL)
@@ -229,6 +233,51 @@ func TestBreaker(t *testing.T) {
 	status.Store(200)
 	if _, ce := post(t, c, v.URL); ce != nil || c.BreakerState() != "closed" {
 		t.Fatalf("a successful probe closes the breaker: %v %s", ce, c.BreakerState())
+	}
+	if got, want := obs.seen(), "x:closed>open x:open>half-open x:half-open>closed"; got != want {
+		t.Fatalf("observer saw %q, want %q", got, want)
+	}
+}
+
+// observer records breaker changes as "name:from>to".
+type observer struct {
+	mu      sync.Mutex
+	changes []string
+}
+
+func (o *observer) BreakerChanged(name, from, to string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.changes = append(o.changes, name+":"+from+">"+to)
+}
+
+func (o *observer) seen() string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return strings.Join(o.changes, " ")
+}
+
+// TestBreakerObserverRunsOutsideTheLock checks that an observer may read
+// the breaker (as a health check would) without deadlocking it: gobreaker
+// calls OnStateChange under its lock, so the report must come after.
+func TestBreakerObserverRunsOutsideTheLock(t *testing.T) {
+	v := newVendor(t, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) })
+	var c *Client
+	var states []string
+	c = New(fast(Options{Name: "x", RetryMax: -1, BreakerFailures: 1,
+		OnBreakerChange: func(_, _, to string) { states = append(states, to+"="+c.breaker.State().String()) }}))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_, _ = c.Do(context.Background(), Request{Method: http.MethodPost, URL: v.URL})
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the observer deadlocked the breaker")
+	}
+	if strings.Join(states, " ") != "open=open" {
+		t.Fatalf("observer saw %v, want [open=open]", states)
 	}
 }
 

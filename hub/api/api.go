@@ -62,6 +62,21 @@ type Server struct {
 	// PublicURL is the scheme and host vendors call (for signatures over
 	// the URL, HubSpot's); "" uses the request's Host.
 	PublicURL string
+	// Auth authenticates every route that is not public or signed; nil
+	// refuses them all.
+	Auth Authenticator
+	// Admin and Audit add their routes under /admin and /audit; Console is
+	// the web console's files (under /console), Queue River UI (under
+	// /admin/queue). Each is optional.
+	Admin   Registrar
+	Audit   Registrar
+	Console http.Handler
+	Queue   http.Handler
+}
+
+// Registrar adds a package's routes to a group.
+type Registrar interface {
+	Register(g *echo.Group)
 }
 
 // FHIRBase is the unified API's mount point.
@@ -73,6 +88,7 @@ func (s *Server) Handler() http.Handler {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
 	e.Use(s.accessLog)
+	e.Use(s.access(s.policy()))
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
@@ -87,6 +103,24 @@ func (s *Server) Handler() http.Handler {
 
 	e.GET("/transfers/:id", s.status)
 	e.POST("/webhooks/:source", s.webhook)
+
+	e.GET("/auth/whoami", s.whoami)
+	e.POST("/console/session", s.openSession)
+	e.DELETE("/console/session", s.closeSession)
+	if s.Console != nil {
+		e.GET("/console", echo.WrapHandler(s.Console))
+		e.GET("/console/*", echo.WrapHandler(s.Console))
+	}
+	if s.Admin != nil {
+		s.Admin.Register(e.Group("/admin"))
+	}
+	if s.Queue != nil {
+		e.Any("/admin/queue", echo.WrapHandler(s.Queue))
+		e.Any("/admin/queue/*", echo.WrapHandler(s.Queue))
+	}
+	if s.Audit != nil {
+		s.Audit.Register(e.Group("/audit"))
+	}
 	return e
 }
 

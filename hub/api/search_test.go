@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/auth"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/validation"
@@ -54,7 +55,7 @@ reads:
 	k, _ := seal.GenerateKey("k1")
 	kr, _ := seal.NewKeyring(k)
 	s := &Server{Routes: tab, Searchers: map[string]connectors.Searcher{"scheduling": f}, Keys: kr,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil))}
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Auth: anyApp{}}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return srv
@@ -152,4 +153,16 @@ func TestPassthroughSearchFailures(t *testing.T) {
 			}
 		})
 	}
+}
+
+// anyApp lets every request in as an app with every scope: these tests are
+// about searches, access control has its own (hub/server TestRoleByRoute).
+type anyApp struct{}
+
+func (anyApp) Authenticate(context.Context, *http.Request) (*auth.Principal, error) {
+	return &auth.Principal{ID: "cl_test", Role: auth.RoleApp, Scopes: []string{"system/*.cruds"}}, nil
+}
+
+func (a anyApp) AuthenticateToken(ctx context.Context, _ string) (*auth.Principal, error) {
+	return a.Authenticate(ctx, nil)
 }

@@ -9,14 +9,15 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/auth"
 	"github.com/switchboard-health/switchboard/hub/outcome"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/validation"
 )
 
-// clientID identifies the caller for idempotency scoping. Until access
-// control lands every caller is the same client.
-func clientID(echo.Context) string { return "default" }
+// clientID identifies the caller: idempotency keys are scoped to it, and
+// it is the actor of the transfer's log rows.
+func clientID(c echo.Context) string { return Actor(c) }
 
 func (s *Server) create(c echo.Context) error { return s.write(c, connectors.Create) }
 func (s *Server) update(c echo.Context) error { return s.write(c, connectors.Update) }
@@ -80,6 +81,13 @@ func (s *Server) bundle(c echo.Context) error {
 				id = after
 			}
 		}
+		perm := byte('c')
+		if in == connectors.Update {
+			perm = 'u'
+		}
+		if p := caller(c); p != nil && !p.Allows(e.Resource.Type, perm) {
+			return fail(c, scopeError(e.Resource.Type, perm, fmt.Sprintf("Bundle.entry[%d].request", i)))
+		}
 		if len(s.Routes.For(e.Resource.Type, in)) == 0 {
 			issues = append(issues, outcome.Issue{Severity: "error", Code: "not-supported",
 				Expression:  fmt.Sprintf("Bundle.entry[%d].request", i),
@@ -130,6 +138,10 @@ func (s *Server) accept(c echo.Context, sub transfer.Submission) error {
 
 func (s *Server) status(c echo.Context) error {
 	st, err := s.Transfers.Status(c.Request().Context(), c.Param("id"))
+	// An app sees its own transfers only; another's answers as unknown.
+	if p := caller(c); err == nil && p != nil && p.Role == auth.RoleApp && st.ClientID != p.ID {
+		err = transfer.ErrNotFound
+	}
 	if errors.Is(err, transfer.ErrNotFound) {
 		return fail(c, outcome.New(http.StatusNotFound, "not-found", "", "no transfer with this id"))
 	}

@@ -38,6 +38,8 @@ type Config struct {
 	RescueAfter     time.Duration // SWITCHBOARD_RESCUE_AFTER: a job running this long belongs to a dead process and is retried (default delivery timeout + 1m)
 	ShutdownTimeout time.Duration // SWITCHBOARD_SHUTDOWN_TIMEOUT: graceful drain deadline (default 30s)
 	CompletedKeep   time.Duration // SWITCHBOARD_COMPLETED_RETENTION: completed jobs kept (default 1h)
+	ReplayWindow    time.Duration // SWITCHBOARD_REPLAY_WINDOW: a failed sync's sealed payload is kept this long for replay, then purged (default 168h)
+	WebhookKeep     time.Duration // SWITCHBOARD_WEBHOOK_RETENTION: webhook de-duplication rows kept (default 720h; longer than any vendor's retry schedule)
 	FetchCooldown   time.Duration // SWITCHBOARD_FETCH_COOLDOWN: least time between a queue's fetches (default 10ms on PostgreSQL, 50ms on SQLite)
 	LogLevel        string        // SWITCHBOARD_LOG_LEVEL: debug | info | warn | error (default info)
 	LogFormat       string        // SWITCHBOARD_LOG_FORMAT: json | text (default json)
@@ -114,6 +116,8 @@ func FromEnv(env Lookup) (Config, error) {
 		RescueAfter:     dur("SWITCHBOARD_RESCUE_AFTER", 0),
 		FetchCooldown:   dur("SWITCHBOARD_FETCH_COOLDOWN", 0),
 		CompletedKeep:   dur("SWITCHBOARD_COMPLETED_RETENTION", time.Hour),
+		ReplayWindow:    dur("SWITCHBOARD_REPLAY_WINDOW", 7*24*time.Hour),
+		WebhookKeep:     dur("SWITCHBOARD_WEBHOOK_RETENTION", 30*24*time.Hour),
 		LogLevel:        get("SWITCHBOARD_LOG_LEVEL", "info"),
 		LogFormat:       get("SWITCHBOARD_LOG_FORMAT", "json"),
 	}

@@ -30,6 +30,13 @@ type Outcome struct {
 	// VendorRef is the vendor's id for the entry, sealed (JSON of a
 	// seal.Envelope), when later entries of the transfer need it.
 	VendorRef string
+	// Attempt is River's attempt number; LatencyMS how long the vendor
+	// call took (0 when none was made); Digest the keyed HMAC of the
+	// resource handed to the connector (transferlog.Digest), so the
+	// transfer log can say exactly what content was sent.
+	Attempt   int
+	LatencyMS int64
+	Digest    string
 }
 
 // Delivery states recorded by the worker.
@@ -41,6 +48,9 @@ const (
 	// StateSkipped: a gate (the destination's consent rule) decided the
 	// resource must not go there. Final, and not a failure.
 	StateSkipped = "skipped"
+	// StateDiscarded: an admin gave up on a failed delivery; its sealed
+	// payload is gone. Final.
+	StateDiscarded = "discarded"
 )
 
 // Gate decides at delivery time whether a destination may receive a
@@ -109,6 +119,11 @@ type Worker struct {
 	Logger *slog.Logger
 	// Timeout bounds one try, vendor retries within it included.
 	TryTimeout time.Duration
+	// Digest, when set, gives the keyed digest of the content sent for the
+	// transfer log (transferlog.Digest with the hub's key).
+	Digest func(resource []byte) string
+	// Failed, when set, hears of every permanent failure (alerts).
+	Failed func(ctx context.Context, destination string)
 }
 
 // Timeout implements river.Worker.
@@ -123,7 +138,7 @@ func (w *Worker) Timeout(*river.Job[Args]) time.Duration {
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	a := job.Args
 	log := w.Logger.With("transfer_id", a.TransferID, "entry", a.Entry, "destination", a.Destination, "job_id", job.ID, "attempt", job.Attempt)
-	out := Outcome{TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination, CountTry: true}
+	out := Outcome{TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination, CountTry: true, Attempt: job.Attempt}
 
 	dest, ok := w.Destinations[a.Destination]
 	if !ok {
@@ -222,7 +237,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return w.failed(ctx, log, dest, out, err)
 	}
 	if !superseded {
+		if w.Digest != nil {
+			out.Digest = w.Digest(d.Resource)
+		}
+		start := time.Now()
 		res, derr = dest.Connector.Deliver(ctx, d)
+		out.LatencyMS = time.Since(start).Milliseconds()
 		superseded = derr == nil && res.Superseded
 	}
 	if superseded {
@@ -289,6 +309,7 @@ func (w *Worker) failed(ctx context.Context, log *slog.Logger, dest Destination,
 		out.State = StateFailed
 		w.record(ctx, log, out)
 		log.Warn("delivery failed permanently", "status", out.HTTPStatus, "error_code", out.ErrorCode)
+		w.failedFinally(ctx, out.Destination)
 		return river.JobCancel(derr)
 	case connectors.BreakerOpen:
 		out.State, out.CountTry = StateRetrying, false
@@ -307,6 +328,7 @@ func (w *Worker) failed(ctx context.Context, log *slog.Logger, dest Destination,
 			out.ErrorCode = "retries_exhausted:" + out.ErrorCode
 			w.record(ctx, log, out)
 			log.Warn("delivery failed after its last attempt", "tries", tries, "status", out.HTTPStatus)
+			w.failedFinally(ctx, out.Destination)
 			return river.JobCancel(derr)
 		}
 		if ce != nil && ce.RetryAfter > 0 {
@@ -315,6 +337,13 @@ func (w *Worker) failed(ctx context.Context, log *slog.Logger, dest Destination,
 		}
 		log.Info("delivery will be retried", "status", out.HTTPStatus, "error_code", out.ErrorCode)
 		return derr
+	}
+}
+
+// failedFinally tells the alerting of a delivery that has failed for good.
+func (w *Worker) failedFinally(ctx context.Context, destination string) {
+	if w.Failed != nil {
+		w.Failed(context.WithoutCancel(ctx), destination)
 	}
 }
 
@@ -358,7 +387,7 @@ func related(m map[string]json.RawMessage) map[string][]byte {
 
 // Final reports whether a delivery state is the end of it.
 func Final(state string) bool {
-	return state == StateDelivered || state == StateFailed || state == StateSkipped
+	return state == StateDelivered || state == StateFailed || state == StateSkipped || state == StateDiscarded
 }
 
 // States reads a delivery's state (package transfer).

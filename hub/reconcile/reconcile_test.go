@@ -226,8 +226,11 @@ type pollRow struct {
 func (h *harness) polls(t *testing.T) []pollRow {
 	t.Helper()
 	ctx := context.Background()
-	if _, brk, err := h.log.Verify(ctx); err != nil || brk != nil {
-		t.Fatalf("transfer log chain: %+v %v", brk, err)
+	if err := h.log.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if rep, err := h.log.Verify(ctx, nil); err != nil || rep.Break != nil {
+		t.Fatalf("transfer log chain: %+v %v", rep.Break, err)
 	}
 	rows, err := h.st.DB().Query(ctx, `SELECT outcome, error_class, resource_type, detail FROM switchboard_log
 		WHERE event = 'poll' AND source = 'ehr' AND actor = 'reconciler' ORDER BY seq`)

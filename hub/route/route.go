@@ -20,6 +20,11 @@
 //	    from: ehr
 //	identity:                      # where the vendors' ids are written back
 //	  record_at: ehr
+//	alerts:                        # an admins' webhook when a destination struggles
+//	  url: https://ops.example.com/hooks/switchboard
+//	  secret_env: SWITCHBOARD_ALERT_SECRET
+//	  failures: {threshold: 10, window: 15m}
+//	  breaker_open: true
 package route
 
 import (
@@ -151,6 +156,9 @@ type Table struct {
 	Identity *Identity `yaml:"identity"`
 	// Drift lists the drift repairs to run; see Drift.
 	Drift []Drift `yaml:"drift"`
+	// Alerts configures the admins' alert webhook (package alert); nil
+	// for none. See Alerts.
+	Alerts *Alerts `yaml:"alerts"`
 
 	index map[key][]string
 	reads map[string]string
@@ -307,6 +315,7 @@ func Parse(data []byte, isType IsResourceType) (*Table, error) {
 		t.reads[r.Resource] = r.From
 	}
 	errs = append(errs, t.checkDrift()...)
+	errs = append(errs, t.checkAlerts()...)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

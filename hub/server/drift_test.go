@@ -124,6 +124,7 @@ func (d *driftHub) run() map[string]any {
 
 func (d *driftHub) rows() []map[string]any {
 	d.t.Helper()
+	d.h.flushLog()
 	rows, err := d.h.hub.Store.DB().Query(d.t.Context(), `SELECT outcome, detail FROM switchboard_log WHERE event = $1 ORDER BY seq`, transferlog.EventDrift)
 	if err != nil {
 		d.t.Fatal(err)

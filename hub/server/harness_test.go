@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/switchboard-health/switchboard/cmd/vendorsim/ehrsim"
+	"github.com/switchboard-health/switchboard/hub/auth"
 	"github.com/switchboard-health/switchboard/hub/config"
 	"github.com/switchboard-health/switchboard/hub/logging"
 	"github.com/switchboard-health/switchboard/hub/server"
@@ -62,6 +63,10 @@ type harness struct {
 	pgURL      string
 	env        func(string) (string, bool)
 	stop       func() // stops the hub (idempotent); restart starts it again
+	// Bearer tokens of API clients made at start: an app with every
+	// system scope, an admin and an auditor. do sends the app's unless
+	// the call sets Authorization itself.
+	appToken, adminToken, auditorToken string
 }
 
 const dialectSQLite, dialectPostgres = "sqlite", "postgres"
@@ -152,7 +157,20 @@ func startHub(t *testing.T, dialect, routesTemplate, stripeURL string, extra map
 	h.env = func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
 	h.restart()
 	t.Cleanup(func() { h.stop() })
+	h.appToken = h.client("test app", auth.RoleApp, "system/*.cruds")
+	h.adminToken = h.client("test admin", auth.RoleAdmin)
+	h.auditorToken = h.client("test auditor", auth.RoleAuditor)
 	return h
+}
+
+// client makes an API client and returns its bearer token.
+func (h *harness) client(name, role string, scopes ...string) string {
+	h.t.Helper()
+	_, tok, err := (&auth.Clients{DB: h.hub.Store.DB()}).Create(context.Background(), name, role, scopes)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return tok
 }
 
 // restart starts the hub on the harness's database and configuration (after
@@ -203,8 +221,12 @@ func (h *harness) do(method, path, contentType, body string, header ...string) r
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
+	req.Header.Set("Authorization", "Bearer "+h.appToken)
 	for i := 0; i+1 < len(header); i += 2 {
 		req.Header.Set(header[i], header[i+1])
+	}
+	if req.Header.Get("Authorization") == "" {
+		req.Header.Del("Authorization") // the call asked for no token
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -275,5 +297,14 @@ func (h *harness) ehrFaults(faults string) {
 	resp.Body.Close()
 	if resp.StatusCode >= 300 {
 		h.t.Fatalf("set faults: %d", resp.StatusCode)
+	}
+}
+
+// flushLog chains every staged transfer-log row, so tests can read
+// switchboard_log directly.
+func (h *harness) flushLog() {
+	h.t.Helper()
+	if err := h.hub.Log.Flush(context.Background()); err != nil {
+		h.t.Fatal(err)
 	}
 }

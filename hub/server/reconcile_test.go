@@ -97,6 +97,7 @@ func TestPollerAfterDowntime(t *testing.T) {
 func (h *harness) pollRows(t *testing.T) int {
 	t.Helper()
 	var n int
+	h.flushLog()
 	if err := h.hub.Store.DB().QueryRow(t.Context(), `SELECT count(*) FROM switchboard_log WHERE event = 'poll' AND outcome = 'completed'`).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
@@ -106,6 +107,7 @@ func (h *harness) pollRows(t *testing.T) int {
 // pollCounts sums the counts of every poll row in the transfer log.
 func (h *harness) pollCounts(t *testing.T) map[string]int {
 	t.Helper()
+	h.flushLog()
 	rows, err := h.hub.Store.DB().Query(t.Context(), `SELECT detail FROM switchboard_log WHERE event = 'poll'`)
 	if err != nil {
 		t.Fatal(err)

@@ -10,16 +10,23 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
 	"sync/atomic"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/admin"
+	"github.com/switchboard-health/switchboard/hub/alert"
 	"github.com/switchboard-health/switchboard/hub/api"
+	"github.com/switchboard-health/switchboard/hub/audit"
+	"github.com/switchboard-health/switchboard/hub/auth"
 	"github.com/switchboard-health/switchboard/hub/config"
 	"github.com/switchboard-health/switchboard/hub/consent"
+	"github.com/switchboard-health/switchboard/hub/console"
 	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/identity"
 	"github.com/switchboard-health/switchboard/hub/ledger"
@@ -52,6 +59,11 @@ type Hub struct {
 	migrated  atomic.Bool
 	workers   bool
 	poll      *reconcile.Worker
+	Log       *transferlog.Log
+	queueUI   interface{ Start(context.Context) error }
+	oidc      *auth.OIDC
+	breakers  *alert.Notifier
+	conns     map[string]connectors.Connector
 }
 
 // New builds the hub: loads the routing table and keys, builds the
@@ -72,6 +84,11 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			"; never use this mode for real patient data (set SWITCHBOARD_SEAL_KEYS and SWITCHBOARD_HMAC_KEY)")
 	}
 
+	// Breaker changes reach the notifier, which needs the store: it is
+	// built now and given the store once it is open.
+	notifier := &alert.Notifier{Config: table.Alerts, Process: processName(), Logger: log.With("component", "alerts")}
+	conns := map[string]connectors.Connector{}
+	adminDests := map[string]admin.Destination{}
 	dests := map[string]delivery.Destination{}
 	searchers := map[string]connectors.Searcher{}
 	verifiers := map[string]connectors.WebhookVerifier{}
@@ -88,11 +105,18 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			errs = append(errs, fmt.Errorf("destination %q: unknown connector type %q (registered: %v)", name, d.Type, connectors.Types()))
 			continue
 		}
-		conn, err := spec.New(connectors.Params{Name: name, Decode: d.Decoder(), Env: o.Env, Logger: log.With("destination", name)})
+		conn, err := spec.New(connectors.Params{Name: name, Decode: d.Decoder(), Env: o.Env, Logger: log.With("destination", name),
+			Breakers: notifier})
 		if err != nil {
 			errs = append(errs, fmt.Errorf("destination %q: %w", name, err))
 			continue
 		}
+		conns[name] = conn
+		ad := admin.Destination{Type: d.Type}
+		if rd, ok := conn.(connectors.Reader); ok {
+			ad.Reader = rd
+		}
+		adminDests[name] = ad
 		dests[name] = delivery.Destination{Connector: conn, MaxAttempts: d.MaxAttempts}
 		if sr, ok := conn.(connectors.Searcher); ok {
 			searchers[name] = sr
@@ -180,11 +204,17 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		return nil, err
 	}
 	validate := func(typ string, body []byte) error { _, err := v.Resource(body, typ); return err }
-	h := &Hub{cfg: cfg, log: log, Routes: table, workers: cfg.RunsWorkers()}
+	h := &Hub{cfg: cfg, log: log, Routes: table, workers: cfg.RunsWorkers(), breakers: notifier, conns: conns}
 	rc := &river.Config{
 		Logger:                      log.With("component", "river"),
 		RetryPolicy:                 delivery.RetryPolicy{Base: cfg.RetryBase, Max: cfg.RetryMax},
 		CompletedJobRetentionPeriod: cfg.CompletedKeep,
+		// A failed sync's job holds its sealed payload for replay: the
+		// purge job deletes it after the replay window and records that;
+		// River's own cleaner only sweeps, a day later, what is left
+		// (cancelled jobs of other kinds, and anything the purge missed).
+		CancelledJobRetentionPeriod: cfg.ReplayWindow + 24*time.Hour,
+		DiscardedJobRetentionPeriod: cfg.ReplayWindow + 24*time.Hour,
 		JobTimeout:                  cfg.TryTimeout,
 		// A job still running after this belongs to a process that died
 		// (SIGKILL, OOM): River's rescuer makes it retryable again. The
@@ -210,6 +240,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	svc := &transfer.Service{Keys: keys.Ring, MAC: keys.MAC, Router: table, MaxAttempts: maxAttempts, GateSources: gateSources}
 	led := &ledger.Ledger{MAC: keys.MAC}
 	tlog := &transferlog.Log{MAC: keys.MAC}
+	adm := &admin.Service{Keys: keys.Ring, Log: tlog, Destinations: adminDests, ReplayWindow: cfg.ReplayWindow}
 	var writeBacks *identity.Recorder
 	if h.workers {
 		workers := river.NewWorkers()
@@ -217,6 +248,8 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			Keys: keys.Ring, Destinations: dests, Recorder: svc, Order: svc, Refs: svc, States: svc,
 			Logger: log.With("component", "deliver"), TryTimeout: cfg.TryTimeout,
 			Ledger: led, Synced: synced,
+			Digest: func(b []byte) string { d, _ := transferlog.Digest(keys.MAC, b); return d },
+			Failed: notifier.DeliveryFailed,
 		}
 		if id := table.Identity; id != nil {
 			svc.IdentityAt = id.RecordAt
@@ -245,6 +278,17 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			queues[reconcile.Queue] = river.QueueConfig{MaxWorkers: 2}
 			rc.PeriodicJobs = append(rc.PeriodicJobs, reconcile.DriftPeriodicJobs(driftRules)...)
 		}
+		river.AddWorker(workers, &admin.PurgeWorker{Service: adm, WebhookKeep: cfg.WebhookKeep, Logger: log.With("component", "purge")})
+		queues[admin.MaintenanceQueue] = river.QueueConfig{MaxWorkers: 1}
+		rc.PeriodicJobs = append(rc.PeriodicJobs, admin.PurgePeriodicJob())
+		if table.Alerts != nil {
+			aw, err := alert.NewWorker(*table.Alerts, o.Env, log.With("component", "alerts"))
+			if err != nil {
+				return nil, fmt.Errorf("routing file %s: alerts: %w", cfg.RoutesPath, err)
+			}
+			river.AddWorker(workers, aw)
+			queues[alert.Queue] = river.QueueConfig{MaxWorkers: 2}
+		}
 		rc.Workers, rc.Queues = workers, queues
 	} else if id := table.Identity; id != nil {
 		svc.IdentityAt = id.RecordAt
@@ -257,6 +301,10 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	}
 	svc.Store = st
 	led.DB, tlog.Store = st.DB(), st
+	adm.Store = st
+	notifier.DB = st.DB()
+	notifier.Insert = alert.StoreInserter(st)
+	h.Log = tlog
 	if h.poll != nil {
 		h.poll.Store = st
 	}
@@ -272,7 +320,23 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		h.migrated.Store(true)
 	}
 
+	oidc, err := auth.OIDCFromEnv(ctx, o.Env, nil)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	queueUI, err := st.QueueUI(log.With("component", "riverui"), "/admin/queue")
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("river ui: %w", err)
+	}
+	h.queueUI, h.oidc = queueUI, oidc
 	h.handler = (&api.Server{
+		Auth:      &auth.Authenticator{Clients: &auth.Clients{DB: st.DB()}, OIDC: oidc},
+		Admin:     &admin.Handlers{Service: adm, Actor: api.Actor},
+		Audit:     &audit.Handlers{Log: tlog, MAC: keys.MAC, Actor: api.Actor, Logger: log.With("component", "audit")},
+		Console:   console.Handler(),
+		Queue:     queueUI,
 		Validator: v, Transfers: svc, Routes: table, MaxBodyBytes: cfg.MaxBodyBytes,
 		Logger: log.With("component", "api"), Ready: h.ready, Version: o.Version,
 		Searchers: searchers, Keys: keys.Ring,
@@ -298,6 +362,36 @@ func (h *Hub) ready(ctx context.Context) error {
 		h.migrated.Store(true)
 	}
 	return nil
+}
+
+// chainEvery is how often staged transfer-log rows are chained.
+const chainEvery = 200 * time.Millisecond
+
+// heartbeat publishes this process's breaker states for the admin health
+// view every 15 seconds (changes are published as they happen, too).
+func (h *Hub) heartbeat(ctx context.Context) {
+	t := time.NewTicker(15 * time.Second)
+	defer t.Stop()
+	for {
+		states := map[string]string{}
+		for name, c := range h.conns {
+			if b, ok := c.(interface{ BreakerState() string }); ok {
+				states[name] = b.BreakerState()
+			}
+		}
+		h.breakers.Heartbeat(ctx, states)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// processName names this process in the breaker table: host and pid.
+func processName() string {
+	host, _ := os.Hostname()
+	return host + ":" + strconv.Itoa(os.Getpid())
 }
 
 // sweep repairs delivery rows whose outcome batch was lost, at start and
@@ -335,6 +429,17 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 			return err
 		}
 	}
+	chainCtx, stopChain := context.WithCancel(context.WithoutCancel(ctx))
+	chainDone := make(chan struct{})
+	go func() { defer close(chainDone); h.Log.RunChainer(chainCtx, chainEvery) }()
+	if err := h.queueUI.Start(ctx); err != nil {
+		stopChain()
+		<-chainDone
+		return fmt.Errorf("river ui: %w", err)
+	}
+	if h.workers {
+		go h.heartbeat(ctx)
+	}
 	srv := &http.Server{
 		Handler:           h.handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -363,7 +468,12 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		batcher.Close()
 		<-sweepDone
+		h.breakers.Wait()
 	}
+	// The chainer's last pass chains what the drain staged.
+	stopChain()
+	<-chainDone
+	_ = h.oidc.Close(dctx)
 	h.Store.Close()
 	h.log.Info("switchboard stopped")
 	if serveErr != nil && !errors.Is(serveErr, http.ErrServerClosed) {

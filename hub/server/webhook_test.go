@@ -123,6 +123,7 @@ func TestWebhooksIn(t *testing.T) {
 			}
 			// Each rejection is in the transfer log too, with its reason and nothing from the body.
 			var logged int
+			h.flushLog()
 			if err := h.hub.Store.DB().QueryRow(t.Context(), `SELECT count(*) FROM switchboard_log
 				WHERE event = 'webhook_rejected' AND source = 'payments' AND http_status = 401 AND detail LIKE '%reason%'`).Scan(&logged); err != nil {
 				t.Fatal(err)

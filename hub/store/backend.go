@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"riverqueue.com/riverui"
 
 	"github.com/pressly/goose/v3"
 	"github.com/riverqueue/river"
@@ -116,6 +117,25 @@ func (b *backend[TTx]) JobCancel(ctx context.Context, id int64) (*rivertype.JobR
 func (b *backend[TTx]) JobRetry(ctx context.Context, id int64) error {
 	_, err := b.client.JobRetry(ctx, id)
 	return err
+}
+
+func (b *backend[TTx]) PauseQueue(ctx context.Context, name string) error {
+	return b.client.QueuePause(ctx, name, nil)
+}
+
+func (b *backend[TTx]) ResumeQueue(ctx context.Context, name string) error {
+	return b.client.QueueResume(ctx, name, nil)
+}
+
+func (b *backend[TTx]) QueueUI(logger *slog.Logger, prefix string) (*riverui.Handler, error) {
+	return riverui.NewHandler(&riverui.HandlerOpts{
+		Endpoints: riverui.NewEndpoints(b.client, nil),
+		Logger:    logger,
+		Prefix:    prefix,
+		// Args are sealed envelopes anyway; hiding them keeps the list
+		// readable.
+		JobListHideArgsByDefault: true,
+	})
 }
 
 func (b *backend[TTx]) Close() { b.close() }

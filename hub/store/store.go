@@ -22,6 +22,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
+	"riverqueue.com/riverui"
 )
 
 // Dialect names the SQL database behind a Store.
@@ -91,6 +92,13 @@ type Store interface {
 	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	// JobRetry makes a job that is not running available now.
 	JobRetry(ctx context.Context, id int64) error
+	// PauseQueue stops every process fetching from a queue (its jobs wait,
+	// they do not fail); ResumeQueue undoes it. Both persist in River's
+	// queue table, so every process sees them.
+	PauseQueue(ctx context.Context, name string) error
+	ResumeQueue(ctx context.Context, name string) error
+	// QueueUI is River UI (riverui) serving under prefix; Start it before use.
+	QueueUI(logger *slog.Logger, prefix string) (*riverui.Handler, error)
 	// Close releases the database.
 	Close()
 }

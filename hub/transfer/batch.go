@@ -2,12 +2,15 @@ package transfer
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"github.com/switchboard-health/switchboard/hub/delivery"
+	"github.com/switchboard-health/switchboard/hub/store"
+	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
 
 // Successful outcomes are written in batches: one UPDATE per flush instead
@@ -77,6 +80,11 @@ func (s *Service) recordDelivered(ctx context.Context, os []delivery.Outcome) er
 	var q strings.Builder
 	q.WriteString(`WITH v(transfer_id, entry, destination, status, at) AS (VALUES `)
 	args := make([]any, 0, len(os)*5)
+	type key struct {
+		transfer, dest string
+		entry          int
+	}
+	byKey := make(map[key]delivery.Outcome, len(os))
 	for i, o := range os {
 		if i > 0 {
 			q.WriteString(", ")
@@ -84,33 +92,49 @@ func (s *Service) recordDelivered(ctx context.Context, os []delivery.Outcome) er
 		n := len(args)
 		fmt.Fprintf(&q, "(CAST($%d AS TEXT), CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS INTEGER), CAST($%d AS BIGINT))", n+1, n+2, n+3, n+4, n+5)
 		args = append(args, o.TransferID, o.Entry, o.Destination, o.HTTPStatus, o.At.UnixMicro())
+		byKey[key{o.TransferID, o.Destination, o.Entry}] = o
 	}
 	q.WriteString(`) UPDATE switchboard_delivery SET state = 'delivered', attempts = switchboard_delivery.attempts + 1,
 		last_status = v.status, error_class = NULL, error_code = NULL, updated_at = v.at, delivered_at = v.at
 		FROM v WHERE switchboard_delivery.transfer_id = v.transfer_id AND switchboard_delivery.entry = v.entry
 		AND switchboard_delivery.destination = v.destination
-		RETURNING switchboard_delivery.transfer_id, switchboard_delivery.entry, switchboard_delivery.destination, switchboard_delivery.waiter`)
-	rows, err := s.Store.DB().Query(ctx, q.String(), args...)
-	if err != nil {
-		return err
-	}
-	type key struct {
-		transfer, dest string
-		entry          int
-	}
+		RETURNING switchboard_delivery.transfer_id, switchboard_delivery.entry, switchboard_delivery.destination, switchboard_delivery.waiter,
+		switchboard_delivery.resource_type, switchboard_delivery.interaction, switchboard_delivery.audit_subject,
+		switchboard_delivery.key_generation, switchboard_delivery.attempts`)
 	var wake []key
-	for rows.Next() {
-		var k key
-		var waiter int
-		if err := rows.Scan(&k.transfer, &k.entry, &k.dest, &waiter); err != nil {
-			_ = rows.Close()
+	// The outcomes and their transfer-log rows commit together.
+	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		wake = wake[:0]
+		rows, err := tx.Query(ctx, q.String(), args...)
+		if err != nil {
 			return err
 		}
-		if waiter == 1 {
-			wake = append(wake, k)
+		logRows := make([]transferlog.Row, 0, len(os))
+		for rows.Next() {
+			var k key
+			var waiter, tries int
+			var f deliveryFacts
+			var subj sql.NullString
+			if err := rows.Scan(&k.transfer, &k.entry, &k.dest, &waiter, &f.resourceType, &f.interaction, &subj, &f.keyGeneration, &tries); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			f.auditSubject = subj.String
+			o := byKey[k]
+			if o.Attempt == 0 {
+				o.Attempt = tries
+			}
+			logRows = append(logRows, attemptRow(o, f))
+			if waiter == 1 {
+				wake = append(wake, k)
+			}
 		}
-	}
-	if err := rows.Close(); err != nil {
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		return transferlog.Stage(ctx, tx, logRows...)
+	})
+	if err != nil {
 		return err
 	}
 	// Deliveries waiting behind these (same destination and patient) go now.
@@ -127,9 +151,38 @@ func (s *Service) recordDelivered(ctx context.Context, os []delivery.Outcome) er
 // processes run it at start and then every minute, well inside River's
 // retention of completed jobs.
 func (s *Service) Sweep(ctx context.Context) (int64, error) {
-	n, err := s.Store.DB().Exec(ctx, `UPDATE switchboard_delivery SET state = 'delivered', attempts = attempts + 1,
+	now := s.now()
+	var n int64
+	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		rows, err := tx.Query(ctx, `UPDATE switchboard_delivery SET state = 'delivered', attempts = attempts + 1,
 		updated_at = $1, delivered_at = $1, error_class = NULL, error_code = NULL
-		WHERE state IN ('queued', 'retrying') AND job_id IN (SELECT id FROM river_job WHERE state = 'completed')`, s.now().UnixMicro())
+		WHERE state IN ('queued', 'retrying') AND job_id IN (SELECT id FROM river_job WHERE state = 'completed')
+		RETURNING transfer_id, entry, destination, resource_type, interaction, audit_subject, key_generation, attempts`, now.UnixMicro())
+		if err != nil {
+			return err
+		}
+		var logRows []transferlog.Row
+		for rows.Next() {
+			var o delivery.Outcome
+			var f deliveryFacts
+			var subj sql.NullString
+			if err := rows.Scan(&o.TransferID, &o.Entry, &o.Destination, &f.resourceType, &f.interaction, &subj, &f.keyGeneration, &o.Attempt); err != nil {
+				_ = rows.Close()
+				return err
+			}
+			f.auditSubject = subj.String
+			o.State, o.At, o.CountTry = delivery.StateDelivered, now, true
+			// The try's own row was lost with its batch: what the log
+			// knows is that River completed the job.
+			o.ErrorCode = "outcome_recovered"
+			logRows = append(logRows, attemptRow(o, f))
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		n = int64(len(logRows))
+		return transferlog.Stage(ctx, tx, logRows...)
+	})
 	if err != nil {
 		return 0, fmt.Errorf("transfer: sweep delivered outcomes: %w", err)
 	}

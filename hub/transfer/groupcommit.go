@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/switchboard-health/switchboard/hub/store"
+	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
 
 // Group commit. On PostgreSQL an accept is bound by round trips and by the
@@ -147,7 +148,7 @@ func commitPostgres(ctx context.Context, st store.Store, group []*pendingAccept)
 		}
 
 		var q strings.Builder
-		args := make([]any, 0, 9*len(group)+8*len(all))
+		args := make([]any, 0, 9*len(group)+9*len(all))
 		q.WriteString(`WITH t AS (INSERT INTO switchboard_transfer
 	(id, client_id, idempotency_hash, request_hash, kind, resource_type, interaction, entry_count, created_at) VALUES `)
 		for i, p := range group {
@@ -159,8 +160,8 @@ func commitPostgres(ctx context.Context, st store.Store, group []*pendingAccept)
 			args = append(args, p.row.args()...)
 		}
 		q.WriteString(` ON CONFLICT (client_id, idempotency_hash) WHERE idempotency_hash IS NOT NULL DO NOTHING RETURNING id, created_at),
-	d AS (INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, seq, state, attempts, created_at, updated_at)
-	SELECT t.id, v.entry, v.destination, v.resource_type, v.interaction, v.job_id, v.subject_hash, v.seq, 'queued', 0, t.created_at, t.created_at
+	d AS (INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, seq, audit_subject, state, attempts, created_at, updated_at)
+	SELECT t.id, v.entry, v.destination, v.resource_type, v.interaction, v.job_id, v.subject_hash, v.seq, v.audit_subject, 'queued', 0, t.created_at, t.created_at
 	FROM (VALUES `)
 		k := 0
 		for _, p := range group {
@@ -169,12 +170,12 @@ func commitPostgres(ctx context.Context, st store.Store, group []*pendingAccept)
 					q.WriteString(", ")
 				}
 				n := len(args) + 1
-				fmt.Fprintf(&q, "(CAST($%d AS TEXT), CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS INTEGER))", n, n+1, n+2, n+3, n+4, n+5, n+6, n+7)
-				args = append(args, p.row.id, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[k], j.subject, j.seq)
+				fmt.Fprintf(&q, "(CAST($%d AS TEXT), CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS INTEGER), CAST($%d AS TEXT))", n, n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
+				args = append(args, p.row.id, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[k], j.subject, j.seq, j.auditSubject)
 				k++
 			}
 		}
-		q.WriteString(`) AS v(transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, seq)
+		q.WriteString(`) AS v(transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, seq, audit_subject)
 	JOIN t ON t.id = v.transfer_id)
 	SELECT id FROM t`)
 
@@ -193,6 +194,15 @@ func commitPostgres(ctx context.Context, st store.Store, group []*pendingAccept)
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("transfer: insert transfers and deliveries: %w", err)
+		}
+		logRows := make([]transferlog.Row, 0, len(group))
+		for _, p := range group {
+			if inserted[p.row.id] {
+				logRows = append(logRows, p.row.log)
+			}
+		}
+		if err := transferlog.Stage(ctx, tx, logRows...); err != nil {
+			return err
 		}
 		if len(inserted) == len(group) {
 			return nil

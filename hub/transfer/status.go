@@ -15,6 +15,7 @@ import (
 // counts, statuses and times.
 type Status struct {
 	ID           string           `json:"id"`
+	ClientID     string           `json:"-"` // who sent it (access control)
 	Kind         string           `json:"kind"`
 	ResourceType string           `json:"resource_type"`
 	Interaction  string           `json:"interaction"`
@@ -31,7 +32,7 @@ type DeliveryStatus struct {
 	Destination    string     `json:"destination"`
 	ResourceType   string     `json:"resource_type"`
 	Interaction    string     `json:"interaction"`
-	State          string     `json:"state"` // queued | delivering | delivered | retrying | failed
+	State          string     `json:"state"` // queued | delivering | delivered | retrying | failed | skipped | discarded
 	Attempts       int        `json:"attempts"`
 	LastHTTPStatus *int       `json:"last_http_status,omitempty"`
 	ErrorClass     string     `json:"error_class,omitempty"`
@@ -56,8 +57,8 @@ func (s *Service) Status(ctx context.Context, id string) (*Status, error) {
 	}
 	st := &Status{ID: id, Counts: map[string]int{}}
 	var created int64
-	err := s.Store.DB().QueryRow(ctx, `SELECT kind, resource_type, interaction, entry_count, created_at
-		FROM switchboard_transfer WHERE id = $1`, id).Scan(&st.Kind, &st.ResourceType, &st.Interaction, &st.Entries, &created)
+	err := s.Store.DB().QueryRow(ctx, `SELECT client_id, kind, resource_type, interaction, entry_count, created_at
+		FROM switchboard_transfer WHERE id = $1`, id).Scan(&st.ClientID, &st.Kind, &st.ResourceType, &st.Interaction, &st.Entries, &created)
 	if store.IsNoRows(err) {
 		return nil, ErrNotFound
 	}
@@ -111,7 +112,7 @@ func (s *Service) Status(ctx context.Context, id string) (*Status, error) {
 
 // liveState combines the recorded state with River's job state.
 func liveState(recorded, job string) string {
-	if recorded == delivery.StateDelivered || recorded == delivery.StateFailed || recorded == delivery.StateSkipped {
+	if delivery.Final(recorded) {
 		return recorded
 	}
 	switch job {
@@ -135,12 +136,13 @@ func liveState(recorded, job string) string {
 // overall: a skipped delivery (a gate said no) is done and not a failure.
 func overall(c map[string]int, total int) string {
 	done := c[delivery.StateDelivered] + c[delivery.StateSkipped]
+	failed := c[delivery.StateFailed] + c[delivery.StateDiscarded]
 	switch {
 	case done == total:
 		return "delivered"
-	case c[delivery.StateFailed] == total:
+	case failed == total:
 		return "failed"
-	case done+c[delivery.StateFailed] == total:
+	case done+failed == total:
 		return "partially-failed"
 	default:
 		return "in-progress"

@@ -133,7 +133,7 @@ const (
 		JOIN switchboard_delivery d ON d.destination = me.destination AND d.subject_hash = me.subject_hash
 		JOIN river_job j ON j.id = d.job_id
 		WHERE me.transfer_id = $1 AND me.entry = $2 AND me.destination = $3
-		  AND d.state NOT IN ('delivered', 'failed', 'skipped')
+		  AND d.state NOT IN ('delivered', 'failed', 'skipped', 'discarded')
 		  AND j.state NOT IN ('completed', 'cancelled', 'discarded')`
 	earlier = ` AND (d.created_at < me.created_at
 		       OR (d.created_at = me.created_at AND (d.transfer_id < me.transfer_id
@@ -172,7 +172,7 @@ func (s *Service) Blocked(ctx context.Context, transferID string, entry int, des
 		// Only an unfinished row takes the mark: a row recorded as done
 		// since the look-up wakes nobody.
 		n, err := s.Store.DB().Exec(ctx, `UPDATE switchboard_delivery SET waiter = 1
-			WHERE transfer_id = $1 AND entry = $2 AND destination = $3 AND state NOT IN ('delivered', 'failed', 'skipped')`, tid, e, destination)
+			WHERE transfer_id = $1 AND entry = $2 AND destination = $3 AND state NOT IN ('delivered', 'failed', 'skipped', 'discarded')`, tid, e, destination)
 		if err != nil {
 			return true, fmt.Errorf("transfer: mark a waiter on %s entry %d: %w", tid, e, err)
 		}

@@ -8,6 +8,7 @@ package transfer
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,6 +25,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/projection"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/store"
+	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
 
 // Kinds of transfer.
@@ -143,7 +145,10 @@ type job struct {
 	params      river.InsertManyParams
 	e           *Entry
 	subject     any // keyed hash of the patient's reference, NULL when none
-	seq         int // the entry's place in the transfer's delivery order
+	// auditSubject is the patient's reference as the transfer log keys it
+	// (transferlog.SubjectHash: one hash for every destination), NULL when none.
+	auditSubject any
+	seq          int // the entry's place in the transfer's delivery order
 }
 
 // Accept stores a submission and enqueues its deliveries atomically. Entries
@@ -212,11 +217,14 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 				// (snoozes do not advance River's attempt) and gives up first.
 				opts.MaxAttempts = 2*n + 5
 			}
-			var subjectHash any
+			var subjectHash, auditSubject any
 			if subjects[i] != "" {
 				subjectHash = s.MAC.Sum([]byte("subject"), []byte(dest), []byte(subjects[i]))
+				if !strings.HasPrefix(subjects[i], "urn:") { // a Bundle-local name means nothing to an auditor
+					auditSubject = transferlog.SubjectHash(s.MAC, subjects[i])
+				}
 			}
-			jobs = append(jobs, job{entry: i, destination: dest, e: e, subject: subjectHash, seq: seqs[i], params: river.InsertManyParams{
+			jobs = append(jobs, job{entry: i, destination: dest, e: e, subject: subjectHash, auditSubject: auditSubject, seq: seqs[i], params: river.InsertManyParams{
 				Args: delivery.Args{TransferID: id, Entry: i, Destination: dest, Sealed: env}, InsertOpts: opts,
 			}})
 		}
@@ -238,6 +246,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 
 	row := transferRow{id: id, client: sub.ClientID, idem: idemHash, req: reqHash, kind: sub.Kind,
 		resType: resType, interaction: interaction, entries: len(sub.Entries), at: now.UnixMicro()}
+	row.log = acceptedRow(now, id, sub, resType, interaction, jobs)
 	if s.Store.Dialect() == store.Postgres {
 		r := s.group.submit(ctx, s.Store, &pendingAccept{row: row, jobs: jobs})
 		switch {
@@ -267,6 +276,9 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 var errReplay = errors.New("transfer: idempotent replay")
 
 type transferRow struct {
+	// log is the transfer log's "accepted" row, staged in the accept's
+	// transaction.
+	log                transferlog.Row
 	id, client         string
 	idem               any // NULL without a key
 	req, kind, resType string
@@ -288,14 +300,14 @@ func (r transferRow) args() []any {
 // parameters from first.
 func deliveryValues(jobs []job, ids []int64, first int) (string, []any) {
 	var q strings.Builder
-	args := make([]any, 0, len(jobs)*7)
+	args := make([]any, 0, len(jobs)*8)
 	for i, j := range jobs {
 		if i > 0 {
 			q.WriteString(", ")
 		}
 		n := first + len(args)
-		fmt.Fprintf(&q, "(CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS INTEGER))", n, n+1, n+2, n+3, n+4, n+5, n+6)
-		args = append(args, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[i], j.subject, j.seq)
+		fmt.Fprintf(&q, "(CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS INTEGER), CAST($%d AS TEXT))", n, n+1, n+2, n+3, n+4, n+5, n+6, n+7)
+		args = append(args, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[i], j.subject, j.seq, j.auditSubject)
 	}
 	return q.String(), args
 }
@@ -315,10 +327,13 @@ func acceptSQLite(ctx context.Context, tx store.Tx, row transferRow, jobs []job,
 		return err
 	}
 	values, dargs := deliveryValues(jobs, ids, 3)
-	q := `INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, seq, state, attempts, created_at, updated_at)
-		SELECT $1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, 'queued', 0, $2, $2 FROM (VALUES ` + values + `) AS v`
+	q := `INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, seq, audit_subject, state, attempts, created_at, updated_at)
+		SELECT $1, v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, 'queued', 0, $2, $2 FROM (VALUES ` + values + `) AS v`
 	if _, err := tx.Exec(ctx, q, append([]any{row.id, row.at}, dargs...)...); err != nil {
 		return fmt.Errorf("transfer: insert deliveries: %w", err)
+	}
+	if err := transferlog.Stage(ctx, tx, row.log); err != nil {
+		return err
 	}
 	*out = Accepted{ID: row.id, Deliveries: len(jobs)}
 	return nil
@@ -382,13 +397,29 @@ func (s *Service) RecordOutcome(ctx context.Context, o delivery.Outcome) (int, e
 		vendorRef = o.VendorRef
 	}
 	var tries, waiter int
-	err := s.Store.DB().QueryRow(ctx, `UPDATE switchboard_delivery
+	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+		var f deliveryFacts
+		var subj sql.NullString
+		err := tx.QueryRow(ctx, `UPDATE switchboard_delivery
 		SET state = $4, attempts = attempts + $5, last_status = COALESCE($6, last_status),
 		    error_class = $7, error_code = $8, updated_at = $9, delivered_at = COALESCE($10, delivered_at),
 		    vendor_ref = COALESCE($11, vendor_ref)
 		WHERE transfer_id = $1 AND entry = $2 AND destination = $3
-		RETURNING attempts, waiter`,
-		o.TransferID, o.Entry, o.Destination, o.State, inc, status, class, code, o.At.UnixMicro(), delivered, vendorRef).Scan(&tries, &waiter)
+		RETURNING attempts, waiter, resource_type, interaction, audit_subject, key_generation`,
+			o.TransferID, o.Entry, o.Destination, o.State, inc, status, class, code, o.At.UnixMicro(), delivered, vendorRef).Scan(
+			&tries, &waiter, &f.resourceType, &f.interaction, &subj, &f.keyGeneration)
+		if err != nil {
+			return err
+		}
+		if !logged(o) {
+			return nil
+		}
+		f.auditSubject = subj.String
+		if o.Attempt == 0 {
+			o.Attempt = tries
+		}
+		return transferlog.Stage(ctx, tx, attemptRow(o, f))
+	})
 	if err != nil {
 		return 0, fmt.Errorf("transfer: record outcome for %s entry %s: %w", o.TransferID, strconv.Itoa(o.Entry), err)
 	}

@@ -1,16 +1,24 @@
-// Package transferlog appends to the transfer log (DESIGN.md decision 8):
-// one PHI-free row per event, hash-chained with the hub's HMAC key so that a
-// row altered, inserted or removed in the database breaks the chain.
+// Package transferlog keeps the transfer log (DESIGN.md decision 8): one
+// PHI-free row per event, hash-chained with the hub's HMAC key so that a
+// row altered, inserted or removed in the database breaks the chain, and a
+// MAC'd head row so that removing the newest rows is seen too.
+//
+// Writing is two steps. Stage inserts rows into switchboard_log_queue,
+// cheaply and without a lock, inside the caller's own transaction where
+// there is one, so the log cannot miss a change that committed nor keep
+// one that rolled back. The chainer (Log.Chain, run by Log.RunChainer in
+// every process) moves staged rows onto the chain in batches, under one
+// lock, so the hot path never waits for the chain.
 //
 // Rows hold ids, destination names, resource types, codes and counts; a
-// subject only as a keyed HMAC. Callers must never put anything from a
-// payload into a row: Detail is for counts and PHI-free codes.
+// subject only as a keyed HMAC (SubjectHash) and a payload only as a keyed
+// digest (Digest). Callers must never put anything from a payload into a
+// row: Detail is for counts and PHI-free codes.
 package transferlog
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -18,12 +26,22 @@ import (
 	"github.com/switchboard-health/switchboard/hub/store"
 )
 
-// Events recorded so far (issue 4 adds delivery attempts, replays, reads).
+// Events a row records.
 const (
+	EventAccepted        = "accepted"
+	EventDeliveryAttempt = "delivery_attempt"
+	EventWebhookReceived = "webhook_received"
 	EventWebhookRejected = "webhook_rejected"
 	EventPoll            = "poll"
 	EventChangeDropped   = "change_dropped"
 	EventDrift           = "drift_repair"
+	EventReplay          = "replay"
+	EventDiscard         = "discard"
+	EventPurge           = "purge"
+	EventPause           = "pause"
+	EventResume          = "resume"
+	EventAdminAction     = "admin_action"
+	EventAuditRead       = "audit_read"
 )
 
 // Directions of a row.
@@ -49,68 +67,69 @@ type Row struct {
 	LatencyMS    int64
 	ErrorClass   string
 	Actor        string
+	// PayloadDigest is Digest of the resource a delivery sent, so that an
+	// auditor holding a document can find the deliveries that carried it.
+	PayloadDigest string
 	// Detail is a JSON object of PHI-free counts and codes.
 	Detail map[string]any
+
+	// Seq, PrevHash and Hash are the row's place on the chain. They are set
+	// on rows read back (Query, Each) and ignored by Stage and Append.
+	Seq      int64
+	PrevHash string
+	Hash     string
 }
 
-// Log appends rows.
+// Log writes and reads the transfer log.
 type Log struct {
 	Store store.Store
 	MAC   seal.MAC
+	// Logger receives the chainer's errors; nil means slog.Default().
+	Logger *slog.Logger
 }
 
 // genesis is the prev_hash of the first row.
 const genesis = "genesis"
 
-// Append adds row at the end of the chain, in its own transaction; appends
-// are serialised (an advisory lock on PostgreSQL, SQLite's single writer)
-// because each row's hash covers the one before.
+// Append stages row outside any transaction; it reaches switchboard_log at
+// the chainer's next pass (Flush forces one). Callers that record a change
+// they make in a transaction call Stage with that transaction instead.
 func (l *Log) Append(ctx context.Context, row Row) error {
-	if row.At.IsZero() {
-		row.At = time.Now()
+	return Stage(ctx, l.Store.DB(), row)
+}
+
+func (l *Log) logger() *slog.Logger {
+	if l.Logger != nil {
+		return l.Logger
 	}
-	detail := ""
-	if len(row.Detail) > 0 {
-		b, err := json.Marshal(row.Detail)
-		if err != nil {
-			return fmt.Errorf("transfer log: detail: %w", err)
-		}
-		detail = string(b)
-	}
-	return l.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		if l.Store.Dialect() == store.Postgres {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7220001)`); err != nil {
-				return fmt.Errorf("transfer log: lock: %w", err)
-			}
-		}
-		var seq int64
-		prev := genesis
-		err := tx.QueryRow(ctx, `SELECT seq, hash FROM switchboard_log ORDER BY seq DESC LIMIT 1`).Scan(&seq, &prev)
-		if err != nil && !store.IsNoRows(err) {
-			return fmt.Errorf("transfer log: head: %w", err)
-		}
-		seq++
-		at := row.At.UnixMicro()
-		hash := l.MAC.Sum(append([][]byte{[]byte("transfer-log"), []byte(prev)}, fields(seq, at, row, detail)...)...)
-		_, err = tx.Exec(ctx, `INSERT INTO switchboard_log (seq, at, event, transfer_id, direction, source, destination,
-			resource_type, interaction, subject_hash, outcome, http_status, attempt, latency_ms, error_class, actor, detail, prev_hash, hash)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)`,
-			seq, at, row.Event, store.Null(row.TransferID), store.Null(row.Direction), store.Null(row.Source), store.Null(row.Destination),
-			store.Null(row.ResourceType), store.Null(row.Interaction), store.Null(row.SubjectHash), store.Null(row.Outcome), store.Null(row.HTTPStatus),
-			store.Null(row.Attempt), store.Null(row.LatencyMS), store.Null(row.ErrorClass), store.Null(row.Actor), store.Null(detail), prev, hash)
-		if err != nil {
-			return fmt.Errorf("transfer log: append: %w", err)
-		}
-		return nil
-	})
+	return slog.Default()
+}
+
+// rowHash is a row's chain hash: the MAC over the previous row's hash and
+// the row's columns as stored.
+func (l *Log) rowHash(prev string, seq, at int64, r Row, detail string) string {
+	return l.MAC.Sum(append([][]byte{[]byte("transfer-log"), []byte(prev)}, fields(seq, at, r, detail)...)...)
+}
+
+// headMAC authenticates the head row, so that the head cannot be moved back
+// to hide rows removed from the end without the key.
+func (l *Log) headMAC(seq int64, hash string) string {
+	return l.MAC.Sum([]byte("transfer-log-head"), []byte(strconv.FormatInt(seq, 10)), []byte(hash))
 }
 
 // fields lists a row's columns in a fixed order for its hash; NULL and ""
-// hash alike, as they are stored alike.
+// hash alike, as they are stored alike. The payload digest (added in v2) is
+// hashed only when set: rows chained before it existed keep their hashes,
+// and because seal.MAC length-prefixes every part, a list with one more
+// part can never hash like one without it.
 func fields(seq, at int64, r Row, detail string) [][]byte {
 	s := func(v string) []byte { return []byte(v) }
 	i := func(v int64) []byte { return []byte(strconv.FormatInt(v, 10)) }
-	return [][]byte{i(seq), i(at), s(r.Event), s(r.TransferID), s(r.Direction), s(r.Source), s(r.Destination),
+	f := [][]byte{i(seq), i(at), s(r.Event), s(r.TransferID), s(r.Direction), s(r.Source), s(r.Destination),
 		s(r.ResourceType), s(r.Interaction), s(r.SubjectHash), s(r.Outcome), i(int64(r.HTTPStatus)), i(int64(r.Attempt)),
 		i(r.LatencyMS), s(r.ErrorClass), s(r.Actor), s(detail)}
+	if r.PayloadDigest != "" {
+		f = append(f, s(r.PayloadDigest))
+	}
+	return f
 }

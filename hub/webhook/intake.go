@@ -124,16 +124,30 @@ func (in *Intake) Receive(ctx context.Context, source string, r connectors.Webho
 		if n == 0 {
 			return errSeen
 		}
-		return nil
+		return transferlog.Stage(ctx, tx, receivedRow(now, source, hash, typ, Accepted))
 	})
 	if errors.Is(err, errSeen) {
 		in.record(ctx, source, hash, typ, Duplicate, "", now)
+		if lerr := in.Log.Append(ctx, receivedRow(now, source, hash, typ, Duplicate)); lerr != nil {
+			in.Logger.Error("transfer log: webhook duplicate", "source", source, "error", lerr)
+		}
 		return Duplicate, nil
 	}
 	if err != nil {
 		return "", err
 	}
 	return Accepted, nil
+}
+
+// receivedRow is the transfer log's row of a webhook taken in: the source,
+// the vendor's event type and the keyed hash of its event id, never the body.
+func receivedRow(at time.Time, source, hash, typ, outcome string) transferlog.Row {
+	d := map[string]any{"event_hash": hash}
+	if typ != "" {
+		d["event_type"] = typ
+	}
+	return transferlog.Row{At: at, Event: transferlog.EventWebhookReceived, Direction: transferlog.Inbound,
+		Source: source, Outcome: outcome, HTTPStatus: 200, Actor: "webhook:" + source, Detail: d}
 }
 
 // errSeen rolls back the job of an event seen before.

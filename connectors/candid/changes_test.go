@@ -59,4 +59,3 @@ func TestClaimStatusWebhook(t *testing.T) {
 		t.Fatalf("another event type: %v %v", ignored, err)
 	}
 }
-

@@ -65,4 +65,3 @@ func (c *Connector) resolveLogical(ctx context.Context, resource []byte) ([]byte
 	}
 	return json.Marshal(obj)
 }
-

@@ -23,7 +23,7 @@ import (
 )
 
 func adminCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "admin", Short: "Administer a hub through its database"}
+	cmd := &cobra.Command{Use: "admin", Short: "Administer a hub: failed syncs, replay and health through its API; reconcile and drift through its database"}
 	cmd.AddCommand(reconcileCmd(), driftCmd())
 	cmd.AddCommand(adminRemoteCmds()...)
 	return cmd

@@ -44,7 +44,7 @@ const breakerFresh = alert.StaleAfter
 // the window's tries by outcome from the transfer log, and queue depths.
 func (s *Service) Health(ctx context.Context) (Health, error) {
 	now := s.now()
-	h := Health{Window: s.healthWindow().String()}
+	h := Health{Window: alert.FormatWindow(s.healthWindow())}
 	byName := map[string]*DestinationHealth{}
 	names := make([]string, 0, len(s.Destinations))
 	for n := range s.Destinations {

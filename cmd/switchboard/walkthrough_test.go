@@ -222,6 +222,33 @@ func TestReadmeWalkthrough(t *testing.T) {
 			t.Fatalf("%s sandbox: %d effects (%d duplicate), want 1", name, l.Effects, l.DuplicateEffects)
 		}
 	}
+
+	// The admin and audit CLI against the running hub, with make run's tokens.
+	adminTok, auditorTok := devToken(t, tokens, "SWITCHBOARD_ADMIN_TOKEN"), devToken(t, tokens, "SWITCHBOARD_AUDITOR_TOKEN")
+	cli := func(token string, args ...string) string {
+		t.Helper()
+		c := exec.Command(hubBin, args...)
+		c.Env = append(os.Environ(), "SWITCHBOARD_URL=http://"+addr, "SWITCHBOARD_TOKEN="+token)
+		out, err := c.CombinedOutput()
+		if err != nil {
+			t.Fatalf("switchboard %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+	if out := cli(adminTok, "admin", "health"); !strings.Contains(out, "ehr") || !strings.Contains(out, "closed") {
+		t.Fatalf("admin health:\n%s", out)
+	}
+	checkpoint := filepath.Join(dir, "audit-checkpoint.json")
+	if out := cli(auditorTok, "audit", "verify", "--checkpoint", checkpoint); !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("audit verify:\n%s", out)
+	}
+	if out := cli(auditorTok, "audit", "export", "--event", "accepted"); strings.Count(out, "\n") < 2 {
+		t.Fatalf("audit export: %q", out)
+	}
+	if out := cli(auditorTok, "audit", "verify", "--checkpoint", checkpoint); !strings.HasPrefix(out, "ok: ") {
+		t.Fatalf("audit verify against its checkpoint:\n%s", out)
+	}
+
 }
 
 // devToken reads one token from the tokens file `make run` writes.

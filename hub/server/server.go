@@ -60,6 +60,7 @@ type Hub struct {
 	workers   bool
 	poll      *reconcile.Worker
 	Log       *transferlog.Log
+	Admin     *admin.Service
 	queueUI   interface{ Start(context.Context) error }
 	oidc      *auth.OIDC
 	breakers  *alert.Notifier
@@ -304,7 +305,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	adm.Store = st
 	notifier.DB = st.DB()
 	notifier.Insert = alert.StoreInserter(st)
-	h.Log = tlog
+	h.Log, h.Admin = tlog, adm
 	if h.poll != nil {
 		h.poll.Store = st
 	}

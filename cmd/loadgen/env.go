@@ -23,6 +23,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/auth"
 	"github.com/switchboard-health/switchboard/hub/config"
 	"github.com/switchboard-health/switchboard/hub/logging"
 	"github.com/switchboard-health/switchboard/hub/server"
@@ -253,8 +254,22 @@ func (e *env) hubAccept(ctx context.Context) (run, error) {
 	done := make(chan error, 1)
 	go func() { done <- h.Serve(sctx, ln) }()
 	url := "http://" + ln.Addr().String() + "/fhir/R4/Patient"
+	// A real client's token: the measurement includes authentication (a
+	// verified token is cached, as in production).
+	_, token, err := (&auth.Clients{DB: h.Store.DB()}).Create(ctx, "loadgen", auth.RoleApp, []string{"system/Patient.c"})
+	if err != nil {
+		cancel()
+		<-done
+		return run{}, err
+	}
 	r := closedLoop(e.o.n, e.o.conc, func(i int) error {
-		resp, err := e.http.Post(url, "application/fhir+json", bytes.NewReader(e.patient(i)))
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(e.patient(i)))
+		if err != nil {
+			return err
+		}
+		req.Header.Set("Content-Type", "application/fhir+json")
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := e.http.Do(req)
 		if err != nil {
 			return err
 		}

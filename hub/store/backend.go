@@ -198,3 +198,5 @@ func (b *backend[TTx]) goose() (*goose.Provider, error) {
 	}
 	return p, nil
 }
+
+func (t *backendTx[TTx]) dialect() Dialect { return DialectOf(t.Querier) }

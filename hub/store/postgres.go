@@ -81,3 +81,5 @@ func (q pgxQuerier) Query(ctx context.Context, query string, args ...any) (Rows,
 type pgxRows struct{ pgx.Rows }
 
 func (r pgxRows) Close() error { r.Rows.Close(); return r.Rows.Err() }
+
+func (pgxQuerier) dialect() Dialect { return Postgres }

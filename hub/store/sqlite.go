@@ -84,3 +84,5 @@ func (q sqlQuerier) QueryRow(ctx context.Context, query string, args ...any) Row
 func (q sqlQuerier) Query(ctx context.Context, query string, args ...any) (Rows, error) {
 	return q.c.QueryContext(ctx, query, args...)
 }
+
+func (sqlQuerier) dialect() Dialect { return SQLite }

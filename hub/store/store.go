@@ -175,3 +175,13 @@ func Null[T comparable](v T) any {
 	}
 	return v
 }
+
+// DialectOf names the database behind a Querier or Tx from this package, ""
+// for any other (a test double): code handed only a Querier can still write
+// the SQL its dialect parses fastest.
+func DialectOf(q Querier) Dialect {
+	if d, ok := q.(interface{ dialect() Dialect }); ok {
+		return d.dialect()
+	}
+	return ""
+}

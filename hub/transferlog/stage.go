@@ -11,13 +11,16 @@ import (
 	"github.com/switchboard-health/switchboard/hub/store"
 )
 
-// stageChunk bounds the rows of one INSERT. Stage cannot tell the dialect
-// from a Querier, so it writes $N placeholders, and SQLite looks each $N
-// up in a list of the names seen so far: parsing grows with the square of
-// the parameters, 17 a row. 32 rows keep that negligible (500 rows made
-// parsing 90% of a bulk stage) while one statement still carries a whole
-// transfer's rows in the usual case.
-const stageChunk = 32
+// stageChunk bounds the rows of one INSERT: 500 (8,500 parameters) where
+// the store says its dialect (store.DialectOf), writing SQLite's bare ?
+// placeholders; 32 with $N placeholders for any other Querier, because
+// SQLite looks each $N up in a list of the names seen so far and parsing
+// grows with the square of the parameters (500 rows made parsing 90% of a
+// bulk stage).
+const (
+	stageChunk        = 500
+	stageChunkUnknown = 32
+)
 
 // queueColumns are switchboard_log_queue's columns Stage fills, in order.
 const queueColumns = `at, event, transfer_id, direction, source, destination, resource_type, interaction,
@@ -30,8 +33,12 @@ const queueColumns = `at, event, transfer_id, direction, source, destination, re
 // they were staged. A zero At means now.
 func Stage(ctx context.Context, q store.Querier, rows ...Row) error {
 	now := time.Now()
-	for start := 0; start < len(rows); start += stageChunk {
-		chunk := rows[start:min(start+stageChunk, len(rows))]
+	dialect, size := store.DialectOf(q), stageChunk
+	if dialect == "" {
+		dialect, size = store.Postgres, stageChunkUnknown
+	}
+	for start := 0; start < len(rows); start += size {
+		chunk := rows[start:min(start+size, len(rows))]
 		var sql strings.Builder
 		sql.WriteString(`INSERT INTO switchboard_log_queue (` + queueColumns + `) VALUES `)
 		args := make([]any, 0, len(chunk)*17)
@@ -46,7 +53,7 @@ func Stage(ctx context.Context, q store.Querier, rows ...Row) error {
 			if i > 0 {
 				sql.WriteString(", ")
 			}
-			placeholders(&sql, store.Postgres, len(args), 17)
+			placeholders(&sql, dialect, len(args), 17)
 			args = append(args, r.At.UnixMicro(), r.Event, store.Null(r.TransferID), store.Null(r.Direction),
 				store.Null(r.Source), store.Null(r.Destination), store.Null(r.ResourceType), store.Null(r.Interaction),
 				store.Null(r.SubjectHash), store.Null(r.Outcome), store.Null(r.HTTPStatus), store.Null(r.Attempt),

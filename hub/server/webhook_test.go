@@ -131,6 +131,17 @@ func TestWebhooksIn(t *testing.T) {
 			if logged != 5 {
 				t.Fatalf("transfer log has %d rejected webhooks, want 5", logged)
 			}
+			// And each one taken in: 1 accepted, 5 duplicates.
+			for outcome, want := range map[string]int{"accepted": 1, "duplicate": 5} {
+				var n int
+				if err := h.hub.Store.DB().QueryRow(t.Context(), `SELECT count(*) FROM switchboard_log
+					WHERE event = 'webhook_received' AND source = 'payments' AND outcome = $1 AND actor = 'webhook:payments'`, outcome).Scan(&n); err != nil {
+					t.Fatal(err)
+				}
+				if n != want {
+					t.Fatalf("transfer log has %d %s webhooks, want %d", n, outcome, want)
+				}
+			}
 
 			// A booking made in Cal.com reaches the EHR once, not Cal.com again.
 			booking := webhookSample(t, "calcom", "webhook-created.json")

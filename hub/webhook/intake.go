@@ -115,6 +115,26 @@ func (in *Intake) Receive(ctx context.Context, source string, r connectors.Webho
 		if err != nil {
 			return err
 		}
+		row := receivedRow(now, source, hash, typ, Accepted)
+		if in.Store.Dialect() == store.Postgres {
+			// One round trip for the de-duplication row and its log row:
+			// this is the acknowledgement's critical path.
+			detail, _ := json.Marshal(row.Detail)
+			n, err := tx.Exec(ctx, `WITH w AS (INSERT INTO switchboard_webhook (source, event_hash, event_type, outcome, job_id, received_at)
+				VALUES ($1, $2, $3, 'accepted', $4, $5)
+				ON CONFLICT (source, event_hash) WHERE outcome = 'accepted' DO NOTHING RETURNING received_at)
+				INSERT INTO switchboard_log_queue (at, event, direction, source, outcome, http_status, actor, detail)
+				SELECT w.received_at, $6, $7, $1, $8, $9, $10, $11 FROM w`,
+				source, hash, store.Null(typ), ids[0], now.UnixMicro(),
+				row.Event, row.Direction, row.Outcome, row.HTTPStatus, row.Actor, string(detail))
+			if err != nil {
+				return fmt.Errorf("webhook: record: %w", err)
+			}
+			if n == 0 {
+				return errSeen
+			}
+			return nil
+		}
 		n, err := tx.Exec(ctx, `INSERT INTO switchboard_webhook (source, event_hash, event_type, outcome, job_id, received_at)
 			VALUES ($1, $2, $3, 'accepted', $4, $5)
 			ON CONFLICT (source, event_hash) WHERE outcome = 'accepted' DO NOTHING`, source, hash, store.Null(typ), ids[0], now.UnixMicro())
@@ -124,7 +144,7 @@ func (in *Intake) Receive(ctx context.Context, source string, r connectors.Webho
 		if n == 0 {
 			return errSeen
 		}
-		return transferlog.Stage(ctx, tx, receivedRow(now, source, hash, typ, Accepted))
+		return transferlog.Stage(ctx, tx, row)
 	})
 	if errors.Is(err, errSeen) {
 		in.record(ctx, source, hash, typ, Duplicate, "", now)

@@ -115,8 +115,9 @@ func (s *Server) Handler() http.Handler {
 		s.Admin.Register(e.Group("/admin"))
 	}
 	if s.Queue != nil {
-		e.Any("/admin/queue", echo.WrapHandler(s.Queue))
-		e.Any("/admin/queue/*", echo.WrapHandler(s.Queue))
+		q := readOnly(s.Queue)
+		e.Any("/admin/queue", q)
+		e.Any("/admin/queue/*", q)
 	}
 	if s.Audit != nil {
 		s.Audit.Register(e.Group("/audit"))

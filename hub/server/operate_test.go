@@ -130,6 +130,11 @@ func TestPauseHealthAlertsAndPurge(t *testing.T) {
 		t.Fatalf("River UI jobs: %d %.300s", ui.status, ui.body)
 	}
 
+	// River UI is for looking: its own actions would bypass the log.
+	if r := h.as(h.adminToken, http.MethodPost, "/admin/queue/api/jobs/retry", `{"ids":["1"]}`); r.status != http.StatusMethodNotAllowed {
+		t.Fatalf("River UI retry: %d, want 405", r.status)
+	}
+
 	// The console's session cookie opens River UI's own page and API (a
 	// browser cannot add the header to them), for an admin only.
 	sess := h.as(h.adminToken, http.MethodPost, "/console/session", "")

@@ -157,6 +157,9 @@ func (h *harness) replayedOnce(dialect string, locs []string, canaries [][]byte)
 		}
 		return rows, actors
 	}
+	if got, actors := count("event=accepted&resource_type=Patient"); got != n || actors[clientID(h.appToken)] != n {
+		t.Errorf("log: %d accepted (by %v), want %d by the app", got, actors, n)
+	}
 	if got, _ := count("event=delivery_attempt&outcome=failed&destination=ehr"); got != n {
 		t.Errorf("log: %d failed attempts, want %d", got, n)
 	}
@@ -223,4 +226,10 @@ func (h *harness) unhandled() string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// clientID is the client id inside an API client token (sb_cl_<hex>_<secret>).
+func clientID(token string) string {
+	parts := strings.SplitN(token, "_", 4)
+	return parts[1] + "_" + parts[2]
 }

@@ -132,7 +132,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal(err)
 	}
 	problems := watchConsole(ctx)
-	b := &tab{t: t, ctx: ctx}
+	b := &tab{&testenv.Page{T: t, Ctx: ctx}}
 
 	resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(srv.URL+"/console/"))
 	if err != nil {
@@ -144,39 +144,39 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// A wrong token is refused with the hub's diagnostics.
 	b.signIn("sb_cl_0000000000000000_wrong")
-	b.until("the refusal", `document.getElementById('signin-error').textContent.includes('not accepted')`)
+	b.Until("the refusal", `document.getElementById('signin-error').textContent.includes('not accepted')`)
 
 	// Admin: failed syncs, health and queue; no transfer log.
 	b.signIn(adminToken)
-	b.until("the admin signed in", `document.getElementById('whoami-name').textContent === 'Ops Admin'`)
+	b.Until("the admin signed in", `document.getElementById('whoami-name').textContent === 'Ops Admin'`)
 	b.equal("role", b.text("whoami-role"), "admin")
 	b.equal("tabs shown to an admin", b.visibleTabs(), "tab-failures tab-health tab-queue")
-	b.equal("token in sessionStorage", b.eval(`sessionStorage.getItem('switchboard.token')`), adminToken)
+	b.equal("token in sessionStorage", b.Eval(`sessionStorage.getItem('switchboard.token')`), adminToken)
 	waitCalled(t, hub, "POST /console/session admin")
 
-	b.until("the first page", rowCount("failure-row")+` === 50 && !document.getElementById('failures-more').hidden`)
+	b.Until("the first page", rowCount("failure-row")+` === 50 && !document.getElementById('failures-more').hidden`)
 	b.click("failures-more")
-	b.until("the second page", rowCount("failure-row")+` === 60 && document.getElementById('failures-more').hidden`)
+	b.Until("the second page", rowCount("failure-row")+` === 60 && document.getElementById('failures-more').hidden`)
 
-	b.do("filter by destination", chromedp.SetValue(chromedp.ID("f-destination"), "ehr-epic"), chromedp.Click(chromedp.ID("failures-apply")))
-	b.until("the filtered table", rowCount("failure-row")+` === 50 && [...document.querySelectorAll('[data-testid=failure-row]')].every(r => r.dataset.id.endsWith(':ehr-epic'))`)
+	b.Do("filter by destination", chromedp.SetValue(chromedp.ID("f-destination"), "ehr-epic"), chromedp.Click(chromedp.ID("failures-apply")))
+	b.Until("the filtered table", rowCount("failure-row")+` === 50 && [...document.querySelectorAll('[data-testid=failure-row]')].every(r => r.dataset.id.endsWith(':ehr-epic'))`)
 
-	b.do("open details", chromedp.Click(chromedp.CSS(`[data-testid=failure-row] [data-testid=failure-details]`)))
-	b.until("the history", `document.getElementById('modal').open && `+rowCount("history-row")+` === 2`)
+	b.Do("open details", chromedp.Click(chromedp.CSS(`[data-testid=failure-row] [data-testid=failure-details]`)))
+	b.Until("the history", `document.getElementById('modal').open && `+rowCount("history-row")+` === 2`)
 	b.click("modal-cancel")
-	b.until("the details closed", `!document.getElementById('modal').open`)
+	b.Until("the details closed", `!document.getElementById('modal').open`)
 	testenv.Screenshot(t, ctx, "console-failures")
 
 	b.click("replay-all")
-	b.until("the confirmation", `document.getElementById('modal').open`)
+	b.Until("the confirmation", `document.getElementById('modal').open`)
 	b.equal("confirmation title", b.text("modal-title"), "Replay 50 failed syncs?")
 	testenv.Screenshot(t, ctx, "console-replay-confirm")
 	if got := len(hub.failuresTo("ehr-epic")); got != 50 {
 		t.Fatalf("the dry run changed the hub: %d failures left to ehr-epic, want 50", got)
 	}
 	b.click("modal-confirm")
-	b.until("the result", `document.getElementById('failures-result').textContent.includes('replayed 50, gone 0')`)
-	b.until("the refreshed, empty table", rowCount("failure-row")+` === 0 && !document.getElementById('failures-empty').hidden`)
+	b.Until("the result", `document.getElementById('failures-result').textContent.includes('replayed 50, gone 0')`)
+	b.Until("the refreshed, empty table", rowCount("failure-row")+` === 0 && !document.getElementById('failures-empty').hidden`)
 	if got := len(hub.failuresTo("ehr-epic")); got != 0 {
 		t.Fatalf("%d failures left to ehr-epic after the replay, want 0", got)
 	}
@@ -188,44 +188,44 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// One row: a dry-run preview with field names, then the replay.
 	b.click("failures-reset")
-	b.until("the unfiltered table", rowCount("failure-row")+` === 10`)
-	b.equal("replay of a purged payload", b.eval(`String(document.querySelector('[data-id="tr_0059:0:crm-hubspot"] [data-testid=failure-replay]').disabled)`), "true")
-	b.do("replay one", chromedp.Click(chromedp.CSS(`[data-id="tr_0050:0:crm-hubspot"] [data-testid=failure-replay]`)))
-	b.until("the preview", `document.getElementById('modal').open && `+rowCount("dry-run-field")+` === 2`)
-	b.equal("preview fields", b.eval(`[...document.querySelectorAll('[data-testid=dry-run-field]')].map(r => r.innerText.replace(/\s+/g, ' ').trim()).join('; ')`), "Appointment.name changed; Appointment.birthDate unchanged")
+	b.Until("the unfiltered table", rowCount("failure-row")+` === 10`)
+	b.equal("replay of a purged payload", b.Eval(`String(document.querySelector('[data-id="tr_0059:0:crm-hubspot"] [data-testid=failure-replay]').disabled)`), "true")
+	b.Do("replay one", chromedp.Click(chromedp.CSS(`[data-id="tr_0050:0:crm-hubspot"] [data-testid=failure-replay]`)))
+	b.Until("the preview", `document.getElementById('modal').open && `+rowCount("dry-run-field")+` === 2`)
+	b.equal("preview fields", b.Eval(`[...document.querySelectorAll('[data-testid=dry-run-field]')].map(r => r.innerText.replace(/\s+/g, ' ').trim()).join('; ')`), "Appointment.name changed; Appointment.birthDate unchanged")
 	b.click("modal-confirm")
-	b.until("the single replay", `document.getElementById('failures-result').textContent.includes('replayed 1') && `+rowCount("failure-row")+` === 9`)
+	b.Until("the single replay", `document.getElementById('failures-result').textContent.includes('replayed 1') && `+rowCount("failure-row")+` === 9`)
 
 	// Health: a card per destination, coloured by breaker; pause one.
 	b.click("tab-health")
-	b.until("the health cards", rowCount("health-card")+` === 3`)
-	b.equal("ehr-epic breaker", b.eval(card("ehr-epic")+`.dataset.breaker`), "open")
-	b.equal("ehr-epic success rate", b.eval(card("ehr-epic")+`.querySelector('[data-testid=success-rate]').textContent`), "42.0%")
-	b.equal("no tries, no rate", b.eval(card("billing-candid")+`.querySelector('[data-testid=success-rate]').textContent`), "\u2014")
-	b.do("pause ehr-epic", chromedp.Click(chromedp.CSS(`[data-destination="ehr-epic"] [data-testid=health-pause]`)))
-	b.until("the pause confirmation", `document.getElementById('modal').open`)
+	b.Until("the health cards", rowCount("health-card")+` === 3`)
+	b.equal("ehr-epic breaker", b.Eval(card("ehr-epic")+`.dataset.breaker`), "open")
+	b.equal("ehr-epic success rate", b.Eval(card("ehr-epic")+`.querySelector('[data-testid=success-rate]').textContent`), "42.0%")
+	b.equal("no tries, no rate", b.Eval(card("billing-candid")+`.querySelector('[data-testid=success-rate]').textContent`), "\u2014")
+	b.Do("pause ehr-epic", chromedp.Click(chromedp.CSS(`[data-destination="ehr-epic"] [data-testid=health-pause]`)))
+	b.Until("the pause confirmation", `document.getElementById('modal').open`)
 	b.click("modal-confirm")
-	b.until("ehr-epic paused", card("ehr-epic")+`.dataset.paused === 'true' && !!`+card("ehr-epic")+`.querySelector('[data-testid=health-resume]')`)
+	b.Until("ehr-epic paused", card("ehr-epic")+`.dataset.paused === 'true' && !!`+card("ehr-epic")+`.querySelector('[data-testid=health-resume]')`)
 	testenv.Screenshot(t, ctx, "console-health")
 
 	b.click("signout")
-	b.until("the sign-in form", `!document.getElementById('panel-signin').hidden && document.getElementById('tabs').hidden`)
-	b.equal("token after sign-out", b.eval(`String(sessionStorage.getItem('switchboard.token'))`), "null")
+	b.Until("the sign-in form", `!document.getElementById('panel-signin').hidden && document.getElementById('tabs').hidden`)
+	b.equal("token after sign-out", b.Eval(`String(sessionStorage.getItem('switchboard.token'))`), "null")
 	waitCalled(t, hub, "DELETE /console/session admin")
 
 	// Auditor: the transfer log only.
 	b.signIn(auditorToken)
-	b.until("the auditor signed in", `document.getElementById('whoami-name').textContent === 'Compliance Auditor'`)
+	b.Until("the auditor signed in", `document.getElementById('whoami-name').textContent === 'Compliance Auditor'`)
 	b.equal("tabs shown to an auditor", b.visibleTabs(), "tab-log")
-	b.until("the log", rowCount("log-row")+` === 30`)
-	b.do("filter the log",
+	b.Until("the log", rowCount("log-row")+` === 30`)
+	b.Do("filter the log",
 		chromedp.SetValue(chromedp.ID("l-event"), "delivery_attempt"),
 		chromedp.SetValue(chromedp.ID("l-outcome"), "failed"),
 		chromedp.Click(chromedp.ID("log-apply")))
-	b.until("the filtered log", rowCount("log-row")+` === 10`)
+	b.Until("the filtered log", rowCount("log-row")+` === 10`)
 
 	b.click("log-export-ndjson")
-	b.until("the NDJSON export", `document.getElementById('log-export-status').dataset.bytes > 0`)
+	b.Until("the NDJSON export", `document.getElementById('log-export-status').dataset.bytes > 0`)
 	q := exportQuery(t, hub, "ndjson")
 	if q.Get("event") != "delivery_attempt" || q.Get("outcome") != "failed" {
 		t.Fatalf("export query %v: want the table's filter", q)
@@ -246,7 +246,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 
 	b.click("log-verify")
-	b.until("the verification", `document.getElementById('log-verify-result').dataset.ok === 'true'`)
+	b.Until("the verification", `document.getElementById('log-verify-result').dataset.ok === 'true'`)
 	if got := b.text("log-verify-result"); !strings.HasPrefix(got, "Chain intact: 30 rows verified.") {
 		t.Fatalf("verify result %q", got)
 	}
@@ -259,63 +259,35 @@ func TestConsoleInBrowser(t *testing.T) {
 }
 
 // tab drives one page; every helper fails the test with what it waited for.
-type tab struct {
-	t   *testing.T
-	ctx context.Context
-}
-
-func (b *tab) do(what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	if err := chromedp.Do(b.ctx, actions...); err != nil {
-		b.t.Fatalf("%s: %v", what, err)
-	}
-}
+type tab struct{ *testenv.Page }
 
 func (b *tab) click(id string) {
-	b.t.Helper()
-	b.do("click #"+id, chromedp.Click(chromedp.ID(id)))
+	b.T.Helper()
+	b.Do("click #"+id, chromedp.Click(chromedp.ID(id)))
 }
 
 func (b *tab) signIn(token string) {
-	b.t.Helper()
-	b.eval(`document.getElementById('signin-token').value = ''`)
-	b.do("sign in",
+	b.T.Helper()
+	b.Eval(`document.getElementById('signin-token').value = ''`)
+	b.Do("sign in",
 		chromedp.SendKeys(chromedp.ID("signin-token"), token),
 		chromedp.Click(chromedp.ID("signin-submit")))
 }
 
-// until waits up to 10 s for the JavaScript expression to be true.
-func (b *tab) until(what, expr string) {
-	b.t.Helper()
-	_, err := chromedp.Run(b.ctx, chromedp.Poll[bool](expr, chromedp.WithPollingTimeout(10*time.Second), chromedp.WithPollingInterval(25*time.Millisecond)))
-	if err != nil {
-		b.t.Fatalf("waiting for %s (%s): %v\npage text:\n%s", what, expr, err, b.eval(`document.body.innerText`))
-	}
-}
-
-func (b *tab) eval(expr string) string {
-	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](expr))
-	if err != nil {
-		b.t.Fatalf("evaluate %s: %v", expr, err)
-	}
-	return v
-}
-
 func (b *tab) text(id string) string {
-	b.t.Helper()
-	return b.eval(fmt.Sprintf(`document.getElementById(%q).textContent`, id))
+	b.T.Helper()
+	return b.Eval(fmt.Sprintf(`document.getElementById(%q).textContent`, id))
 }
 
 func (b *tab) visibleTabs() string {
-	b.t.Helper()
-	return b.eval(`[...document.querySelectorAll('#tabs .tab')].filter(t => !t.hidden).map(t => t.id).join(' ')`)
+	b.T.Helper()
+	return b.Eval(`[...document.querySelectorAll('#tabs .tab')].filter(t => !t.hidden).map(t => t.id).join(' ')`)
 }
 
 func (b *tab) equal(what, got, want string) {
-	b.t.Helper()
+	b.T.Helper()
 	if got != want {
-		b.t.Fatalf("%s: got %q, want %q", what, got, want)
+		b.T.Fatalf("%s: got %q, want %q", what, got, want)
 	}
 }
 

@@ -72,6 +72,9 @@ type Server struct {
 	Audit   Registrar
 	Console http.Handler
 	Queue   http.Handler
+	// HealthOnly serves /healthz and /readyz alone: a worker process
+	// (--role worker) takes no traffic but its probes.
+	HealthOnly bool
 }
 
 // Registrar adds a package's routes to a group.
@@ -92,6 +95,9 @@ func (s *Server) Handler() http.Handler {
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
+	if s.HealthOnly {
+		return e
+	}
 
 	g := e.Group(FHIRBase)
 	g.GET("/metadata", s.metadata)

@@ -343,7 +343,8 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		Searchers: searchers, Keys: keys.Ring,
 		Webhooks: &webhook.Intake{Store: st, Keys: keys.Ring, MAC: keys.MAC, Sources: verifiers, Log: tlog,
 			Logger: log.With("component", "webhooks")},
-		PublicURL: cfg.PublicURL,
+		PublicURL:  cfg.PublicURL,
+		HealthOnly: !cfg.RunsAPI(),
 	}).Handler()
 	return h, nil
 }

@@ -38,6 +38,9 @@ type Failure struct {
 	auditSubject  sql.NullString
 }
 
+// key names the delivery a failure is.
+func (f Failure) key() Key { return Key{f.TransferID, f.Entry, f.Destination} }
+
 // Key names one delivery.
 type Key struct {
 	TransferID  string
@@ -63,23 +66,10 @@ func ParseKey(s string) (Key, error) {
 
 // Filter selects failed syncs. Zero fields match everything.
 type Filter struct {
-	Destination  string    `json:"destination,omitempty"`
-	ErrorClass   string    `json:"error_class,omitempty"`
-	ResourceType string    `json:"resource_type,omitempty"`
-	Since        time.Time `json:"since,omitzero"`
-	Until        time.Time `json:"until,omitzero"`
-}
-
-// Names lists the filters set (for the transfer log: names, never values).
-func (f Filter) Names() []string {
-	var n []string
-	for name, set := range map[string]bool{"destination": f.Destination != "", "error_class": f.ErrorClass != "",
-		"resource_type": f.ResourceType != "", "since": !f.Since.IsZero(), "until": !f.Until.IsZero()} {
-		if set {
-			n = append(n, name)
-		}
-	}
-	return n
+	Destination  string
+	ErrorClass   string
+	ResourceType string
+	Since, Until time.Time
 }
 
 const failureColumns = `d.transfer_id, d.entry, d.destination, d.resource_type, d.interaction, d.state, d.error_class,
@@ -94,7 +84,7 @@ func scanFailure(r store.Row, window time.Duration) (Failure, error) {
 		&status, &f.Attempts, &f.Replays, &created, &updated, &purged, &f.keyGeneration, &f.jobID, &f.auditSubject); err != nil {
 		return f, err
 	}
-	f.ID = Key{f.TransferID, f.Entry, f.Destination}.String()
+	f.ID = f.key().String()
 	f.ErrorClass, f.ErrorCode, f.HTTPStatus = class.String, code.String, int(status.Int64)
 	f.CreatedAt, f.FailedAt = time.UnixMicro(created).UTC(), time.UnixMicro(updated).UTC()
 	if purged.Valid {
@@ -106,6 +96,9 @@ func scanFailure(r store.Row, window time.Duration) (Failure, error) {
 	}
 	return f, nil
 }
+
+// ErrBadCursor: a page cursor the list did not hand out.
+var ErrBadCursor = errors.New("admin: invalid cursor")
 
 // cursor is the last failure of a page, in the list's order.
 type cursor struct {
@@ -120,16 +113,16 @@ func (c cursor) encode() string {
 func decodeCursor(s string) (cursor, error) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
 	if err != nil {
-		return cursor{}, errors.New("invalid cursor")
+		return cursor{}, ErrBadCursor
 	}
 	at, rest, ok := strings.Cut(string(b), ":")
 	n, err := strconv.ParseInt(at, 10, 64)
 	if !ok || err != nil {
-		return cursor{}, errors.New("invalid cursor")
+		return cursor{}, ErrBadCursor
 	}
 	k, err := ParseKey(rest)
 	if err != nil {
-		return cursor{}, errors.New("invalid cursor")
+		return cursor{}, ErrBadCursor
 	}
 	return cursor{updated: n, key: k}, nil
 }
@@ -200,7 +193,7 @@ func (s *Service) Failures(ctx context.Context, f Filter, after string, limit in
 	if len(items) > limit {
 		items = items[:limit]
 		last := items[limit-1]
-		next = cursor{updated: last.FailedAt.UnixMicro(), key: Key{last.TransferID, last.Entry, last.Destination}}.encode()
+		next = cursor{updated: last.FailedAt.UnixMicro(), key: last.key()}.encode()
 	}
 	return items, next, nil
 }

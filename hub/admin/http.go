@@ -77,7 +77,7 @@ func (h *Handlers) list(c echo.Context) error {
 	}
 	items, next, err := h.Service.Failures(c.Request().Context(), f, c.QueryParam("cursor"), limit)
 	if err != nil {
-		if err.Error() == "invalid cursor" {
+		if errors.Is(err, ErrBadCursor) {
 			return outcome.New(http.StatusBadRequest, "value", "cursor", "invalid cursor")
 		}
 		return err

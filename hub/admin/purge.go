@@ -2,7 +2,6 @@ package admin
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"log/slog"
 	"time"
@@ -63,18 +62,16 @@ func (s *Service) Purge(ctx context.Context, webhookKeep time.Duration) (payload
 		payloads = 0
 		rows, err := tx.Query(ctx, `UPDATE switchboard_delivery SET purged_at = $1
 			WHERE state = 'failed' AND purged_at IS NULL AND updated_at < $2
-			RETURNING transfer_id, entry, destination, resource_type, interaction, audit_subject, job_id,
+			RETURNING transfer_id, entry, destination, resource_type, interaction, audit_subject,
 			  (SELECT COUNT(*) FROM river_job j WHERE j.id = switchboard_delivery.job_id)`, now.UnixMicro(), cutoff)
 		if err != nil {
 			return fmt.Errorf("admin: purge: mark: %w", err)
 		}
 		var logRows []transferlog.Row
-		var jobs []int64
 		for rows.Next() {
 			var f Failure
-			var job sql.NullInt64
 			var present int
-			if err := rows.Scan(&f.TransferID, &f.Entry, &f.Destination, &f.ResourceType, &f.Interaction, &f.auditSubject, &job, &present); err != nil {
+			if err := rows.Scan(&f.TransferID, &f.Entry, &f.Destination, &f.ResourceType, &f.Interaction, &f.auditSubject, &present); err != nil {
 				_ = rows.Close()
 				return fmt.Errorf("admin: purge: %w", err)
 			}
@@ -82,19 +79,17 @@ func (s *Service) Purge(ctx context.Context, webhookKeep time.Duration) (payload
 			if present == 0 {
 				reason = "job_already_removed"
 			}
-			if job.Valid {
-				jobs = append(jobs, job.Int64)
-			}
 			logRows = append(logRows, actionRow(now, transferlog.EventPurge, "switchboard", f, map[string]any{
 				"reason": reason, "window": s.replayWindow().String()}))
 		}
 		if err := rows.Close(); err != nil {
 			return fmt.Errorf("admin: purge: %w", err)
 		}
-		for _, id := range jobs {
-			if _, err := tx.Exec(ctx, `DELETE FROM river_job WHERE id = $1`, id); err != nil {
-				return fmt.Errorf("admin: purge: delete job: %w", err)
-			}
+		// The jobs of the rows this pass marked (their purged_at is this
+		// pass's time), in one statement however many there are.
+		if _, err := tx.Exec(ctx, `DELETE FROM river_job WHERE id IN
+			(SELECT job_id FROM switchboard_delivery WHERE purged_at = $1 AND state = 'failed' AND job_id IS NOT NULL)`, now.UnixMicro()); err != nil {
+			return fmt.Errorf("admin: purge: delete jobs: %w", err)
 		}
 		payloads = len(logRows)
 		if webhookKeep > 0 {

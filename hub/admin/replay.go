@@ -254,7 +254,7 @@ func (s *Service) ReplayMany(ctx context.Context, actor string, b Bulk) (BulkRes
 			}
 			continue
 		}
-		_, err := s.Replay(ctx, actor, Key{f.TransferID, f.Entry, f.Destination})
+		_, err := s.Replay(ctx, actor, f.key())
 		switch {
 		case errors.Is(err, ErrGone):
 			r.Gone++
@@ -280,7 +280,7 @@ func (s *Service) DiscardMany(ctx context.Context, actor string, b Bulk) (BulkRe
 		return r, nil
 	}
 	for _, f := range fs {
-		err := s.Discard(ctx, actor, Key{f.TransferID, f.Entry, f.Destination})
+		err := s.Discard(ctx, actor, f.key())
 		switch {
 		case errors.Is(err, ErrNotFailed), errors.Is(err, ErrNotFound):
 			r.Skipped++

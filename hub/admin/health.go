@@ -3,10 +3,13 @@ package admin
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchboard-health/switchboard/hub/alert"
 	"github.com/switchboard-health/switchboard/hub/delivery"
@@ -160,8 +163,14 @@ func (s *Service) Health(ctx context.Context) (Health, error) {
 // ErrUnknownDestination names a destination the routing file does not have.
 var ErrUnknownDestination = fmt.Errorf("admin: no such destination")
 
+// ErrQueueNotStarted: no worker process has registered the destination's
+// queue yet (River pauses only queues it knows), so there is nothing to
+// pause; it exists once a worker has started.
+var ErrQueueNotStarted = errors.New("admin: no worker has started this destination's queue yet")
+
 // Pause makes a destination's jobs wait (not fail) until Resume, in every
-// process: River keeps the pause in its queue table.
+// process: River keeps the pause in its queue table. Workers hear of it at
+// once on PostgreSQL (LISTEN/NOTIFY); on SQLite they poll, within 2 s.
 func (s *Service) Pause(ctx context.Context, actor, dest string) error {
 	return s.pause(ctx, actor, dest, true)
 }
@@ -179,7 +188,9 @@ func (s *Service) pause(ctx context.Context, actor, dest string, pause bool) err
 	if pause {
 		event, do = transferlog.EventPause, s.Store.PauseQueue
 	}
-	if err := do(ctx, delivery.QueueName(dest)); err != nil {
+	if err := do(ctx, delivery.QueueName(dest)); errors.Is(err, rivertype.ErrNotFound) {
+		return ErrQueueNotStarted
+	} else if err != nil {
 		return fmt.Errorf("admin: %s %s: %w", event, dest, err)
 	}
 	return s.Log.Append(ctx, transferlog.Row{At: s.now(), Event: event, Destination: dest, Outcome: event, Actor: actor})

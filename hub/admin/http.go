@@ -43,6 +43,8 @@ func failErr(err error) error {
 		return outcome.New(http.StatusConflict, "conflict", "", "the delivery is not a failed sync (replayed or discarded already?)")
 	case errors.Is(err, ErrGone):
 		return outcome.New(http.StatusGone, "not-found", "", ErrGone.Error()[len("admin: "):])
+	case errors.Is(err, ErrQueueNotStarted):
+		return outcome.New(http.StatusConflict, "transient", "name", "no worker has started this destination's queue yet; retry once one has")
 	case errors.Is(err, ErrUnknownDestination):
 		return outcome.New(http.StatusNotFound, "not-found", "name", "no such destination")
 	}

@@ -51,8 +51,19 @@ func TestPauseHealthAlertsAndPurge(t *testing.T) {
 	h := startWithEnv(t, dialectSQLite, routes, map[string]string{"ALERT_SECRET_FOR_TEST": secret, "SWITCHBOARD_REPLAY_WINDOW": "2s"})
 	ctx := context.Background()
 
-	// Paused: the delivery waits.
-	h.as(h.adminToken, http.MethodPost, "/admin/destinations/ehr/pause", "")
+	// Paused: the delivery waits. The pause needs the queue a worker
+	// registers at start (409 until then), and reaches SQLite's workers by
+	// their 2 s queue poll.
+	for start := time.Now(); ; time.Sleep(50 * time.Millisecond) {
+		r := h.as(h.adminToken, http.MethodPost, "/admin/destinations/ehr/pause", "")
+		if r.status == http.StatusOK {
+			break
+		}
+		if r.status != http.StatusConflict || time.Since(start) > 10*time.Second {
+			t.Fatalf("pause: %d %s", r.status, r.body)
+		}
+	}
+	time.Sleep(2500 * time.Millisecond)
 	r := h.post("/fhir/R4/Patient", `{"resourceType":"Patient","name":[{"family":"Paused"}]}`)
 	loc := r.header.Get("Content-Location")
 	time.Sleep(1500 * time.Millisecond)
@@ -76,7 +87,9 @@ func TestPauseHealthAlertsAndPurge(t *testing.T) {
 	if d := health.Destinations[0]; d.Name != "ehr" || !d.Paused || d.QueueDepth != 1 || d.Breaker != "closed" {
 		t.Fatalf("health while paused: %+v", d)
 	}
-	h.as(h.adminToken, http.MethodPost, "/admin/destinations/ehr/resume", "")
+	if r := h.as(h.adminToken, http.MethodPost, "/admin/destinations/ehr/resume", ""); r.status != http.StatusOK {
+		t.Fatalf("resume: %d %s", r.status, r.body)
+	}
 	if st := h.waitFor(loc, 20*time.Second); st.State != "delivered" {
 		t.Fatalf("after resume: %s", st.State)
 	}

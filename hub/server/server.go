@@ -240,7 +240,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	}
 	svc := &transfer.Service{Keys: keys.Ring, MAC: keys.MAC, Router: table, MaxAttempts: maxAttempts, GateSources: gateSources}
 	led := &ledger.Ledger{MAC: keys.MAC}
-	tlog := &transferlog.Log{MAC: keys.MAC}
+	tlog := &transferlog.Log{MAC: keys.MAC, Logger: log.With("component", "transferlog")}
 	adm := &admin.Service{Keys: keys.Ring, Log: tlog, Destinations: adminDests, ReplayWindow: cfg.ReplayWindow}
 	var writeBacks *identity.Recorder
 	if h.workers {

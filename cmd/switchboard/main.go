@@ -27,7 +27,7 @@ func main() {
 		Version:       version,
 	}
 	root.AddCommand(serveCmd(), migrateCmd(), keysCmd(), adminCmd(), clientsCmd())
-	root.AddCommand(auditCmd())
+	root.AddCommand(auditCmd(), configCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(os.Stderr, "switchboard:", err)
 		os.Exit(1)

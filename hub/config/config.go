@@ -1,14 +1,19 @@
 // Package config holds the process settings of `switchboard serve`, read
-// once from the environment and validated with every problem reported at
-// once. Routing and destinations live in the routing file (package route).
+// once from the environment (and an optional settings file) and validated
+// with every problem reported at once. Routing and destinations live in the
+// routing file (package route). Reference documents every setting.
 package config
 
 import (
 	"errors"
 	"fmt"
+	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Roles a process can take.
@@ -41,21 +46,92 @@ type Config struct {
 	ReplayWindow    time.Duration // SWITCHBOARD_REPLAY_WINDOW: a failed sync's sealed payload is kept this long for replay, then purged (default 168h)
 	WebhookKeep     time.Duration // SWITCHBOARD_WEBHOOK_RETENTION: webhook de-duplication rows kept (default 720h; longer than any vendor's retry schedule)
 	FetchCooldown   time.Duration // SWITCHBOARD_FETCH_COOLDOWN: least time between a queue's fetches (default 10ms on PostgreSQL, 50ms on SQLite)
+	DBTimeout       time.Duration // SWITCHBOARD_DB_TIMEOUT: an API request's wait on the database (default 5s)
 	LogLevel        string        // SWITCHBOARD_LOG_LEVEL: debug | info | warn | error (default info)
-	LogFormat       string        // SWITCHBOARD_LOG_FORMAT: json | text (default json)
+	LogFormat       string        // SWITCHBOARD_LOG_FORMAT: json | text | syslog (default json)
+	SyslogAddr      string        // SWITCHBOARD_SYSLOG_ADDR: where syslog lines go (default stdout)
+	Metrics         bool          // SWITCHBOARD_METRICS: serve /metrics (default true)
+
+	// File is the settings file read (SWITCHBOARD_CONFIG), "" if none.
+	File string
+	// sources records where each variable's value came from.
+	sources map[string]string
 }
 
-// Secret names the variables whose values are masked when printed.
-var Secret = map[string]bool{"SWITCHBOARD_SEAL_KEYS": true, "SWITCHBOARD_HMAC_KEY": true}
+// Source says where a variable's effective value came from: "env",
+// "file" or "default".
+func (c *Config) Source(name string) string {
+	if s := c.sources[name]; s != "" {
+		return s
+	}
+	return "default"
+}
+
+// readFile reads a settings file: a YAML mapping of Reference keys. Unknown
+// keys are refused, and so are the seal and HMAC keys, which have no key:
+// they belong in the environment, from a secret store, never in a file that
+// is copied around.
+func readFile(path string) (map[string]string, []error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, []error{fmt.Errorf("SWITCHBOARD_CONFIG: %w", err)}
+	}
+	var doc map[string]yaml.Node
+	if err := yaml.Unmarshal(raw, &doc); err != nil {
+		return nil, []error{fmt.Errorf("SWITCHBOARD_CONFIG %s: %w", path, err)}
+	}
+	byKey := map[string]Var{}
+	for _, v := range Reference {
+		if v.Key != "" {
+			byKey[v.Key] = v
+		}
+	}
+	keys := make([]string, 0, len(doc))
+	for k := range doc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := map[string]string{}
+	var errs []error
+	for _, k := range keys {
+		n := doc[k]
+		v, ok := byKey[k]
+		switch {
+		case !ok:
+			errs = append(errs, fmt.Errorf("SWITCHBOARD_CONFIG %s line %d: unknown setting %q", path, n.Line, k))
+		case n.Kind != yaml.ScalarNode:
+			errs = append(errs, fmt.Errorf("SWITCHBOARD_CONFIG %s line %d: %s: want a single value", path, n.Line, k))
+		default:
+			out[v.Env] = n.Value
+		}
+	}
+	return out, errs
+}
 
 // Lookup reads one environment variable.
 type Lookup func(string) (string, bool)
 
-// FromEnv reads the configuration; the error lists every invalid variable.
+// FromEnv reads the configuration from the environment and, when
+// SWITCHBOARD_CONFIG names one, a settings file under it; the error lists
+// every invalid setting.
 func FromEnv(env Lookup) (Config, error) {
 	var errs []error
+	sources := map[string]string{}
+	file := ""
+	var fromFile map[string]string
+	if v, ok := env("SWITCHBOARD_CONFIG"); ok && strings.TrimSpace(v) != "" {
+		file = strings.TrimSpace(v)
+		var ferrs []error
+		fromFile, ferrs = readFile(file)
+		errs = append(errs, ferrs...)
+	}
 	get := func(name, def string) string {
 		if v, ok := env(name); ok && strings.TrimSpace(v) != "" {
+			sources[name] = "env"
+			return strings.TrimSpace(v)
+		}
+		if v, ok := fromFile[name]; ok && strings.TrimSpace(v) != "" {
+			sources[name] = "file"
 			return strings.TrimSpace(v)
 		}
 		return def
@@ -118,8 +194,13 @@ func FromEnv(env Lookup) (Config, error) {
 		CompletedKeep:   dur("SWITCHBOARD_COMPLETED_RETENTION", time.Hour),
 		ReplayWindow:    dur("SWITCHBOARD_REPLAY_WINDOW", 7*24*time.Hour),
 		WebhookKeep:     dur("SWITCHBOARD_WEBHOOK_RETENTION", 30*24*time.Hour),
+		DBTimeout:       dur("SWITCHBOARD_DB_TIMEOUT", 5*time.Second),
 		LogLevel:        get("SWITCHBOARD_LOG_LEVEL", "info"),
 		LogFormat:       get("SWITCHBOARD_LOG_FORMAT", "json"),
+		SyslogAddr:      get("SWITCHBOARD_SYSLOG_ADDR", "stdout"),
+		Metrics:         boolean("SWITCHBOARD_METRICS", true),
+		File:            file,
+		sources:         sources,
 	}
 	if err := c.check(); err != nil {
 		errs = append(errs, err)
@@ -140,9 +221,14 @@ func (c *Config) check() error {
 		errs = append(errs, fmt.Errorf("SWITCHBOARD_LOG_LEVEL: want debug, info, warn or error, got %q", c.LogLevel))
 	}
 	switch c.LogFormat {
-	case "json", "text":
+	case "json", "text", "syslog":
 	default:
-		errs = append(errs, fmt.Errorf("SWITCHBOARD_LOG_FORMAT: want json or text, got %q", c.LogFormat))
+		errs = append(errs, fmt.Errorf("SWITCHBOARD_LOG_FORMAT: want json, text or syslog, got %q", c.LogFormat))
+	}
+	if c.LogFormat == "syslog" {
+		if err := checkSyslogAddr(c.SyslogAddr); err != nil {
+			errs = append(errs, fmt.Errorf("SWITCHBOARD_SYSLOG_ADDR: %w", err))
+		}
 	}
 	if c.RescueAfter == 0 {
 		c.RescueAfter = c.TryTimeout + time.Minute
@@ -155,6 +241,21 @@ func (c *Config) check() error {
 			"the hub will not queue PHI in PostgreSQL under a generated development key (run `switchboard keys generate`)"))
 	}
 	return errors.Join(errs...)
+}
+
+func checkSyslogAddr(a string) error {
+	if a == "" || a == "stdout" {
+		return nil
+	}
+	scheme, rest, ok := strings.Cut(a, "://")
+	if !ok || rest == "" {
+		return fmt.Errorf("want stdout or scheme://address, got %q", a)
+	}
+	switch scheme {
+	case "unix", "unixgram", "udp", "tcp":
+		return nil
+	}
+	return fmt.Errorf("want unix, unixgram, udp or tcp, got %q", scheme)
 }
 
 // Postgres reports whether the configuration selects PostgreSQL.

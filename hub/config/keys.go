@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -61,6 +62,29 @@ func (c *Config) LoadKeys() (Keys, error) {
 		return Keys{}, fmt.Errorf("SWITCHBOARD_HMAC_KEY: %w", err)
 	}
 	return Keys{Ring: ring, MAC: mac, Generated: generated}, nil
+}
+
+// CheckKeys checks the configured keys without generating or reading
+// development keys: `switchboard config check` must have no side effects.
+func (c *Config) CheckKeys() error {
+	// Missing keys with PostgreSQL are already a FromEnv problem; with
+	// SQLite, development keys stand in (serve says so loudly).
+	var errs []error
+	if c.SealKeys != "" {
+		if keys, err := seal.ParseKeys(c.SealKeys); err != nil {
+			errs = append(errs, fmt.Errorf("SWITCHBOARD_SEAL_KEYS: %w", err))
+		} else if _, err := seal.NewKeyring(keys...); err != nil {
+			errs = append(errs, fmt.Errorf("SWITCHBOARD_SEAL_KEYS: %w", err))
+		}
+	}
+	if c.HMACKey != "" {
+		if k, err := base64.StdEncoding.DecodeString(c.HMACKey); err != nil {
+			errs = append(errs, fmt.Errorf("SWITCHBOARD_HMAC_KEY: not standard base64"))
+		} else if _, err := seal.NewMAC(k); err != nil {
+			errs = append(errs, fmt.Errorf("SWITCHBOARD_HMAC_KEY: %w", err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // NewKeySpecs returns freshly generated values for SWITCHBOARD_SEAL_KEYS and

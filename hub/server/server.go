@@ -46,6 +46,10 @@ type Options struct {
 	// Env resolves the variables connectors name for their secrets.
 	Env     connectors.Env
 	Version string
+	// CheckOnly stops New after the routing file, the keys and every
+	// connector's configuration are checked, before anything is opened or
+	// generated: `switchboard config check`. New then returns a nil Hub.
+	CheckOnly bool
 }
 
 // Hub is a configured, not yet serving, Switchboard process.
@@ -76,9 +80,16 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, err := cfg.LoadKeys()
-	if err != nil {
-		return nil, err
+	var errs []error
+	var keyErr error
+	if o.CheckOnly {
+		keyErr = cfg.CheckKeys()
+	}
+	var keys config.Keys
+	if !o.CheckOnly {
+		if keys, err = cfg.LoadKeys(); err != nil {
+			return nil, err
+		}
 	}
 	if keys.Generated {
 		log.Warn("USING GENERATED DEVELOPMENT KEYS: queued payloads are sealed with keys kept in " + cfg.DevKeysPath +
@@ -98,7 +109,6 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	synced := map[string]map[string]bool{} // destination -> types it reports changes of (nil: all)
 	maxAttempts := map[string]int{}
 	queues := map[string]river.QueueConfig{}
-	var errs []error
 	for _, name := range table.DestinationNames() {
 		d := table.Destinations[name]
 		spec, ok := connectors.Lookup(d.Type)
@@ -196,8 +206,19 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			errs = append(errs, fmt.Errorf("reads: destination %q (type %s) cannot answer searches", r.From, table.Destinations[r.From].Type))
 		}
 	}
-	if len(errs) > 0 {
-		return nil, fmt.Errorf("routing file %s: %w", cfg.RoutesPath, errors.Join(errs...))
+	if o.CheckOnly && table.Alerts != nil {
+		if _, err := alert.NewWorker(*table.Alerts, o.Env, log); err != nil {
+			errs = append(errs, fmt.Errorf("alerts: %w", err))
+		}
+	}
+	if len(errs) > 0 || keyErr != nil {
+		for i, err := range errs {
+			errs[i] = fmt.Errorf("routing file %s: %w", cfg.RoutesPath, err)
+		}
+		return nil, errors.Join(append(errs, keyErr)...)
+	}
+	if o.CheckOnly {
+		return nil, nil
 	}
 
 	v, err := validation.New()

@@ -51,8 +51,11 @@ type Authenticator interface {
 // everyone (fail closed), and the role-by-route test walks this table.
 func (s *Server) policy() map[string]Access {
 	return map[string]Access{
-		"GET /healthz":                          Public,
-		"GET /readyz":                           Public,
+		"GET /healthz": Public,
+		"GET /readyz":  Public,
+		// Counts by route, destination and outcome, no PHI; keep it off
+		// the public ingress (deploy/ only routes /fhir and /webhooks).
+		"GET /metrics":                          Public,
 		"GET " + FHIRBase + "/metadata":         Public,
 		"POST " + FHIRBase:                      App,
 		"POST " + FHIRBase + "/":                App,
@@ -167,12 +170,16 @@ func (s *Server) authenticate(c echo.Context, path string) (*auth.Principal, err
 	if s.Auth == nil {
 		return nil, auth.ErrInvalidToken
 	}
+	// A token not in the cache is looked up in the database: bounded, so a
+	// database outage answers 503 rather than hanging the request.
+	ctx, cancel := context.WithTimeout(r.Context(), s.dbTimeout())
+	defer cancel()
 	if r.Header.Get("Authorization") == "" && strings.HasPrefix(path, "/admin/queue") {
 		if ck, err := r.Cookie(sessionCookie); err == nil && ck.Value != "" {
-			return s.Auth.AuthenticateToken(r.Context(), ck.Value)
+			return s.Auth.AuthenticateToken(ctx, ck.Value)
 		}
 	}
-	return s.Auth.Authenticate(r.Context(), r)
+	return s.Auth.Authenticate(ctx, r)
 }
 
 func allows(rule Access, p *auth.Principal) bool {

@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/metrics"
 	"github.com/switchboard-health/switchboard/hub/outcome"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/seal"
@@ -72,9 +73,16 @@ type Server struct {
 	Audit   Registrar
 	Console http.Handler
 	Queue   http.Handler
-	// HealthOnly serves /healthz and /readyz alone: a worker process
-	// (--role worker) takes no traffic but its probes.
+	// HealthOnly serves /healthz, /readyz and /metrics alone: a worker
+	// process (--role worker) takes no traffic but its probes and scrapes.
 	HealthOnly bool
+	// Metrics records requests, accepts and webhooks; with Metrics set,
+	// /metrics serves them (nil: neither).
+	Metrics *metrics.Metrics
+	// DBTimeout bounds a request's wait on the database, so that a database
+	// that is down is answered with 503 and Retry-After rather than a hung
+	// request (default 5s).
+	DBTimeout time.Duration
 }
 
 // Registrar adds a package's routes to a group.
@@ -95,6 +103,9 @@ func (s *Server) Handler() http.Handler {
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", s.readyz)
+	if s.Metrics != nil {
+		e.GET("/metrics", echo.WrapHandler(s.Metrics.Handler()))
+	}
 	if s.HealthOnly {
 		return e
 	}
@@ -170,12 +181,36 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
+		took, route, method, status := time.Since(start), c.Path(), c.Request().Method, c.Response().Status
 		// The route template, never the URL: ids and query strings can be PHI.
-		s.Logger.Info("http request", "method", c.Request().Method, "route", c.Path(),
-			"status", c.Response().Status, "duration_ms", float64(time.Since(start).Microseconds())/1000,
+		s.Logger.Info("http request", "method", method, "route", route,
+			"status", status, "duration_ms", float64(took.Microseconds())/1000,
 			"bytes_in", c.Request().ContentLength)
+		s.Metrics.HTTP(route, method, status, took)
+		if isWrite(method, route) {
+			s.Metrics.Accept(status, took)
+		}
 		return nil
 	}
+}
+
+// isWrite tells the FHIR writes (create, update, Bundle) from other routes.
+func isWrite(method, route string) bool {
+	switch {
+	case method == http.MethodPost:
+		return route == FHIRBase || route == FHIRBase+"/" || route == FHIRBase+"/:type"
+	case method == http.MethodPut:
+		return route == FHIRBase+"/:type/:id"
+	}
+	return false
+}
+
+// dbTimeout is how long a request may wait on the database.
+func (s *Server) dbTimeout() time.Duration {
+	if s.DBTimeout > 0 {
+		return s.DBTimeout
+	}
+	return 5 * time.Second
 }
 
 // readBody enforces the content type and the size limit.

@@ -46,14 +46,18 @@ func (s *Server) webhook(c echo.Context) error {
 	outcome, err := s.Webhooks.Receive(ctx, c.Param("source"), connectors.WebhookRequest{
 		Method: req.Method, URL: base + req.URL.RequestURI(), Header: req.Header, Body: body,
 	})
+	// Only configured sources become a label: the path is the caller's.
 	switch {
 	case errors.Is(err, connectors.ErrUnauthenticated):
+		s.Metrics.Webhook(c.Param("source"), webhook.Rejected)
 		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "signature not verified"})
 	case errors.Is(err, webhook.ErrUnknownSource):
 		return c.JSON(http.StatusNotFound, map[string]string{"error": "no such webhook source"})
 	case err != nil:
+		s.Metrics.Webhook(c.Param("source"), "error")
 		s.Logger.Error("webhook intake failed", "source", c.Param("source"), "error", err)
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"error": "could not store the webhook; retry"})
 	}
+	s.Metrics.Webhook(c.Param("source"), outcome)
 	return c.JSON(http.StatusOK, map[string]string{"outcome": outcome})
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -113,7 +114,9 @@ func (s *Server) accept(c echo.Context, sub transfer.Submission) error {
 	if len(sub.IdempotencyKey) > 255 {
 		return fail(c, outcome.New(http.StatusBadRequest, "too-long", "", "Idempotency-Key is longer than 255 characters"))
 	}
-	acc, err := s.Transfers.Accept(c.Request().Context(), sub)
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.dbTimeout())
+	defer cancel()
+	acc, err := s.Transfers.Accept(ctx, sub)
 	if errors.Is(err, transfer.ErrIdempotencyConflict) {
 		return fail(c, outcome.New(http.StatusUnprocessableEntity, "conflict", "",
 			"this Idempotency-Key was used with a different request body"))
@@ -137,7 +140,9 @@ func (s *Server) accept(c echo.Context, sub transfer.Submission) error {
 }
 
 func (s *Server) status(c echo.Context) error {
-	st, err := s.Transfers.Status(c.Request().Context(), c.Param("id"))
+	ctx, cancel := context.WithTimeout(c.Request().Context(), s.dbTimeout())
+	defer cancel()
+	st, err := s.Transfers.Status(ctx, c.Param("id"))
 	// An app sees its own transfers only; another's answers as unknown.
 	if p := caller(c); err == nil && p != nil && p.Role == auth.RoleApp && st.ClientID != p.ID {
 		err = transfer.ErrNotFound

@@ -124,6 +124,8 @@ type Worker struct {
 	Digest func(resource []byte) string
 	// Failed, when set, hears of every permanent failure (alerts).
 	Failed func(ctx context.Context, destination string)
+	// Metrics, when set, counts every recorded outcome.
+	Metrics Observer
 }
 
 // Timeout implements river.Worker.
@@ -347,11 +349,19 @@ func (w *Worker) failedFinally(ctx context.Context, destination string) {
 	}
 }
 
+// Observer counts outcomes (package metrics implements it).
+type Observer interface {
+	Delivery(destination, outcome, errorClass string, took time.Duration)
+}
+
 // record writes the outcome; a failure to record must not turn a delivered
 // message into a retry storm, so it is logged, and the try count falls back
 // to River's attempt.
 func (w *Worker) record(ctx context.Context, log *slog.Logger, o Outcome) int {
 	o.At = time.Now()
+	if w.Metrics != nil {
+		w.Metrics.Delivery(o.Destination, o.State, string(o.ErrorClass), time.Duration(o.LatencyMS)*time.Millisecond)
+	}
 	tries, err := w.Recorder.RecordOutcome(context.WithoutCancel(ctx), o)
 	if err != nil {
 		log.Error("record delivery outcome", "error", err)

@@ -6,12 +6,14 @@ import (
 )
 
 // TestWorkerServesHealthOnly: a worker process (--role worker) answers its
-// probes and nothing else, so it can sit outside the ingress.
+// probes and Prometheus' scrape and nothing else, so it can sit outside the
+// ingress.
 func TestWorkerServesHealthOnly(t *testing.T) {
 	h := startWithEnv(t, dialectSQLite, adminRoutes, map[string]string{"SWITCHBOARD_ROLE": "worker"})
 	for path, want := range map[string]int{
 		"/healthz":          http.StatusOK,
 		"/readyz":           http.StatusOK,
+		"/metrics":          http.StatusOK,
 		"/fhir/R4/metadata": http.StatusNotFound,
 		"/admin/health":     http.StatusNotFound,
 		"/audit/verify":     http.StatusNotFound,

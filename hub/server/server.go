@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -30,6 +31,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/identity"
 	"github.com/switchboard-health/switchboard/hub/ledger"
+	"github.com/switchboard-health/switchboard/hub/metrics"
 	"github.com/switchboard-health/switchboard/hub/reconcile"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/store"
@@ -69,6 +71,8 @@ type Hub struct {
 	oidc      *auth.OIDC
 	breakers  *alert.Notifier
 	conns     map[string]connectors.Connector
+	// Metrics is nil when SWITCHBOARD_METRICS is false.
+	Metrics *metrics.Metrics
 }
 
 // New builds the hub: loads the routing table and keys, builds the
@@ -227,6 +231,9 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	}
 	validate := func(typ string, body []byte) error { _, err := v.Resource(body, typ); return err }
 	h := &Hub{cfg: cfg, log: log, Routes: table, workers: cfg.RunsWorkers(), breakers: notifier, conns: conns}
+	if cfg.Metrics {
+		h.Metrics = metrics.New(o.Version, cfg.Role)
+	}
 	rc := &river.Config{
 		Logger:                      log.With("component", "river"),
 		RetryPolicy:                 delivery.RetryPolicy{Base: cfg.RetryBase, Max: cfg.RetryMax},
@@ -283,6 +290,9 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			river.AddWorker(workers, &identity.Worker{Keys: keys.Ring, Deliveries: svc, Writers: writers,
 				Logger: log.With("component", "identity")})
 		}
+		if h.Metrics != nil {
+			dw.Metrics = h.Metrics
+		}
 		river.AddWorker(workers, dw)
 		river.AddWorker(workers, &webhook.Worker{Keys: keys.Ring, Translators: translators, Transfers: svc,
 			Validate: validate, Ledger: led, Log: tlog, Logger: log.With("component", "webhooks")})
@@ -334,6 +344,16 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		writeBacks.Store = st
 	}
 	h.Store, h.Transfers = st, svc
+	if h.Metrics != nil {
+		h.Metrics.Known(table.DestinationNames(), slices.Sorted(maps.Keys(verifiers)))
+		queueNames := slices.Sorted(maps.Keys(queues))
+		h.Metrics.Register(&metrics.QueueCollector{DB: st.DB(), SQLite: !cfg.Postgres(), Queues: func() []string { return queueNames },
+			Logger: log.With("component", "metrics")})
+		h.Metrics.Register(&metrics.BreakerCollector{States: h.breakerStates})
+		if len(pollers) > 0 {
+			h.Metrics.Register(&metrics.LagCollector{DB: st.DB(), Logger: log.With("component", "metrics")})
+		}
+	}
 	if cfg.AutoMigrate {
 		if err := st.Migrate(ctx); err != nil {
 			st.Close()
@@ -366,6 +386,8 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			Logger: log.With("component", "webhooks")},
 		PublicURL:  cfg.PublicURL,
 		HealthOnly: !cfg.RunsAPI(),
+		Metrics:    h.Metrics,
+		DBTimeout:  cfg.DBTimeout,
 	}).Handler()
 	return h, nil
 }
@@ -396,19 +418,24 @@ func (h *Hub) heartbeat(ctx context.Context) {
 	t := time.NewTicker(15 * time.Second)
 	defer t.Stop()
 	for {
-		states := map[string]string{}
-		for name, c := range h.conns {
-			if b, ok := c.(interface{ BreakerState() string }); ok {
-				states[name] = b.BreakerState()
-			}
-		}
-		h.breakers.Heartbeat(ctx, states)
+		h.breakers.Heartbeat(ctx, h.breakerStates())
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// breakerStates reads each destination's breaker in this process.
+func (h *Hub) breakerStates() map[string]string {
+	states := map[string]string{}
+	for name, c := range h.conns {
+		if b, ok := c.(interface{ BreakerState() string }); ok {
+			states[name] = b.BreakerState()
+		}
+	}
+	return states
 }
 
 // processName names this process in the breaker table: host and pid.

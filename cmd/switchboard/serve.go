@@ -1,15 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-health/switchboard/hub/config"
 	"github.com/switchboard-health/switchboard/hub/logging"
 	"github.com/switchboard-health/switchboard/hub/server"
+	"github.com/switchboard-health/switchboard/hub/tracing"
 )
 
 func loadConfig() (config.Config, error) {
@@ -39,6 +42,21 @@ from the environment (see README) and the routing file SWITCHBOARD_ROUTES.`,
 				return err
 			}
 			log := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+			stopTracing, err := tracing.Setup(cmd.Context(), os.LookupEnv, version, cfg.Role)
+			if err != nil {
+				return err
+			}
+			if tracing.Enabled(os.LookupEnv) {
+				log.Info("tracing on: spans exported as OTEL_* variables say, attributes cut to the allow-list")
+			}
+			defer func() {
+				// Flush what the drain traced; bounded, a collector may be gone.
+				ctx, cancel := context.WithTimeout(context.WithoutCancel(cmd.Context()), 5*time.Second)
+				defer cancel()
+				if err := stopTracing(ctx); err != nil {
+					log.Warn("tracing: flush on exit incomplete", "error", err)
+				}
+			}()
 			hub, err := server.New(cmd.Context(), server.Options{Config: cfg, Logger: log, Env: os.LookupEnv, Version: version})
 			if err != nil {
 				return err

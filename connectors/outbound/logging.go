@@ -7,6 +7,12 @@ import (
 	"regexp"
 	"strings"
 	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/switchboard-health/switchboard/hub/tracing"
 )
 
 // tryInfo is what the log lines of one Do share. It travels in the request
@@ -40,10 +46,27 @@ type tryLogger struct {
 func (l *tryLogger) RoundTrip(req *http.Request) (*http.Response, error) {
 	try, _ := req.Context().Value(tryKey{}).(*tryInfo)
 	start := time.Now()
-	resp, err := l.next.RoundTrip(req)
 	if try == nil {
-		return resp, err
+		return l.next.RoundTrip(req)
 	}
+	// One span per HTTP try, with the same facts as the log line: never
+	// the URL, a header or a body.
+	ctx, span := tracing.Tracer().Start(req.Context(), "vendor call", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("switchboard.destination", try.destination),
+			attribute.String("http.request.method", try.method), attribute.String("server.address", try.host),
+			attribute.String("http.route", try.pathTemplate), attribute.Int("switchboard.http_tries", try.tries+1)))
+	resp, err := l.next.RoundTrip(req.WithContext(ctx))
+	switch {
+	case err != nil:
+		span.SetAttributes(attribute.String("error.type", transportCode(err)))
+		span.SetStatus(codes.Error, "")
+	default:
+		span.SetAttributes(attribute.Int("http.response.status_code", resp.StatusCode))
+		if resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests {
+			span.SetStatus(codes.Error, "")
+		}
+	}
+	span.End()
 	try.tries++
 	if !l.log.Enabled(req.Context(), slog.LevelDebug) {
 		return resp, err

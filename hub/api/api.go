@@ -16,12 +16,18 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/metrics"
 	"github.com/switchboard-health/switchboard/hub/outcome"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/seal"
+	"github.com/switchboard-health/switchboard/hub/tracing"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/validation"
 )
@@ -98,6 +104,7 @@ func (s *Server) Handler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.trace)
 	e.Use(s.accessLog)
 	e.Use(s.access(s.policy()))
 
@@ -189,6 +196,35 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		s.Metrics.HTTP(route, method, status, took)
 		if isWrite(method, route) {
 			s.Metrics.Accept(status, took)
+		}
+		return nil
+	}
+}
+
+// trace opens the request's server span: "accept" for a FHIR write,
+// "METHOD route" otherwise, under the caller's traceparent if it sent one.
+// Attributes are the route template and the status, never the URL.
+func (s *Server) trace(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		req := c.Request()
+		route, method := c.Path(), req.Method
+		name := method + " " + route
+		if isWrite(method, route) {
+			name = "accept"
+		}
+		ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
+		ctx, span := tracing.Tracer().Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
+			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route)))
+		defer span.End()
+		c.SetRequest(req.WithContext(ctx))
+		err := next(c)
+		if err != nil {
+			c.Error(err)
+		}
+		status := c.Response().Status
+		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		if status >= 500 {
+			span.SetStatus(codes.Error, "")
 		}
 		return nil
 	}

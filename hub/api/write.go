@@ -8,10 +8,13 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/auth"
 	"github.com/switchboard-health/switchboard/hub/outcome"
+	"github.com/switchboard-health/switchboard/hub/tracing"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/validation"
 )
@@ -116,7 +119,17 @@ func (s *Server) accept(c echo.Context, sub transfer.Submission) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), s.dbTimeout())
 	defer cancel()
+	// "route": the routing table fans the entries out to destinations and
+	// one transaction stores the transfer with its jobs ("enqueue").
+	ctx, span := tracing.Tracer().Start(ctx, "route")
 	acc, err := s.Transfers.Accept(ctx, sub)
+	if err == nil {
+		span.SetAttributes(attribute.String("switchboard.transfer_id", acc.ID), attribute.Int("switchboard.deliveries", acc.Deliveries),
+			attribute.Bool("switchboard.idempotent_replay", acc.Replayed))
+	} else {
+		span.SetStatus(codes.Error, "")
+	}
+	span.End()
 	if errors.Is(err, transfer.ErrIdempotencyConflict) {
 		return fail(c, outcome.New(http.StatusUnprocessableEntity, "conflict", "",
 			"this Idempotency-Key was used with a different request body"))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/seal"
@@ -359,6 +361,9 @@ type Observer interface {
 // to River's attempt.
 func (w *Worker) record(ctx context.Context, log *slog.Logger, o Outcome) int {
 	o.At = time.Now()
+	trace.SpanFromContext(ctx).SetAttributes(attribute.String("switchboard.destination", o.Destination),
+		attribute.String("switchboard.transfer_id", o.TransferID), attribute.Int("switchboard.entry", o.Entry),
+		attribute.String("switchboard.outcome", o.State), attribute.String("switchboard.error_class", string(o.ErrorClass)))
 	if w.Metrics != nil {
 		w.Metrics.Delivery(o.Destination, o.State, string(o.ErrorClass), time.Duration(o.LatencyMS)*time.Millisecond)
 	}

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/admin"
@@ -35,6 +36,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/reconcile"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/store"
+	"github.com/switchboard-health/switchboard/hub/tracing"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
 	"github.com/switchboard-health/switchboard/hub/validation"
@@ -254,6 +256,13 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	// cooldown (100ms by default), which caps a busy queue at MaxWorkers per
 	// 100ms: 500 deliveries/s with 50 workers. A shorter cooldown only costs
 	// fetch queries while jobs are waiting.
+	// Trace context crosses the queue in each job's metadata.
+	rc.Middleware = []rivertype.Middleware{&tracing.River{SpanName: func(kind string) string {
+		if kind == delivery.Kind {
+			return "deliver"
+		}
+		return ""
+	}}}
 	rc.FetchCooldown = cfg.FetchCooldown
 	if rc.FetchCooldown == 0 {
 		rc.FetchCooldown = 10 * time.Millisecond

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"time"
+
 	"riverqueue.com/riverui"
 
 	"github.com/pressly/goose/v3"
@@ -93,15 +95,48 @@ func (b *backend[TTx]) InTx(ctx context.Context, fn func(ctx context.Context, tx
 func (b *backend[TTx]) Ping(ctx context.Context) error { return b.ping(ctx) }
 
 func (b *backend[TTx]) StartWorkers(ctx context.Context) error {
-	if err := b.client.Start(ctx); err != nil {
+	// River hard-stops when its start context ends: every running job is
+	// cancelled at once. A SIGTERM cancels the serve context before the
+	// drain, so River's lifetime is detached from it and StopWorkers alone
+	// decides how jobs stop.
+	if err := b.client.Start(context.WithoutCancel(ctx)); err != nil {
 		return fmt.Errorf("store: start river: %w", err)
 	}
 	return nil
 }
 
+// hardStopReserve is the part of a drain deadline kept for cancelling the
+// jobs still running and recording them as retryable: a quarter of the
+// time left, at most hardStopMax.
+func hardStopReserve(left time.Duration) time.Duration {
+	return min(left/4, hardStopMax)
+}
+
+// hardStopMax bounds the reserve; a cancelled delivery returns at once and
+// River records it in one batch.
+const hardStopMax = 2 * time.Second
+
 func (b *backend[TTx]) StopWorkers(ctx context.Context) error {
-	if err := b.client.Stop(ctx); err != nil {
-		return fmt.Errorf("store: stop river: %w", err)
+	// Running jobs may finish until shortly before the deadline. Then they
+	// are cancelled and River records them as retryable: a job left
+	// 'running' by an exiting process would wait for the rescuer
+	// (SWITCHBOARD_RESCUE_AFTER) before anyone tried it again.
+	soft, cancel := ctx, context.CancelFunc(func() {})
+	if dl, ok := ctx.Deadline(); ok {
+		soft, cancel = context.WithDeadline(ctx, dl.Add(-hardStopReserve(time.Until(dl))))
+	}
+	defer cancel()
+	if err := b.client.Stop(soft); err == nil {
+		return nil
+	}
+	hard, cancelHard := ctx, context.CancelFunc(func() {})
+	if ctx.Err() != nil { // no time left at all: still hand the jobs back
+		hard, cancelHard = context.WithTimeout(context.WithoutCancel(ctx), hardStopMax)
+	}
+	defer cancelHard()
+	b.logger.Warn("store: running jobs did not finish before the drain deadline; cancelling them, they will be retried")
+	if err := b.client.StopAndCancel(hard); err != nil {
+		return fmt.Errorf("store: stop river: cancelled jobs did not return in time (River will rescue them): %w", err)
 	}
 	return nil
 }

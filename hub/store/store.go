@@ -82,9 +82,12 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// StartWorkers starts River's producers and maintenance (leader election,
 	// rescue of stuck jobs, periodic jobs). Only worker processes call it.
+	// They run until StopWorkers, whatever becomes of ctx.
 	StartWorkers(ctx context.Context) error
-	// StopWorkers stops fetching new jobs and waits for running ones to finish
-	// or for ctx to end, whichever comes first.
+	// StopWorkers stops fetching new jobs and lets running ones finish until
+	// shortly before ctx's deadline; the jobs still running then are
+	// cancelled and recorded as retryable, so none is left 'running' for
+	// River's rescuer. Without a deadline it waits for the jobs.
 	StopWorkers(ctx context.Context) error
 	// Subscribe reports job events of the given kinds (tests and metrics).
 	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())

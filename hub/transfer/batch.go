@@ -21,6 +21,10 @@ import (
 const (
 	batchMax   = 256
 	batchEvery = 20 * time.Millisecond
+	// batchTimeout bounds one flush: a database cut off by a network
+	// partition must not stall the flusher (and the deliveries queued
+	// behind it) until TCP gives up; Sweep repairs a failed batch.
+	batchTimeout = 30 * time.Second
 )
 
 // Batcher buffers delivered outcomes for the Service.
@@ -54,9 +58,11 @@ func (b *Batcher) run() {
 		if len(buf) == 0 {
 			return
 		}
-		if err := b.svc.recordDelivered(context.Background(), buf); err != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+		if err := b.svc.recordDelivered(ctx, buf); err != nil {
 			b.log.Error("record delivered outcomes (Sweep will repair them)", "count", len(buf), "error", err)
 		}
+		cancel()
 		buf = buf[:0]
 	}
 	for {

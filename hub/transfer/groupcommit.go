@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -30,8 +31,9 @@ const (
 	// groupMaxJobs bounds one group's statement: pgx allows 65,535
 	// parameters, and a delivery row takes 7.
 	groupMaxJobs = 2000
-	// groupTimeout bounds one group's transaction. The leader's own context
-	// is not used: its client hanging up must not fail the others.
+	// groupTimeout bounds one group's transaction when its accepts have no
+	// deadline of their own. The leader's context is not used as such: its
+	// client hanging up must not fail the others.
 	groupTimeout = 30 * time.Second
 	// groupLeaders is how many groups may commit at once.
 	groupLeaders = 4
@@ -41,8 +43,14 @@ const (
 type pendingAccept struct {
 	row  transferRow
 	jobs []job
-	done chan groupResult
-	res  groupResult
+	// deadline is the accept's own (its request's database wait), or
+	// groupTimeout from its submission: its group's transaction ends by
+	// the earliest deadline among its accepts, so that a database that
+	// hangs (a network partition) is answered with an error in time
+	// rather than after groupTimeout.
+	deadline time.Time
+	done     chan groupResult
+	res      groupResult
 }
 
 // groupResult is an accept's outcome, or, with lead set, the group its
@@ -66,6 +74,10 @@ type groupCommit struct {
 // whether its transfer was inserted or its Idempotency-Key was already known.
 func (g *groupCommit) submit(ctx context.Context, st store.Store, p *pendingAccept) groupResult {
 	p.done = make(chan groupResult, 1)
+	p.deadline = time.Now().Add(groupTimeout)
+	if d, ok := ctx.Deadline(); ok && d.Before(p.deadline) {
+		p.deadline = d
+	}
 	var group []*pendingAccept
 	g.mu.Lock()
 	if g.leaders < groupLeaders {
@@ -75,9 +87,19 @@ func (g *groupCommit) submit(ctx context.Context, st store.Store, p *pendingAcce
 	} else {
 		g.pending = append(g.pending, p)
 		g.mu.Unlock()
-		// Always wait, even when ctx ends: the accept may be inside a group
-		// being committed, or be handed the lead, and must not vanish.
-		r := <-p.done
+		var r groupResult
+		select {
+		case r = <-p.done:
+		case <-ctx.Done():
+			// Still queued: leave the queue, nothing was written. Otherwise
+			// the accept is inside a group being committed, or is being
+			// handed the lead, and must not vanish: wait, the group's
+			// transaction ends by this accept's deadline too.
+			if g.withdraw(p) {
+				return groupResult{err: fmt.Errorf("transfer: wait for a database transaction: %w", ctx.Err())}
+			}
+			r = <-p.done
+		}
 		if r.lead == nil {
 			return r
 		}
@@ -113,8 +135,26 @@ func (g *groupCommit) submit(ctx context.Context, st store.Store, p *pendingAcce
 	return p.res
 }
 
+// withdraw takes p out of the queue, reporting whether it was still there.
+func (g *groupCommit) withdraw(p *pendingAccept) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	i := slices.Index(g.pending, p)
+	if i < 0 {
+		return false
+	}
+	g.pending = slices.Delete(g.pending, i, i+1)
+	return true
+}
+
 func commitGroup(ctx context.Context, st store.Store, group []*pendingAccept) {
-	ctx, cancel := context.WithTimeout(ctx, groupTimeout)
+	deadline := group[0].deadline
+	for _, p := range group[1:] {
+		if p.deadline.Before(deadline) {
+			deadline = p.deadline
+		}
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	replays, err := commitPostgres(ctx, st, group)
 	if err != nil && len(group) > 1 {

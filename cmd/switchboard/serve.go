@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"time"
@@ -23,6 +24,26 @@ func loadConfig() (config.Config, error) {
 	return cfg, nil
 }
 
+// logOptions are the logger's settings from the configuration.
+func logOptions(cfg config.Config) logging.Options {
+	return logging.Options{Level: cfg.LogLevel, Format: cfg.LogFormat, SyslogAddr: cfg.SyslogAddr,
+		Facility: cfg.SyslogFacility, StructuredDataID: cfg.SyslogSDID}
+}
+
+// openLog opens serve's logger: JSON or text on stderr, or RFC 5424 syslog
+// lines on stdout or to a socket; every format behind the redacting handler.
+func openLog(cfg config.Config) (*slog.Logger, *logging.Sink, error) {
+	w := os.Stderr
+	if cfg.LogFormat == "syslog" {
+		w = os.Stdout // "stdout" means stdout; a socket's failure notices go there too
+	}
+	log, sink, err := logging.Open(w, logOptions(cfg))
+	if err != nil {
+		return nil, nil, err
+	}
+	return log, sink, nil
+}
+
 func serveCmd() *cobra.Command {
 	var role string
 	cmd := &cobra.Command{
@@ -41,7 +62,11 @@ from the environment (see README) and the routing file SWITCHBOARD_ROUTES.`,
 			if err != nil {
 				return err
 			}
-			log := logging.New(os.Stderr, cfg.LogLevel, cfg.LogFormat)
+			log, sink, err := openLog(cfg)
+			if err != nil {
+				return err
+			}
+			defer sink.Close()
 			stopTracing, err := tracing.Setup(cmd.Context(), os.LookupEnv, version, cfg.Role)
 			if err != nil {
 				return err

@@ -50,6 +50,8 @@ type Config struct {
 	LogLevel        string        // SWITCHBOARD_LOG_LEVEL: debug | info | warn | error (default info)
 	LogFormat       string        // SWITCHBOARD_LOG_FORMAT: json | text | syslog (default json)
 	SyslogAddr      string        // SWITCHBOARD_SYSLOG_ADDR: where syslog lines go (default stdout)
+	SyslogFacility  string        // SWITCHBOARD_SYSLOG_FACILITY (default local0)
+	SyslogSDID      string        // SWITCHBOARD_SYSLOG_SDID (default switchboard@32473)
 	Metrics         bool          // SWITCHBOARD_METRICS: serve /metrics (default true)
 
 	// File is the settings file read (SWITCHBOARD_CONFIG), "" if none.
@@ -198,6 +200,8 @@ func FromEnv(env Lookup) (Config, error) {
 		LogLevel:        get("SWITCHBOARD_LOG_LEVEL", "info"),
 		LogFormat:       get("SWITCHBOARD_LOG_FORMAT", "json"),
 		SyslogAddr:      get("SWITCHBOARD_SYSLOG_ADDR", "stdout"),
+		SyslogFacility:  get("SWITCHBOARD_SYSLOG_FACILITY", "local0"),
+		SyslogSDID:      get("SWITCHBOARD_SYSLOG_SDID", "switchboard@32473"),
 		Metrics:         boolean("SWITCHBOARD_METRICS", true),
 		File:            file,
 		sources:         sources,

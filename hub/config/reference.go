@@ -53,6 +53,8 @@ var Reference = []Var{
 	{Env: "SWITCHBOARD_LOG_LEVEL", Key: "log_level", Default: "info", Doc: "debug | info | warn | error"},
 	{Env: "SWITCHBOARD_LOG_FORMAT", Key: "log_format", Default: "json", Doc: "json | text | syslog (RFC 5424)"},
 	{Env: "SWITCHBOARD_SYSLOG_ADDR", Key: "syslog_addr", Default: "stdout", Doc: "with log_format syslog: stdout, unix:///dev/log, unixgram:///path, udp://host:514 or tcp://host:514"},
+	{Env: "SWITCHBOARD_SYSLOG_FACILITY", Key: "syslog_facility", Default: "local0", Doc: "with log_format syslog: the facility (kern … local7)"},
+	{Env: "SWITCHBOARD_SYSLOG_SDID", Key: "syslog_sdid", Default: "switchboard@32473", Doc: "with log_format syslog: the structured data element's SD-ID (32473 is IANA's example enterprise number: use your own)"},
 	{Env: "SWITCHBOARD_METRICS", Key: "metrics", Default: "true", Doc: "serve Prometheus metrics at /metrics (no PHI in any label)"},
 	{Env: "SWITCHBOARD_OIDC_ISSUER", Doc: "accept JWTs from this OIDC issuer (besides API client tokens)", External: true},
 	{Env: "SWITCHBOARD_OIDC_AUDIENCE", Doc: "the audience those JWTs must name; required with an issuer", External: true},

@@ -60,6 +60,10 @@ func (c *Config) Value(name string) string {
 		return c.LogFormat
 	case "SWITCHBOARD_SYSLOG_ADDR":
 		return c.SyslogAddr
+	case "SWITCHBOARD_SYSLOG_FACILITY":
+		return c.SyslogFacility
+	case "SWITCHBOARD_SYSLOG_SDID":
+		return c.SyslogSDID
 	case "SWITCHBOARD_METRICS":
 		return fmt.Sprint(c.Metrics)
 	}

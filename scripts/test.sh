@@ -4,7 +4,8 @@
 # initdb is absent, Debian's chromium for the browser tests when it is
 # absent, stripe-mock with go install), starts ONE throwaway PostgreSQL
 # cluster on a free loopback port for the whole run (tuned for tests:
-# fsync off) and removes it on exit, failure or interrupt.
+# fsync off) and removes it on exit, failure or interrupt. Lints deploy/
+# with Debian's yamllint (installed when missing).
 #
 #   bash scripts/test.sh                    go vet + go test ./...
 #   bash scripts/test.sh ./hub/testenv/...  arguments replace ./...
@@ -40,6 +41,11 @@ if [ -z "$chromium_bin" ] || [ ! -x "$chromium_bin" ]; then
 fi
 export SWITCHBOARD_CHROMIUM=$chromium_bin
 echo "   $SWITCHBOARD_CHROMIUM"
+
+# The deployment files: yamllint from Debian (installed when missing); their
+# structure is checked by go test ./deploy/ below.
+step "lint deploy/ (yamllint; hadolint if present)"
+bash scripts/lint-deploy.sh
 
 pgdir=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-pg.XXXX")
 cleanup() {

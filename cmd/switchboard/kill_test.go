@@ -75,6 +75,17 @@ func startProc(t *testing.T, logPath string, env []string, name string, args ...
 	return p
 }
 
+// startSim starts vendorsim's EHR on a free port, logging into dir, and
+// returns its base URL once it answers.
+func startSim(t *testing.T, simBin, dir string) string {
+	t.Helper()
+	port := testenv.FreePort(t)
+	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	startProc(t, filepath.Join(dir, "vendorsim.log"), nil, simBin, "-addr", fmt.Sprintf("127.0.0.1:%d", port))
+	waitHTTP(t, url+"/_sandbox/stats", 10*time.Second)
+	return url
+}
+
 func waitHTTP(t *testing.T, url string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)

@@ -51,10 +51,7 @@ func sigtermUnderLoad(t *testing.T, latency time.Duration, finish bool) {
 	dir := t.TempDir()
 	dbURL := testenv.Postgres(t)
 
-	simPort := testenv.FreePort(t)
-	simURL := fmt.Sprintf("http://127.0.0.1:%d", simPort)
-	startProc(t, filepath.Join(dir, "vendorsim.log"), nil, simBin, "-addr", fmt.Sprintf("127.0.0.1:%d", simPort))
-	waitHTTP(t, simURL+"/_sandbox/stats", 10*time.Second)
+	simURL := startSim(t, simBin, dir)
 	setFaults(t, simURL, fmt.Sprintf(`{"latency_ms": %d}`, latency.Milliseconds()))
 
 	routes := fmt.Sprintf("destinations:\n  ehr:\n    type: fhir\n    max_workers: 16\n    config: {base_url: %q}\nroutes:\n  - {resource: Patient, to: [ehr]}\n", simURL+"/fhir/R4")
@@ -166,10 +163,7 @@ func postgresOutage(t *testing.T, dbURL string, down, up func()) {
 	hubBin, simBin := binaries(t)
 	dir := t.TempDir()
 
-	simPort := testenv.FreePort(t)
-	simURL := fmt.Sprintf("http://127.0.0.1:%d", simPort)
-	startProc(t, filepath.Join(dir, "vendorsim.log"), nil, simBin, "-addr", fmt.Sprintf("127.0.0.1:%d", simPort))
-	waitHTTP(t, simURL+"/_sandbox/stats", 10*time.Second)
+	simURL := startSim(t, simBin, dir)
 	setFaults(t, simURL, `{"latency_ms": 10}`)
 
 	routes := fmt.Sprintf("destinations:\n  ehr:\n    type: fhir\n    max_workers: 8\n    config: {base_url: %q}\nroutes:\n  - {resource: Patient, to: [ehr]}\n", simURL+"/fhir/R4")

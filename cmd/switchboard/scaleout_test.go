@@ -462,10 +462,7 @@ func TestScaleOutTwoAPIsTwoWorkersOnePostgres(t *testing.T) {
 	dir := t.TempDir()
 	dbURL := testenv.Postgres(t)
 
-	simPort := testenv.FreePort(t)
-	simURL := fmt.Sprintf("http://127.0.0.1:%d", simPort)
-	startProc(t, filepath.Join(dir, "vendorsim.log"), nil, simBin, "-addr", fmt.Sprintf("127.0.0.1:%d", simPort))
-	waitHTTP(t, simURL+"/_sandbox/stats", 10*time.Second)
+	simURL := startSim(t, simBin, dir)
 	// A little vendor latency keeps deliveries in flight when the worker
 	// is killed, so River's rescue has something to do.
 	setFaults(t, simURL, `{"latency_ms": 15}`)

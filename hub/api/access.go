@@ -54,7 +54,7 @@ func (s *Server) policy() map[string]Access {
 		"GET /healthz": Public,
 		"GET /readyz":  Public,
 		// Counts by route, destination and outcome, no PHI; keep it off
-		// the public ingress (deploy/ only routes /fhir and /webhooks).
+		// the public ingress: Prometheus scrapes it inside the cluster.
 		"GET /metrics":                          Public,
 		"GET " + FHIRBase + "/metadata":         Public,
 		"POST " + FHIRBase:                      App,

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/switchboard-health/switchboard/hub/logging"
 )
 
 // Roles a process can take.
@@ -230,8 +232,16 @@ func (c *Config) check() error {
 		errs = append(errs, fmt.Errorf("SWITCHBOARD_LOG_FORMAT: want json, text or syslog, got %q", c.LogFormat))
 	}
 	if c.LogFormat == "syslog" {
-		if err := checkSyslogAddr(c.SyslogAddr); err != nil {
-			errs = append(errs, fmt.Errorf("SWITCHBOARD_SYSLOG_ADDR: %w", err))
+		// The logger's own checks of its address, facility and SD-ID.
+		if err := logging.CheckSyslog(logging.Options{SyslogAddr: c.SyslogAddr, Facility: c.SyslogFacility,
+			StructuredDataID: c.SyslogSDID}); err != nil {
+			leaves := []error{err}
+			if j, ok := err.(interface{ Unwrap() []error }); ok {
+				leaves = j.Unwrap()
+			}
+			for _, e := range leaves {
+				errs = append(errs, fmt.Errorf("SWITCHBOARD_SYSLOG_*: %w", e))
+			}
 		}
 	}
 	if c.RescueAfter == 0 {
@@ -245,21 +255,6 @@ func (c *Config) check() error {
 			"the hub will not queue PHI in PostgreSQL under a generated development key (run `switchboard keys generate`)"))
 	}
 	return errors.Join(errs...)
-}
-
-func checkSyslogAddr(a string) error {
-	if a == "" || a == "stdout" {
-		return nil
-	}
-	scheme, rest, ok := strings.Cut(a, "://")
-	if !ok || rest == "" {
-		return fmt.Errorf("want stdout or scheme://address, got %q", a)
-	}
-	switch scheme {
-	case "unix", "unixgram", "udp", "tcp":
-		return nil
-	}
-	return fmt.Errorf("want unix, unixgram, udp or tcp, got %q", scheme)
 }
 
 // Postgres reports whether the configuration selects PostgreSQL.

@@ -8,6 +8,7 @@ package logging
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -67,21 +68,11 @@ func Open(w io.Writer, o Options) (*slog.Logger, *Sink, error) {
 	case "text":
 		h = slog.NewTextHandler(s, &slog.HandlerOptions{Level: level})
 	case "syslog":
-		if s.network, s.addr, err = parseSyslogAddr(o.SyslogAddr); err != nil {
+		sc, err := o.syslog()
+		if err != nil {
 			return nil, nil, err
 		}
-		s.timeout = o.SyslogTimeout
-		if s.timeout <= 0 {
-			s.timeout = time.Second
-		}
-		fac := strings.ToLower(o.Facility)
-		if fac == "" {
-			fac = "local0"
-		}
-		code, ok := facilities[fac]
-		if !ok {
-			return nil, nil, fmt.Errorf("logging: unknown syslog facility %q", o.Facility)
-		}
+		s.network, s.addr, s.timeout = sc.network, sc.addr, sc.timeout
 		host := o.Hostname
 		if host == "" {
 			host, _ = os.Hostname()
@@ -90,18 +81,56 @@ func Open(w io.Writer, o Options) (*slog.Logger, *Sink, error) {
 		if app == "" {
 			app = "switchboard"
 		}
-		sdid := o.StructuredDataID
-		if sdid == "" {
-			sdid = DefaultSDID
-		}
-		if err := validSDID(sdid); err != nil {
-			return nil, nil, err
-		}
-		h = newSyslogHandler(s, level, code, host, app, sdid)
+		h = newSyslogHandler(s, level, sc.facility, host, app, sc.sdid)
 	default:
 		return nil, nil, fmt.Errorf("logging: unknown log format %q, want json, text or syslog", o.Format)
 	}
 	return slog.New(Redact(h)), s, nil
+}
+
+// syslogConfig is Options' syslog settings, checked and defaulted.
+type syslogConfig struct {
+	network, addr, sdid string
+	facility            int
+	timeout             time.Duration
+}
+
+// CheckSyslog reports every problem with o's syslog settings (address,
+// facility, structured data id) without opening anything: the
+// configuration checks them at start-up with the rest.
+func CheckSyslog(o Options) error {
+	_, err := o.syslog()
+	return err
+}
+
+func (o Options) syslog() (syslogConfig, error) {
+	var c syslogConfig
+	var errs []error
+	var err error
+	if c.network, c.addr, err = ParseSyslogAddr(o.SyslogAddr); err != nil {
+		errs = append(errs, err)
+	}
+	c.timeout = o.SyslogTimeout
+	if c.timeout <= 0 {
+		c.timeout = time.Second
+	}
+	fac := strings.ToLower(o.Facility)
+	if fac == "" {
+		fac = "local0"
+	}
+	code, ok := facilities[fac]
+	if !ok {
+		errs = append(errs, fmt.Errorf("logging: unknown syslog facility %q", o.Facility))
+	}
+	c.facility = code
+	c.sdid = o.StructuredDataID
+	if c.sdid == "" {
+		c.sdid = DefaultSDID
+	}
+	if err := validSDID(c.sdid); err != nil {
+		errs = append(errs, err)
+	}
+	return c, errors.Join(errs...)
 }
 
 // New returns a redacting logger at the given level writing JSON, text or

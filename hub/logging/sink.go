@@ -176,9 +176,10 @@ func (s *Sink) report(err error) {
 	fmt.Fprintf(s.w, "logging: syslog %s://%s failing, dropping lines until it recovers: %v\n", s.network, s.addr, err)
 }
 
-// parseSyslogAddr splits a SyslogAddr into network and address. "" and
-// "stdout" mean Open's writer (network "").
-func parseSyslogAddr(a string) (network, addr string, err error) {
+// ParseSyslogAddr splits a SyslogAddr into network and address. "" and
+// "stdout" mean Open's writer (network ""). The configuration checks
+// addresses with it, so there is one parser of the format.
+func ParseSyslogAddr(a string) (network, addr string, err error) {
 	if a == "" || a == "stdout" {
 		return "", "", nil
 	}

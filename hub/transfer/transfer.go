@@ -53,7 +53,7 @@ type Entry struct {
 type Submission struct {
 	ClientID       string
 	IdempotencyKey string // the client's header, "" when absent
-	Body           []byte // the request body, for the idempotency check
+	Body           []byte // the request body, for the idempotency check (idempotency.go)
 	Kind           string
 	Entries        []Entry
 	// Origin is the destination a vendor change came from (webhooks,
@@ -80,7 +80,8 @@ type Accepted struct {
 var ErrNoDestination = errors.New("transfer: no entry has a destination")
 
 // ErrIdempotencyConflict means the Idempotency-Key was used before with a
-// different request body.
+// different request: another resource, or another interaction or URL
+// (idempotency.go says what counts as the same).
 var ErrIdempotencyConflict = errors.New("transfer: Idempotency-Key reused with a different request")
 
 // Router names the destinations of a resource type and interaction.
@@ -237,7 +238,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 	if sub.IdempotencyKey != "" {
 		idemHash = s.MAC.Sum([]byte("idempotency-key"), []byte(sub.ClientID), []byte(sub.IdempotencyKey))
 	}
-	reqHash := s.MAC.Sum([]byte("request"), sub.Body)
+	reqHash := requestHash(s.MAC, sub)
 	first := sub.Entries[0]
 	resType, interaction := first.ResourceType, string(first.Interaction)
 	if sub.Kind != KindResource {
@@ -253,7 +254,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 		case r.err != nil:
 			return Accepted{}, r.err
 		case r.replay:
-			return s.replay(ctx, sub.ClientID, idemHash, reqHash)
+			return s.replay(ctx, sub, idemHash, reqHash)
 		}
 		return Accepted{ID: id, Deliveries: len(jobs)}, nil
 	}
@@ -264,7 +265,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 		return acceptSQLite(ctx, tx, row, jobs, &out)
 	})
 	if errors.Is(err, errReplay) {
-		return s.replay(ctx, sub.ClientID, idemHash, reqHash)
+		return s.replay(ctx, sub, idemHash, reqHash)
 	}
 	if err != nil {
 		return Accepted{}, err
@@ -345,22 +346,6 @@ func params(jobs []job) []river.InsertManyParams {
 		p[i] = j.params
 	}
 	return p
-}
-
-// replay returns the transfer an Idempotency-Key already names, or
-// ErrIdempotencyConflict when it was used with another body.
-func (s *Service) replay(ctx context.Context, client string, idemHash any, reqHash string) (Accepted, error) {
-	var prevID, prevHash string
-	var count int
-	err := s.Store.DB().QueryRow(ctx, `SELECT t.id, t.request_hash, (SELECT COUNT(*) FROM switchboard_delivery d WHERE d.transfer_id = t.id)
-		FROM switchboard_transfer t WHERE t.client_id = $1 AND t.idempotency_hash = $2`, client, idemHash).Scan(&prevID, &prevHash, &count)
-	if err != nil {
-		return Accepted{}, fmt.Errorf("transfer: look up idempotent transfer: %w", err)
-	}
-	if prevHash != reqHash {
-		return Accepted{}, ErrIdempotencyConflict
-	}
-	return Accepted{ID: prevID, Replayed: true, Deliveries: count}, nil
 }
 
 // RecordOutcome implements delivery.Recorder. With a batcher running, a

@@ -108,8 +108,9 @@ type Service struct {
 	// vendors' ids are written back to; "" when none is configured.
 	IdentityAt string
 	// GateSources names, for each destination with a consent gate, the
-	// destination its gate asks (the EHR): a Consent routed there in the
-	// same transfer is waited for (delivery.Payload.GateWaits).
+	// destination its gate asks (the EHR): the Patient asked about and any
+	// Consent routed there in the same transfer are waited for
+	// (gateWaitsFor, delivery.Payload.GateWaits).
 	GateSources map[string]string
 
 	batcher *Batcher
@@ -192,7 +193,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 			}
 			var gateWaits *delivery.GateWaits
 			if src, ok := s.GateSources[dest]; ok {
-				gateWaits = consentsTo(sub.Entries, src, s.Router)
+				gateWaits = gateWaitsFor(sub.Entries, i, src, s.Router)
 			}
 			payload, err := json.Marshal(delivery.Payload{
 				Interaction: e.Interaction, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Resource: resource,
@@ -461,18 +462,26 @@ func (s *Service) related(dest string, entries []Entry, refs map[string]int) (ma
 	return out, nil
 }
 
-// consentsTo lists the Consent entries of a transfer routed to src, for a
-// gate asking src about consent.
-func consentsTo(entries []Entry, src string, r Router) *delivery.GateWaits {
+// gateWaitsFor lists the entries of a transfer that the gate of entry i's
+// delivery, asking src, must find there first: every Consent routed to src
+// (the patient's decision may come in the same Bundle), and entry i itself
+// when it is a Patient routed to src. A new patient is unknown to src until
+// her own delivery there is done; asked before, src would answer "patient
+// not found" for a patient it is about to have. This holds for a single
+// resource as for a batch or transaction: the wait is on the same entry's
+// delivery to src, never on another entry's, so batch entries stay
+// independent of each other.
+func gateWaitsFor(entries []Entry, i int, src string, r Router) *delivery.GateWaits {
 	var g *delivery.GateWaits
-	for i := range entries {
-		if entries[i].ResourceType != "Consent" || !slices.Contains(r.For("Consent", entries[i].Interaction), src) {
+	for j := range entries {
+		e := &entries[j]
+		if (e.ResourceType != "Consent" && (j != i || e.ResourceType != "Patient")) || !slices.Contains(r.For(e.ResourceType, e.Interaction), src) {
 			continue
 		}
 		if g == nil {
 			g = &delivery.GateWaits{Source: src}
 		}
-		g.Entries = append(g.Entries, i)
+		g.Entries = append(g.Entries, j)
 	}
 	return g
 }

@@ -132,7 +132,7 @@ func (s *Server) accept(c echo.Context, sub transfer.Submission) error {
 	span.End()
 	if errors.Is(err, transfer.ErrIdempotencyConflict) {
 		return fail(c, outcome.New(http.StatusUnprocessableEntity, "conflict", "",
-			"this Idempotency-Key was used with a different request body"))
+			"this Idempotency-Key was used with a different request (another resource, or another method or URL)"))
 	}
 	if err != nil {
 		s.Logger.Error("accept failed", "error", err)

@@ -63,9 +63,9 @@ type Payload struct {
 	// does: the worker then keeps that id, sealed, on the delivery row.
 	Referenced bool `json:"referenced,omitempty"`
 	// GateWaits lists the entries of the same transfer the destination's
-	// gate must see at its source first (a Consent on its way to the EHR
-	// in the same Bundle as the Patient marketing is asked about), by the
-	// source's name.
+	// gate must see at its source first (the Patient marketing is asked
+	// about, and any Consent, on their way to the EHR), by the source's
+	// name (gatewait.go).
 	GateWaits *GateWaits `json:"gate_waits,omitempty"`
 	// Match finds the record an update without ResourceID changes
 	// (connectors.Delivery.Match).

@@ -184,17 +184,27 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	var res connectors.Result
 	var derr error
 	if dest.Gate != nil && p.GateWaits != nil && w.States != nil {
-		pending, err := w.gateWaiting(ctx, a.TransferID, p.GateWaits)
+		wait, err := w.gateWaiting(ctx, a.TransferID, p.GateWaits)
 		if err != nil {
 			clear(pt)
 			log.Warn("could not check the entries the gate waits for; will retry", "error", err)
 			return err
 		}
-		if pending {
+		switch wait {
+		case gatePending:
 			clear(pt)
 			wait := orderWait(job.Metadata)
 			log.Debug("waiting for the gate's source to receive entries of the same transfer", "snooze_ms", wait.Milliseconds())
 			return river.JobSnooze(wait)
+		case gateSourceFailed:
+			clear(pt)
+			// No vendor was called: not a try, and no alert for this
+			// destination (the source's own failure raised one).
+			out.State, out.CountTry, out.ErrorClass, out.ErrorCode = StateFailed, false, connectors.Permanent, CodeGateSourceFailed
+			w.record(ctx, log, out)
+			log.Warn("delivery failed: an entry its gate waited for failed at the gate's source; replay that one first, then this one",
+				"gate_source", p.GateWaits.Source)
+			return river.JobCancel(errors.New("an entry the gate waited for failed at the gate's source"))
 		}
 	}
 	if dest.Gate != nil {
@@ -403,24 +413,4 @@ func related(m map[string]json.RawMessage) map[string][]byte {
 // Final reports whether a delivery state is the end of it.
 func Final(state string) bool {
 	return state == StateDelivered || state == StateFailed || state == StateSkipped || state == StateDiscarded
-}
-
-// States reads a delivery's state (package transfer).
-type States interface {
-	DeliveryState(ctx context.Context, transferID string, entry int, destination string) (state string, ref *seal.Envelope, found bool, err error)
-}
-
-// gateWaiting reports whether an entry the gate waits for is still on its
-// way to the gate's source.
-func (w *Worker) gateWaiting(ctx context.Context, transferID string, g *GateWaits) (bool, error) {
-	for _, e := range g.Entries {
-		state, _, found, err := w.States.DeliveryState(ctx, transferID, e, g.Source)
-		if err != nil {
-			return false, err
-		}
-		if found && !Final(state) {
-			return true, nil
-		}
-	}
-	return false, nil
 }

@@ -219,7 +219,7 @@ func TestTransactionFansOutToFiveVendors(t *testing.T) {
   "name":[{"family":"Zznoconsent"}],"telecom":[{"system":"email","value":"no.consent@example.org"}]}`)
 			st = h.waitFor(r.header.Get("Content-Location"), 20*time.Second)
 			for _, d := range st.Deliveries {
-				if d.Destination == "marketing" && d.State != "skipped" {
+				if d.Destination == "marketing" && (d.State != "skipped" || d.ErrorCode != "no_consent") {
 					t.Fatalf("marketing delivery without consent: %+v", d)
 				}
 			}

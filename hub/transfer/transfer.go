@@ -53,7 +53,7 @@ type Entry struct {
 type Submission struct {
 	ClientID       string
 	IdempotencyKey string // the client's header, "" when absent
-	Body           []byte // the request body, for the idempotency check
+	Body           []byte // the request body, for the idempotency check (idempotency.go)
 	Kind           string
 	Entries        []Entry
 	// Origin is the destination a vendor change came from (webhooks,
@@ -80,7 +80,8 @@ type Accepted struct {
 var ErrNoDestination = errors.New("transfer: no entry has a destination")
 
 // ErrIdempotencyConflict means the Idempotency-Key was used before with a
-// different request body.
+// different request: another resource, or another interaction or URL
+// (idempotency.go says what counts as the same).
 var ErrIdempotencyConflict = errors.New("transfer: Idempotency-Key reused with a different request")
 
 // Router names the destinations of a resource type and interaction.
@@ -107,8 +108,9 @@ type Service struct {
 	// vendors' ids are written back to; "" when none is configured.
 	IdentityAt string
 	// GateSources names, for each destination with a consent gate, the
-	// destination its gate asks (the EHR): a Consent routed there in the
-	// same transfer is waited for (delivery.Payload.GateWaits).
+	// destination its gate asks (the EHR): the Patient asked about and any
+	// Consent routed there in the same transfer are waited for
+	// (gateWaitsFor, delivery.Payload.GateWaits).
 	GateSources map[string]string
 
 	batcher *Batcher
@@ -191,7 +193,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 			}
 			var gateWaits *delivery.GateWaits
 			if src, ok := s.GateSources[dest]; ok {
-				gateWaits = consentsTo(sub.Entries, src, s.Router)
+				gateWaits = gateWaitsFor(sub.Entries, i, src, s.Router)
 			}
 			payload, err := json.Marshal(delivery.Payload{
 				Interaction: e.Interaction, ResourceType: e.ResourceType, ResourceID: e.ResourceID, Resource: resource,
@@ -237,7 +239,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 	if sub.IdempotencyKey != "" {
 		idemHash = s.MAC.Sum([]byte("idempotency-key"), []byte(sub.ClientID), []byte(sub.IdempotencyKey))
 	}
-	reqHash := s.MAC.Sum([]byte("request"), sub.Body)
+	reqHash := requestHash(s.MAC, sub)
 	first := sub.Entries[0]
 	resType, interaction := first.ResourceType, string(first.Interaction)
 	if sub.Kind != KindResource {
@@ -253,7 +255,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 		case r.err != nil:
 			return Accepted{}, r.err
 		case r.replay:
-			return s.replay(ctx, sub.ClientID, idemHash, reqHash)
+			return s.replay(ctx, sub, idemHash, reqHash)
 		}
 		return Accepted{ID: id, Deliveries: len(jobs)}, nil
 	}
@@ -264,7 +266,7 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 		return acceptSQLite(ctx, tx, row, jobs, &out)
 	})
 	if errors.Is(err, errReplay) {
-		return s.replay(ctx, sub.ClientID, idemHash, reqHash)
+		return s.replay(ctx, sub, idemHash, reqHash)
 	}
 	if err != nil {
 		return Accepted{}, err
@@ -345,22 +347,6 @@ func params(jobs []job) []river.InsertManyParams {
 		p[i] = j.params
 	}
 	return p
-}
-
-// replay returns the transfer an Idempotency-Key already names, or
-// ErrIdempotencyConflict when it was used with another body.
-func (s *Service) replay(ctx context.Context, client string, idemHash any, reqHash string) (Accepted, error) {
-	var prevID, prevHash string
-	var count int
-	err := s.Store.DB().QueryRow(ctx, `SELECT t.id, t.request_hash, (SELECT COUNT(*) FROM switchboard_delivery d WHERE d.transfer_id = t.id)
-		FROM switchboard_transfer t WHERE t.client_id = $1 AND t.idempotency_hash = $2`, client, idemHash).Scan(&prevID, &prevHash, &count)
-	if err != nil {
-		return Accepted{}, fmt.Errorf("transfer: look up idempotent transfer: %w", err)
-	}
-	if prevHash != reqHash {
-		return Accepted{}, ErrIdempotencyConflict
-	}
-	return Accepted{ID: prevID, Replayed: true, Deliveries: count}, nil
 }
 
 // RecordOutcome implements delivery.Recorder. With a batcher running, a
@@ -476,18 +462,26 @@ func (s *Service) related(dest string, entries []Entry, refs map[string]int) (ma
 	return out, nil
 }
 
-// consentsTo lists the Consent entries of a transfer routed to src, for a
-// gate asking src about consent.
-func consentsTo(entries []Entry, src string, r Router) *delivery.GateWaits {
+// gateWaitsFor lists the entries of a transfer that the gate of entry i's
+// delivery, asking src, must find there first: every Consent routed to src
+// (the patient's decision may come in the same Bundle), and entry i itself
+// when it is a Patient routed to src. A new patient is unknown to src until
+// her own delivery there is done; asked before, src would answer "patient
+// not found" for a patient it is about to have. This holds for a single
+// resource as for a batch or transaction: the wait is on the same entry's
+// delivery to src, never on another entry's, so batch entries stay
+// independent of each other.
+func gateWaitsFor(entries []Entry, i int, src string, r Router) *delivery.GateWaits {
 	var g *delivery.GateWaits
-	for i := range entries {
-		if entries[i].ResourceType != "Consent" || !slices.Contains(r.For("Consent", entries[i].Interaction), src) {
+	for j := range entries {
+		e := &entries[j]
+		if (e.ResourceType != "Consent" && (j != i || e.ResourceType != "Patient")) || !slices.Contains(r.For(e.ResourceType, e.Interaction), src) {
 			continue
 		}
 		if g == nil {
 			g = &delivery.GateWaits{Source: src}
 		}
-		g.Entries = append(g.Entries, i)
+		g.Entries = append(g.Entries, j)
 	}
 	return g
 }

@@ -425,3 +425,37 @@ routes:
 		t.Fatalf("the marketing payload's subject: %+v", s)
 	}
 }
+
+// TestIdempotencyKeyStoredInTheLegacyForm: a transfer accepted before the
+// canonical comparison remembers its key by the MAC of the body's bytes.
+// Such a key still replays the same bytes; the same resource laid out
+// otherwise cannot be matched to it (its canonical form was never kept)
+// and stays a conflict, as it was when the key was first used.
+func TestIdempotencyKeyStoredInTheLegacyForm(t *testing.T) {
+	for dialect, st := range stores(t) {
+		t.Run(string(dialect), func(t *testing.T) {
+			ctx := context.Background()
+			svc := service(t, st)
+			body := `{"resourceType":"Patient","name":[{"family":"` + canary + `"}]}`
+			acc, err := svc.Accept(ctx, patientSub("old-key", body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := st.DB().Exec(ctx, `UPDATE switchboard_transfer SET request_hash = $1 WHERE id = $2`,
+				svc.MAC.Sum([]byte("request"), []byte(body)), acc.ID); err != nil {
+				t.Fatal(err)
+			}
+			again, err := svc.Accept(ctx, patientSub("old-key", body))
+			if err != nil || !again.Replayed || again.ID != acc.ID {
+				t.Fatalf("the same bytes under a legacy key: %+v %v", again, err)
+			}
+			reformatted := `{"name": [{"family": "` + canary + `"}], "resourceType": "Patient"}`
+			if _, err := svc.Accept(ctx, patientSub("old-key", reformatted)); !errors.Is(err, transfer.ErrIdempotencyConflict) {
+				t.Fatalf("another layout under a legacy key: %v, want a conflict", err)
+			}
+			if n := count(t, st, `SELECT COUNT(*) FROM river_job`); n != 2 {
+				t.Fatalf("river jobs: %d, want 2", n)
+			}
+		})
+	}
+}

@@ -21,12 +21,10 @@ func SubjectHash(mac seal.MAC, ref string) string {
 // Digest is the keyed digest of a resource document as the log records it
 // (Row.PayloadDigest): the MAC of its canonical JSON, so the same content
 // with other whitespace or key order gives the same digest, while any
-// change to a value gives another. Canonical JSON is the document decoded
-// (numbers kept as written) and encoded again by encoding/json: object keys
-// sorted, no whitespace, no HTML escaping. An error means the document is
-// not one JSON value; it never quotes the document.
+// change to a value gives another (see Canonical). An error means the
+// document is not one JSON value; it never quotes the document.
 func Digest(mac seal.MAC, resource []byte) (string, error) {
-	canon, err := canonical(resource)
+	canon, err := Canonical(resource)
 	if err != nil {
 		return "", err
 	}
@@ -35,8 +33,16 @@ func Digest(mac seal.MAC, resource []byte) (string, error) {
 
 var errNotJSON = errors.New("transfer log: digest: the document is not JSON")
 
-// canonical re-encodes one JSON document canonically.
-func canonical(doc []byte) ([]byte, error) {
+// Canonical re-encodes one JSON document in the hub's canonical form, the
+// one the transfer log's payload digests and the idempotency check of
+// accepted requests (package transfer) compare: the document decoded and
+// encoded again by encoding/json, so object keys sorted, no whitespace,
+// strings re-escaped one way and no HTML escaping. Numbers are kept as
+// written rather than rewritten as IEEE doubles (RFC 8785 would): a FHIR
+// decimal's precision is part of its value (70.50 is not 70.5), and
+// digits beyond a double's are not lost. An error means doc is not one
+// JSON value; it never quotes the document.
+func Canonical(doc []byte) ([]byte, error) {
 	dec := json.NewDecoder(bytes.NewReader(doc))
 	dec.UseNumber()
 	var v any

@@ -212,7 +212,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		took, route, method, status := time.Since(start), c.Path(), c.Request().Method, c.Response().Status
+		took, route, method, status := time.Since(start), c.Path(), methodLabel(c.Request().Method), c.Response().Status
 		// The route template, never the URL: ids and query strings can be PHI.
 		s.Logger.Info("http request", "method", method, "route", route,
 			"status", status, "duration_ms", float64(took.Microseconds())/1000,
@@ -231,7 +231,7 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) trace(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		route, method := c.Path(), req.Method
+		route, method := c.Path(), methodLabel(req.Method)
 		name := method + " " + route
 		if isWrite(method, route) {
 			name = "accept"
@@ -253,6 +253,19 @@ func (s *Server) trace(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		return nil
 	}
+}
+
+// methodLabel is the method as logs, metrics and spans record it: one of
+// HTTP's registered methods, else "_OTHER" (OpenTelemetry's name for it).
+// A method is any token a caller sends; as a label it would let anyone
+// mint new Prometheus series, one per made-up method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "_OTHER"
 }
 
 // requestIDAttr is the span attribute of the request's X-Request-Id, named

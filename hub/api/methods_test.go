@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -9,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/switchboard-health/switchboard/hub/metrics"
 )
 
 // A method a route does not take is 405 with the route's Allow, answered
@@ -101,4 +104,36 @@ func TestRouteWithoutRuleStaysClosed(t *testing.T) {
 	if logs.Len() != 0 {
 		t.Fatalf("a wrong method logged: %s", logs.String())
 	}
+}
+
+// A made-up method is a 405 like any other, and is counted, logged and
+// traced as "_OTHER": as a metric label, every new method a caller makes
+// up would be a new Prometheus series.
+func TestMadeUpMethodsDoNotMintSeries(t *testing.T) {
+	srv, logs := testAPI(t, func(s *Server) { s.Metrics = metrics.New("test", "all") })
+	for i := range 20 {
+		m := fmt.Sprintf("BREW%02d", i)
+		if resp, _ := call(t, m, srv.URL+"/fhir/R4/Patient/1"); resp.StatusCode != http.StatusMethodNotAllowed ||
+			resp.Header.Get("Allow") != "OPTIONS, PUT" {
+			t.Fatalf("%s: %d Allow %q", m, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+	_, body := call(t, http.MethodGet, srv.URL+"/metrics")
+	if strings.Contains(string(body), "BREW") || !strings.Contains(string(body),
+		`switchboard_http_requests_total{method="_OTHER",route="/fhir/R4/:type/:id",status="405"} 20`) {
+		t.Fatalf("made-up methods in the metrics:\n%s", grepLines(string(body), "switchboard_http_requests_total"))
+	}
+	if strings.Contains(logs.String(), "BREW") {
+		t.Fatal("a made-up method reached the access log")
+	}
+}
+
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -78,8 +79,10 @@ func (s *Server) policy() map[string]Access {
 		"POST /admin/destinations/:name/pause":  Admin,
 		"POST /admin/destinations/:name/resume": Admin,
 		"GET /admin/health":                     Admin,
-		"* /admin/queue":                        Admin,
-		"* /admin/queue/*":                      Admin,
+		"GET /admin/queue":                      Admin,
+		"HEAD /admin/queue":                     Admin,
+		"GET /admin/queue/*":                    Admin,
+		"HEAD /admin/queue/*":                   Admin,
 		"GET /audit/log":                        Auditor,
 		"GET /audit/export":                     Auditor,
 		"GET /audit/verify":                     Auditor,
@@ -118,6 +121,20 @@ func ruleOf(rules map[string]Access, method, path string) (Access, bool) {
 	return a, ok
 }
 
+// otherMethod reports whether the router matched the request's path but
+// not its method. Echo then hands the request to its own 405 (or OPTIONS)
+// handler and leaves the route's methods under ContextKeyHeaderAllow; a
+// matched route never has that key. A route registered without an access
+// rule is matched with its method, so it is still refused below.
+func otherMethod(c echo.Context) bool {
+	allow, ok := c.Get(echo.ContextKeyHeaderAllow).(string)
+	if !ok || allow == "" {
+		return false
+	}
+	m := c.Request().Method
+	return m == http.MethodOptions || !slices.Contains(strings.Split(allow, ", "), m)
+}
+
 // access authenticates and authorises every request before its handler,
 // by the matched route's rule.
 func (s *Server) access(rules map[string]Access) echo.MiddlewareFunc {
@@ -128,6 +145,12 @@ func (s *Server) access(rules map[string]Access) echo.MiddlewareFunc {
 			if !ok {
 				if path == "" {
 					return next(c) // no route: the 404 handler answers
+				}
+				if otherMethod(c) {
+					// The path is a route but not with this method: the
+					// router's own handler answers 405 with Allow (or 204
+					// with Allow to OPTIONS). No route handler runs.
+					return next(c)
 				}
 				s.Logger.Error("route without an access rule: refused", "route", path)
 				return outcome.New(http.StatusForbidden, "forbidden", "", "this route is not open to any caller")

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"net/netip"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -66,9 +67,17 @@ type Server struct {
 	ReadTimeout time.Duration
 	// Webhooks receives POST /webhooks/{destination}; nil answers 404.
 	Webhooks Webhooks
-	// PublicURL is the scheme and host vendors call (for signatures over
-	// the URL, HubSpot's); "" uses the request's Host.
+	// PublicURL is the scheme, host and path prefix clients and vendors
+	// reach the hub at: the base of absolute links and of the URL HubSpot
+	// signs (baseurl.go). "" leaves it to TrustedProxies, else links are
+	// relative.
 	PublicURL string
+	// TrustedProxies are the proxies whose X-Forwarded-Proto and
+	// X-Forwarded-Host are believed (by connecting address).
+	TrustedProxies []netip.Prefix
+	// CORSOrigins may call the API from a browser page (cors.go); none
+	// turns CORS off.
+	CORSOrigins []string
 	// Auth authenticates every route that is not public or signed; nil
 	// refuses them all.
 	Auth Authenticator
@@ -104,8 +113,13 @@ func (s *Server) Handler() http.Handler {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
+	e.Use(s.requestID)
 	e.Use(s.trace)
 	e.Use(s.accessLog)
+	e.Use(s.headers)
+	if cors := s.cors(); cors != nil {
+		e.Use(cors) // before access: a preflight carries no token
+	}
 	e.Use(s.access(s.policy()))
 
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
@@ -139,9 +153,13 @@ func (s *Server) Handler() http.Handler {
 		s.Admin.Register(e.Group("/admin"))
 	}
 	if s.Queue != nil {
+		// GET and HEAD only: River UI is for looking (queue.go), and any
+		// other method is the router's 405 with Allow.
 		q := readOnly(s.Queue)
-		e.Any("/admin/queue", q)
-		e.Any("/admin/queue/*", q)
+		for _, p := range []string{"/admin/queue", "/admin/queue/*"} {
+			e.GET(p, q)
+			e.HEAD(p, q)
+		}
 	}
 	if s.Audit != nil {
 		s.Audit.Register(e.Group("/audit"))
@@ -170,8 +188,14 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 	case errors.As(err, &he):
 		code := "not-supported"
 		msg := http.StatusText(he.Code)
-		if he.Code == http.StatusNotFound {
+		switch he.Code {
+		case http.StatusNotFound:
 			code, msg = "not-found", "no such endpoint"
+		case http.StatusMethodNotAllowed:
+			msg = "this endpoint does not take this method"
+			if allow := c.Response().Header().Get("Allow"); allow != "" {
+				msg += "; it allows " + allow
+			}
 		}
 		oe = outcome.New(he.Code, code, "", msg)
 	default:
@@ -188,11 +212,11 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		took, route, method, status := time.Since(start), c.Path(), c.Request().Method, c.Response().Status
+		took, route, method, status := time.Since(start), c.Path(), methodLabel(c.Request().Method), c.Response().Status
 		// The route template, never the URL: ids and query strings can be PHI.
 		s.Logger.Info("http request", "method", method, "route", route,
 			"status", status, "duration_ms", float64(took.Microseconds())/1000,
-			"bytes_in", c.Request().ContentLength)
+			"bytes_in", c.Request().ContentLength, "request_id", RequestID(c))
 		s.Metrics.HTTP(route, method, status, took)
 		if isWrite(method, route) {
 			s.Metrics.Accept(status, took)
@@ -207,14 +231,15 @@ func (s *Server) accessLog(next echo.HandlerFunc) echo.HandlerFunc {
 func (s *Server) trace(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
-		route, method := c.Path(), req.Method
+		route, method := c.Path(), methodLabel(req.Method)
 		name := method + " " + route
 		if isWrite(method, route) {
 			name = "accept"
 		}
 		ctx := otel.GetTextMapPropagator().Extract(req.Context(), propagation.HeaderCarrier(req.Header))
 		ctx, span := tracing.Tracer().Start(ctx, name, trace.WithSpanKind(trace.SpanKindServer),
-			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route)))
+			trace.WithAttributes(attribute.String("http.request.method", method), attribute.String("http.route", route),
+				attribute.StringSlice(requestIDAttr, []string{RequestID(c)})))
 		defer span.End()
 		c.SetRequest(req.WithContext(ctx))
 		err := next(c)
@@ -229,6 +254,23 @@ func (s *Server) trace(next echo.HandlerFunc) echo.HandlerFunc {
 		return nil
 	}
 }
+
+// methodLabel is the method as logs, metrics and spans record it: one of
+// HTTP's registered methods, else "_OTHER" (OpenTelemetry's name for it).
+// A method is any token a caller sends; as a label it would let anyone
+// mint new Prometheus series, one per made-up method.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "_OTHER"
+}
+
+// requestIDAttr is the span attribute of the request's X-Request-Id, named
+// as OpenTelemetry names request headers (a list of the header's values).
+const requestIDAttr = "http.request.header.x-request-id"
 
 // isWrite tells the FHIR writes (create, update, Bundle) from other routes.
 func isWrite(method, route string) bool {

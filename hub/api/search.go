@@ -78,7 +78,7 @@ func (s *Server) search(c echo.Context) error {
 		return fail(c, readFailure(ctx, err))
 	}
 
-	base := c.Scheme() + "://" + c.Request().Host + FHIRBase + "/" + typ
+	base := s.origin(c.Request()) + FHIRBase + "/" + typ
 	bundle := searchBundle{ResourceType: "Bundle", Type: "searchset"}
 	self := base
 	if len(q.Params) > 0 && q.Cursor == "" {

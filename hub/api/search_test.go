@@ -96,7 +96,7 @@ func TestPassthroughSearchPagesWithSealedCursors(t *testing.T) {
 	if got := f.asked[0].Params.Get("patient"); got != "Patient/Zzcanary" {
 		t.Fatalf("the searcher got patient=%q", got)
 	}
-	status, b = getBundle(t, next)
+	status, b = getBundle(t, resolve(t, srv.URL, next)) // relative without a public URL (baseurl.go)
 	if status != 200 || len(b["entry"].([]any)) != 1 {
 		t.Fatalf("second page: %d %v", status, b)
 	}

@@ -25,7 +25,7 @@ func (s *Server) whoami(c echo.Context) error {
 func (s *Server) openSession(c echo.Context) error {
 	tok, _ := strings.CutPrefix(c.Request().Header.Get("Authorization"), "Bearer ")
 	c.SetCookie(&http.Cookie{Name: sessionCookie, Value: strings.TrimSpace(tok), Path: "/admin/queue",
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: c.Request().TLS != nil || strings.HasPrefix(s.PublicURL, "https:")})
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: s.secureScheme(c.Request())})
 	return c.NoContent(http.StatusNoContent)
 }
 

@@ -31,20 +31,12 @@ func (s *Server) webhook(c echo.Context) error {
 	if err != nil {
 		return c.JSON(http.StatusRequestEntityTooLarge, map[string]string{"error": "body too large or unreadable"})
 	}
-	// The URL as the vendor called it, for schemes that sign it (HubSpot
-	// v3): behind a proxy, the configured public URL.
-	base := s.PublicURL
-	if base == "" {
-		scheme := "http"
-		if req.TLS != nil {
-			scheme = "https"
-		}
-		base = scheme + "://" + req.Host
-	}
 	ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)
 	defer cancel()
+	// The URL as the vendor called it, for schemes that sign it (HubSpot
+	// v3): see calledURL.
 	outcome, err := s.Webhooks.Receive(ctx, c.Param("source"), connectors.WebhookRequest{
-		Method: req.Method, URL: base + req.URL.RequestURI(), Header: req.Header, Body: body,
+		Method: req.Method, URL: s.calledURL(req), Header: req.Header, Body: body,
 	})
 	// Only configured sources become a label: the path is the caller's.
 	switch {

@@ -7,6 +7,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
 	"sort"
 	"strconv"
@@ -27,34 +28,39 @@ const (
 
 // Config is the process configuration. Field comments name the variable.
 type Config struct {
-	Addr            string        // SWITCHBOARD_ADDR: listen address (default 127.0.0.1:8080)
-	DatabaseURL     string        // DATABASE_URL: postgres://...; unset selects embedded SQLite
-	SQLitePath      string        // SWITCHBOARD_SQLITE_PATH (default var/switchboard.db)
-	PGMaxConns      int32         // SWITCHBOARD_PG_MAX_CONNS: PostgreSQL pool size (default 20)
-	RoutesPath      string        // SWITCHBOARD_ROUTES: routing file (default switchboard.yaml)
-	SealKeys        string        // SWITCHBOARD_SEAL_KEYS: "kid:base64,kid2:base64", first active (secret)
-	HMACKey         string        // SWITCHBOARD_HMAC_KEY: base64, >= 32 bytes (secret)
-	DevKeysPath     string        // SWITCHBOARD_DEV_KEYS: where SQLite mode keeps generated keys (default var/dev-keys.env)
-	MaxBodyBytes    int64         // SWITCHBOARD_MAX_BODY_BYTES (default 1048576)
-	PublicURL       string        // SWITCHBOARD_PUBLIC_URL: scheme and host vendors call webhooks at, behind a proxy (HubSpot signs the URL)
-	AutoMigrate     bool          // SWITCHBOARD_AUTO_MIGRATE: migrate at serve start-up (default true)
-	Role            string        // SWITCHBOARD_ROLE or --role: api | worker | all (default all)
-	RetryBase       time.Duration // SWITCHBOARD_RETRY_BASE: first retry backoff (default 2s)
-	RetryMax        time.Duration // SWITCHBOARD_RETRY_MAX: backoff cap (default 1h)
-	TryTimeout      time.Duration // SWITCHBOARD_DELIVERY_TIMEOUT: one delivery try (default 60s)
-	RescueAfter     time.Duration // SWITCHBOARD_RESCUE_AFTER: a job running this long belongs to a dead process and is retried (default delivery timeout + 1m)
-	ShutdownTimeout time.Duration // SWITCHBOARD_SHUTDOWN_TIMEOUT: graceful drain deadline (default 30s)
-	CompletedKeep   time.Duration // SWITCHBOARD_COMPLETED_RETENTION: completed jobs kept (default 1h)
-	ReplayWindow    time.Duration // SWITCHBOARD_REPLAY_WINDOW: a failed sync's sealed payload is kept this long for replay, then purged (default 168h)
-	WebhookKeep     time.Duration // SWITCHBOARD_WEBHOOK_RETENTION: webhook de-duplication rows kept (default 720h; longer than any vendor's retry schedule)
-	FetchCooldown   time.Duration // SWITCHBOARD_FETCH_COOLDOWN: least time between a queue's fetches (default 10ms on PostgreSQL, 50ms on SQLite)
-	DBTimeout       time.Duration // SWITCHBOARD_DB_TIMEOUT: an API request's wait on the database (default 5s)
-	LogLevel        string        // SWITCHBOARD_LOG_LEVEL: debug | info | warn | error (default info)
-	LogFormat       string        // SWITCHBOARD_LOG_FORMAT: json | text | syslog (default json)
-	SyslogAddr      string        // SWITCHBOARD_SYSLOG_ADDR: where syslog lines go (default stdout)
-	SyslogFacility  string        // SWITCHBOARD_SYSLOG_FACILITY (default local0)
-	SyslogSDID      string        // SWITCHBOARD_SYSLOG_SDID (default switchboard@32473)
-	Metrics         bool          // SWITCHBOARD_METRICS: serve /metrics (default true)
+	Addr            string         // SWITCHBOARD_ADDR: listen address (default 127.0.0.1:8080)
+	DatabaseURL     string         // DATABASE_URL: postgres://...; unset selects embedded SQLite
+	SQLitePath      string         // SWITCHBOARD_SQLITE_PATH (default var/switchboard.db)
+	PGMaxConns      int32          // SWITCHBOARD_PG_MAX_CONNS: PostgreSQL pool size (default 20)
+	RoutesPath      string         // SWITCHBOARD_ROUTES: routing file (default switchboard.yaml)
+	SealKeys        string         // SWITCHBOARD_SEAL_KEYS: "kid:base64,kid2:base64", first active (secret)
+	HMACKey         string         // SWITCHBOARD_HMAC_KEY: base64, >= 32 bytes (secret)
+	DevKeysPath     string         // SWITCHBOARD_DEV_KEYS: where SQLite mode keeps generated keys (default var/dev-keys.env)
+	MaxBodyBytes    int64          // SWITCHBOARD_MAX_BODY_BYTES (default 1048576)
+	PublicURL       string         // SWITCHBOARD_PUBLIC_URL: the scheme, host and path prefix clients and vendors reach the hub at (links, HubSpot's signed URL)
+	TrustedProxies  []netip.Prefix // SWITCHBOARD_TRUSTED_PROXIES: proxies whose X-Forwarded-Proto and X-Forwarded-Host are believed
+	TLSCert         string         // SWITCHBOARD_TLS_CERT: PEM certificate chain; with TLSKey the hub serves HTTPS
+	TLSKey          string         // SWITCHBOARD_TLS_KEY: PEM private key of TLSCert (secret file)
+	RedirectAddr    string         // SWITCHBOARD_HTTP_REDIRECT_ADDR: a plain-HTTP listener that redirects browsers to PublicURL
+	CORSOrigins     []string       // SWITCHBOARD_CORS_ORIGINS: origins whose pages may call the API (CORS); none by default
+	AutoMigrate     bool           // SWITCHBOARD_AUTO_MIGRATE: migrate at serve start-up (default true)
+	Role            string         // SWITCHBOARD_ROLE or --role: api | worker | all (default all)
+	RetryBase       time.Duration  // SWITCHBOARD_RETRY_BASE: first retry backoff (default 2s)
+	RetryMax        time.Duration  // SWITCHBOARD_RETRY_MAX: backoff cap (default 1h)
+	TryTimeout      time.Duration  // SWITCHBOARD_DELIVERY_TIMEOUT: one delivery try (default 60s)
+	RescueAfter     time.Duration  // SWITCHBOARD_RESCUE_AFTER: a job running this long belongs to a dead process and is retried (default delivery timeout + 1m)
+	ShutdownTimeout time.Duration  // SWITCHBOARD_SHUTDOWN_TIMEOUT: graceful drain deadline (default 30s)
+	CompletedKeep   time.Duration  // SWITCHBOARD_COMPLETED_RETENTION: completed jobs kept (default 1h)
+	ReplayWindow    time.Duration  // SWITCHBOARD_REPLAY_WINDOW: a failed sync's sealed payload is kept this long for replay, then purged (default 168h)
+	WebhookKeep     time.Duration  // SWITCHBOARD_WEBHOOK_RETENTION: webhook de-duplication rows kept (default 720h; longer than any vendor's retry schedule)
+	FetchCooldown   time.Duration  // SWITCHBOARD_FETCH_COOLDOWN: least time between a queue's fetches (default 10ms on PostgreSQL, 50ms on SQLite)
+	DBTimeout       time.Duration  // SWITCHBOARD_DB_TIMEOUT: an API request's wait on the database (default 5s)
+	LogLevel        string         // SWITCHBOARD_LOG_LEVEL: debug | info | warn | error (default info)
+	LogFormat       string         // SWITCHBOARD_LOG_FORMAT: json | text | syslog (default json)
+	SyslogAddr      string         // SWITCHBOARD_SYSLOG_ADDR: where syslog lines go (default stdout)
+	SyslogFacility  string         // SWITCHBOARD_SYSLOG_FACILITY (default local0)
+	SyslogSDID      string         // SWITCHBOARD_SYSLOG_SDID (default switchboard@32473)
+	Metrics         bool           // SWITCHBOARD_METRICS: serve /metrics (default true)
 
 	// File is the settings file read (SWITCHBOARD_CONFIG), "" if none.
 	File string
@@ -187,6 +193,9 @@ func FromEnv(env Lookup) (Config, error) {
 		DevKeysPath:     get("SWITCHBOARD_DEV_KEYS", "var/dev-keys.env"),
 		MaxBodyBytes:    num("SWITCHBOARD_MAX_BODY_BYTES", 1<<20),
 		PublicURL:       strings.TrimRight(get("SWITCHBOARD_PUBLIC_URL", ""), "/"),
+		TLSCert:         get("SWITCHBOARD_TLS_CERT", ""),
+		TLSKey:          get("SWITCHBOARD_TLS_KEY", ""),
+		RedirectAddr:    get("SWITCHBOARD_HTTP_REDIRECT_ADDR", ""),
 		AutoMigrate:     boolean("SWITCHBOARD_AUTO_MIGRATE", true),
 		Role:            get("SWITCHBOARD_ROLE", RoleAll),
 		RetryBase:       dur("SWITCHBOARD_RETRY_BASE", 2*time.Second),
@@ -208,6 +217,11 @@ func FromEnv(env Lookup) (Config, error) {
 		File:            file,
 		sources:         sources,
 	}
+	var perr []error
+	c.TrustedProxies, perr = parseProxies(get("SWITCHBOARD_TRUSTED_PROXIES", ""))
+	errs = append(errs, perr...)
+	c.CORSOrigins, perr = parseOrigins(get("SWITCHBOARD_CORS_ORIGINS", ""))
+	errs = append(errs, perr...)
 	if err := c.check(); err != nil {
 		errs = append(errs, err)
 	}
@@ -244,6 +258,7 @@ func (c *Config) check() error {
 			}
 		}
 	}
+	errs = append(errs, c.checkTransport()...)
 	if c.RescueAfter == 0 {
 		c.RescueAfter = c.TryTimeout + time.Minute
 	}

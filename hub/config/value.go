@@ -1,6 +1,9 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // Value is a setting's effective value as the process uses it, by
 // variable name ("" for a setting not set and without a default; "?" for a
@@ -27,6 +30,20 @@ func (c *Config) Value(name string) string {
 		return fmt.Sprint(c.MaxBodyBytes)
 	case "SWITCHBOARD_PUBLIC_URL":
 		return c.PublicURL
+	case "SWITCHBOARD_TRUSTED_PROXIES":
+		ps := make([]string, len(c.TrustedProxies))
+		for i, p := range c.TrustedProxies {
+			ps[i] = p.String()
+		}
+		return strings.Join(ps, ",")
+	case "SWITCHBOARD_TLS_CERT":
+		return c.TLSCert
+	case "SWITCHBOARD_TLS_KEY":
+		return c.TLSKey
+	case "SWITCHBOARD_HTTP_REDIRECT_ADDR":
+		return c.RedirectAddr
+	case "SWITCHBOARD_CORS_ORIGINS":
+		return strings.Join(c.CORSOrigins, ",")
 	case "SWITCHBOARD_AUTO_MIGRATE":
 		return fmt.Sprint(c.AutoMigrate)
 	case "SWITCHBOARD_ROLE":

@@ -63,6 +63,9 @@ type harness struct {
 	pgURL      string
 	env        func(string) (string, bool)
 	stop       func() // stops the hub (idempotent); restart starts it again
+	// httpc sends do's requests (nil: http.DefaultClient); a hub serving
+	// TLS needs one that trusts its certificate.
+	httpc *http.Client
 	// Bearer tokens of API clients made at start: an app with every
 	// system scope, an admin and an auditor. do sends the app's unless
 	// the call sets Authorization itself.
@@ -193,6 +196,9 @@ func (h *harness) restart() {
 		t.Fatal(err)
 	}
 	h.url = "http://" + ln.Addr().String()
+	if cfg.ServesTLS() {
+		h.url = "https://" + ln.Addr().String()
+	}
 	done := make(chan error, 1)
 	go func() { done <- h.hub.Serve(ctx, ln) }()
 	var once sync.Once
@@ -228,7 +234,11 @@ func (h *harness) do(method, path, contentType, body string, header ...string) r
 	if req.Header.Get("Authorization") == "" {
 		req.Header.Del("Authorization") // the call asked for no token
 	}
-	resp, err := http.DefaultClient.Do(req)
+	c := h.httpc
+	if c == nil {
+		c = http.DefaultClient
+	}
+	resp, err := c.Do(req)
 	if err != nil {
 		h.t.Fatal(err)
 	}

@@ -12,9 +12,11 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"os/signal"
 	"slices"
 	"strconv"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -26,6 +28,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/api"
 	"github.com/switchboard-health/switchboard/hub/audit"
 	"github.com/switchboard-health/switchboard/hub/auth"
+	"github.com/switchboard-health/switchboard/hub/certs"
 	"github.com/switchboard-health/switchboard/hub/config"
 	"github.com/switchboard-health/switchboard/hub/consent"
 	"github.com/switchboard-health/switchboard/hub/console"
@@ -75,6 +78,9 @@ type Hub struct {
 	conns     map[string]connectors.Connector
 	// Metrics is nil when SWITCHBOARD_METRICS is false.
 	Metrics *metrics.Metrics
+	// certs serves the TLS certificate when the hub terminates TLS (nil:
+	// plain HTTP, TLS ends at a proxy).
+	certs *certs.Reloader
 }
 
 // New builds the hub: loads the routing table and keys, builds the
@@ -233,6 +239,11 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	}
 	validate := func(typ string, body []byte) error { _, err := v.Resource(body, typ); return err }
 	h := &Hub{cfg: cfg, log: log, Routes: table, workers: cfg.RunsWorkers(), breakers: notifier, conns: conns}
+	if cfg.ServesTLS() {
+		if h.certs, err = certs.New(cfg.TLSCert, cfg.TLSKey, log.With("component", "tls")); err != nil {
+			return nil, err
+		}
+	}
 	if cfg.Metrics {
 		h.Metrics = metrics.New(o.Version, cfg.Role)
 	}
@@ -393,10 +404,12 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		Searchers: searchers, Keys: keys.Ring,
 		Webhooks: &webhook.Intake{Store: st, Keys: keys.Ring, MAC: keys.MAC, Sources: verifiers, Log: tlog,
 			Logger: log.With("component", "webhooks")},
-		PublicURL:  cfg.PublicURL,
-		HealthOnly: !cfg.RunsAPI(),
-		Metrics:    h.Metrics,
-		DBTimeout:  cfg.DBTimeout,
+		PublicURL:      cfg.PublicURL,
+		TrustedProxies: cfg.TrustedProxies,
+		CORSOrigins:    cfg.CORSOrigins,
+		HealthOnly:     !cfg.RunsAPI(),
+		Metrics:        h.Metrics,
+		DBTimeout:      cfg.DBTimeout,
 	}).Handler()
 	return h, nil
 }
@@ -447,6 +460,19 @@ func (h *Hub) breakerStates() map[string]string {
 	return states
 }
 
+// reloadOnHangUp reloads the TLS certificate on SIGHUP until ctx ends (a
+// handshake also notices changed files by itself within a second).
+func (h *Hub) reloadOnHangUp(ctx context.Context, hup <-chan os.Signal) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+			_ = h.certs.Reload() // logs what it loaded, or why not
+		}
+	}
+}
+
 // processName names this process in the breaker table: host and pid.
 func processName() string {
 	host, _ := os.Hostname()
@@ -476,7 +502,28 @@ func (h *Hub) sweep(ctx context.Context, done chan struct{}) {
 // Serve starts the workers (for worker roles) and the HTTP server on ln,
 // and blocks until ctx ends; then it stops accepting, finishes in-flight
 // requests and jobs within the shutdown deadline, and closes the store.
+//
+// With a TLS certificate configured it serves HTTPS on ln (plain HTTP sent
+// there gets net/http's 400), reloads the certificate on SIGHUP, and, with
+// SWITCHBOARD_HTTP_REDIRECT_ADDR, serves the redirect to HTTPS there too.
 func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
+	var redirect *http.Server
+	var redirectLn net.Listener
+	redirectStarted := false
+	if h.certs != nil && h.cfg.RedirectAddr != "" {
+		var err error
+		if redirectLn, err = net.Listen("tcp", h.cfg.RedirectAddr); err != nil {
+			return fmt.Errorf("listen on %s (SWITCHBOARD_HTTP_REDIRECT_ADDR): %w", h.cfg.RedirectAddr, err)
+		}
+		defer func() {
+			if !redirectStarted { // Serve returned before serving it
+				redirectLn.Close()
+			}
+		}()
+		redirect = &http.Server{Handler: api.RedirectToHTTPS(h.cfg.PublicURL), ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, IdleTimeout: time.Minute,
+			ErrorLog: httpErrorLog(h.log.With("component", "http-redirect"))}
+	}
 	var sweepDone chan struct{}
 	var batcher interface{ Close() }
 	if h.workers {
@@ -505,10 +552,31 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          httpErrorLog(h.log.With("component", "http")),
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
-	h.log.Info("switchboard serving", "addr", ln.Addr().String(), "role", h.cfg.Role, "database", string(h.Store.Dialect()))
+	if h.certs != nil {
+		srv.TLSConfig = h.certs.Config()
+		// Registered before serving: from then on SIGHUP reloads rather
+		// than ending the process (Go's default).
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go h.reloadOnHangUp(ctx, hup)
+		go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	} else {
+		go func() { errc <- srv.Serve(ln) }()
+	}
+	if redirect != nil {
+		redirectStarted = true
+		go func() {
+			if err := redirect.Serve(redirectLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				h.log.Error("redirect listener stopped", "error", err)
+			}
+		}()
+	}
+	h.log.Info("switchboard serving", "addr", ln.Addr().String(), "tls", h.certs != nil, "redirect_addr", h.cfg.RedirectAddr,
+		"role", h.cfg.Role, "database", string(h.Store.Dialect()))
 
 	var serveErr error
 	select {
@@ -520,6 +588,9 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	defer cancel()
 	if err := srv.Shutdown(dctx); err != nil {
 		h.log.Warn("http drain incomplete", "error", err)
+	}
+	if redirect != nil {
+		_ = redirect.Shutdown(dctx)
 	}
 	if h.workers {
 		if err := h.Store.StopWorkers(dctx); err != nil {

@@ -11,32 +11,35 @@ import (
 
 // Allowed are the only span attribute keys that leave the process. Each
 // is a method, a route template, a status, a vendor's host, a destination
-// or queue name from configuration, a resource type, a hub-minted id or a
-// count: never a URL (paths and queries carry ids and search terms), a
-// header, a body or an error's text.
+// or queue name from configuration, a resource type, a hub-minted id, the
+// request's checked X-Request-Id or a count: never a URL (paths and queries
+// carry ids and search terms), any other header, a body or an error's text.
 var Allowed = map[attribute.Key]bool{
-	"http.request.method":           true,
-	"http.route":                    true,
-	"http.response.status_code":     true,
-	"server.address":                true,
-	"server.port":                   true,
-	"error.type":                    true,
-	"messaging.system":              true,
-	"messaging.operation.type":      true,
-	"messaging.destination.name":    true,
-	"messaging.batch.message_count": true,
-	"switchboard.destination":       true,
-	"switchboard.resource_type":     true,
-	"switchboard.interaction":       true,
-	"switchboard.transfer_id":       true,
-	"switchboard.entry":             true,
-	"switchboard.job_kind":          true,
-	"switchboard.attempt":           true,
-	"switchboard.outcome":           true,
-	"switchboard.error_class":       true,
-	"switchboard.deliveries":        true,
-	"switchboard.http_tries":        true,
-	"switchboard.idempotent_replay": true,
+	"http.request.method":       true,
+	"http.route":                true,
+	"http.response.status_code": true,
+	// X-Request-Id, as the API accepted or made it: a bounded token of
+	// letters, digits and -_.: (hub/api's requestID refuses the rest).
+	"http.request.header.x-request-id": true,
+	"server.address":                   true,
+	"server.port":                      true,
+	"error.type":                       true,
+	"messaging.system":                 true,
+	"messaging.operation.type":         true,
+	"messaging.destination.name":       true,
+	"messaging.batch.message_count":    true,
+	"switchboard.destination":          true,
+	"switchboard.resource_type":        true,
+	"switchboard.interaction":          true,
+	"switchboard.transfer_id":          true,
+	"switchboard.entry":                true,
+	"switchboard.job_kind":             true,
+	"switchboard.attempt":              true,
+	"switchboard.outcome":              true,
+	"switchboard.error_class":          true,
+	"switchboard.deliveries":           true,
+	"switchboard.http_tries":           true,
+	"switchboard.idempotent_replay":    true,
 }
 
 // AllowList wraps an exporter so that only Allowed attributes are exported,

@@ -15,12 +15,14 @@ HUBSPOT_PORT=${HUBSPOT_PORT:-9093}
 STRIPE_PORT=${STRIPE_MOCK_PORT:-12111}
 STRIPE_TLS_PORT=${STRIPE_MOCK_HTTPS_PORT:-$((STRIPE_PORT + 1))}
 STRIPE_MOCK_VERSION=v0.203.0
+say() { printf '\033[1mswitchboard run:\033[0m %s\n' "$*"; }
+
 # var/ holds the development keys, the API tokens, the SQLite database and
 # the sandboxes' logs: the owner's alone (files 0600, folders 0700), also
 # where an older make run left them readable.
 umask 077
 mkdir -p var/log .cache/bin
-chmod -R go-rwx var
+chmod -R go-rwx var || say "some files in var/ could not be made the owner's alone (see above)"
 # var/dev.env replaced var/dev-tokens.env.
 rm -f var/dev-tokens.env
 
@@ -28,7 +30,6 @@ rm -f var/dev-tokens.env
 # any folder.
 abs() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$root" "$1" ;; esac; }
 
-say() { printf '\033[1mswitchboard run:\033[0m %s\n' "$*"; }
 busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pids=()

@@ -15,9 +15,21 @@ HUBSPOT_PORT=${HUBSPOT_PORT:-9093}
 STRIPE_PORT=${STRIPE_MOCK_PORT:-12111}
 STRIPE_TLS_PORT=${STRIPE_MOCK_HTTPS_PORT:-$((STRIPE_PORT + 1))}
 STRIPE_MOCK_VERSION=v0.203.0
-mkdir -p var/log .cache/bin
-
 say() { printf '\033[1mswitchboard run:\033[0m %s\n' "$*"; }
+
+# var/ holds the development keys, the API tokens, the SQLite database and
+# the sandboxes' logs: the owner's alone (files 0600, folders 0700), also
+# where an older make run left them readable.
+umask 077
+mkdir -p var/log .cache/bin
+chmod -R go-rwx var || say "some files in var/ could not be made the owner's alone (see above)"
+# var/dev.env replaced var/dev-tokens.env.
+rm -f var/dev-tokens.env
+
+# abs makes a path under the project absolute, so var/dev.env works from
+# any folder.
+abs() { case $1 in /*) printf '%s' "$1" ;; *) printf '%s/%s' "$root" "$1" ;; esac; }
+
 busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 pids=()
@@ -34,10 +46,34 @@ if [ ! -x "$stripe_mock" ]; then
   GOBIN="$root/.cache/bin" go install "github.com/stripe/stripe-mock@$STRIPE_MOCK_VERSION"
 fi
 
+# stripe_log filters stripe-mock's output for var/log/stripe-mock.log.
+# stripe-mock prints every request's parameters ("Request data = map[name:…
+# email:… address:…]") and validation errors that quote them: PHI that the
+# development hub must not keep in a file. Its start-up lines pass (a port
+# in use is explained there); from the first request on, only the method
+# and path, the status, and the kind of a refusal do. Line by line in bash:
+# awk would hold lines in its buffer until stripe-mock exits.
+stripe_log() {
+  local line seen=
+  while IFS= read -r line || [ -n "$line" ]; do
+    if [ -z "$seen" ] && [[ $line != "Request: "* ]]; then
+      printf '%s\n' "$line"
+      continue
+    fi
+    seen=1
+    if [[ $line =~ ^Request:\ [A-Z]+\ /[^\ ]*$ || $line =~ ^Response:\ elapsed=[^\ ]+\ status=[0-9]+$ ]]; then
+      printf '%s\n' "$line"
+    elif [[ $line =~ ^(Request (validation|coercion) error) ]]; then
+      printf '%s (details withheld: they can quote the request)\n' "${BASH_REMATCH[1]}"
+    fi
+  done
+}
+
 if busy "$STRIPE_PORT"; then
   say "port $STRIPE_PORT is in use: assuming a stripe-mock is already running there"
 else
-  "$stripe_mock" -http-addr "127.0.0.1:$STRIPE_PORT" -https-addr "127.0.0.1:$STRIPE_TLS_PORT" >var/log/stripe-mock.log 2>&1 &
+  "$stripe_mock" -http-addr "127.0.0.1:$STRIPE_PORT" -https-addr "127.0.0.1:$STRIPE_TLS_PORT" \
+    > >(stripe_log >var/log/stripe-mock.log) 2>&1 &
   pids+=($!)
 fi
 for v in EHR_PORT CALCOM_PORT CANDID_PORT HUBSPOT_PORT; do
@@ -61,7 +97,10 @@ if [ -z "$ready" ]; then
   exit 1
 fi
 
-export SWITCHBOARD_ROUTES=${SWITCHBOARD_ROUTES:-deploy/local/switchboard.yaml}
+SWITCHBOARD_ROUTES=$(abs "${SWITCHBOARD_ROUTES:-deploy/local/switchboard.yaml}")
+SWITCHBOARD_SQLITE_PATH=$(abs "${SWITCHBOARD_SQLITE_PATH:-var/switchboard.db}")
+SWITCHBOARD_DEV_KEYS=$(abs "${SWITCHBOARD_DEV_KEYS:-var/dev-keys.env}")
+export SWITCHBOARD_ROUTES SWITCHBOARD_SQLITE_PATH SWITCHBOARD_DEV_KEYS
 export EHR_BASE_URL="http://127.0.0.1:$EHR_PORT/fhir/R4"
 export STRIPE_BASE_URL="http://127.0.0.1:$STRIPE_PORT"
 export STRIPE_API_KEY=${STRIPE_API_KEY:-sk_test_123}
@@ -70,13 +109,20 @@ export CALCOM_BASE_URL="http://127.0.0.1:$CALCOM_PORT" CALCOM_API_KEY=${CALCOM_A
 export CANDID_BASE_URL="http://127.0.0.1:$CANDID_PORT" CANDID_CLIENT_ID=${CANDID_CLIENT_ID:-sandbox} CANDID_CLIENT_SECRET=${CANDID_CLIENT_SECRET:-sandbox}
 export HUBSPOT_BASE_URL="http://127.0.0.1:$HUBSPOT_PORT" HUBSPOT_TOKEN=${HUBSPOT_TOKEN:-pat-sandbox}
 export SWITCHBOARD_LOG_FORMAT=${SWITCHBOARD_LOG_FORMAT:-text}
-export SWITCHBOARD_ADDR=$ADDR
+export SWITCHBOARD_ADDR=$ADDR SWITCHBOARD_URL="http://$ADDR"
 
-# API clients for this development hub: an app, an admin and an auditor,
-# their tokens kept in var/dev-tokens.env (made once, kept while they verify).
-TOKENS=${SWITCHBOARD_DEV_TOKENS:-var/dev-tokens.env}
+# var/dev.env: everything a second terminal needs, from one `source`: the
+# hub's URL and this script's settings (every SWITCHBOARD_, DATABASE_URL
+# and vendor variable set here: the routing file, the database, the
+# sandboxes' addresses and credentials), switchboard on PATH, and the
+# tokens of an app, an admin and an auditor client (made once, kept while
+# they verify). The CLI sends the admin's token for `admin` commands and
+# the auditor's for `audit`, so there is no SWITCHBOARD_TOKEN.
 "$BIN/switchboard" migrate >/dev/null
-"$BIN/switchboard" clients dev-tokens --out "$TOKENS" >/dev/null
+mapfile -t settings < <(compgen -e | grep -E '^(SWITCHBOARD_[A-Z0-9_]+|DATABASE_URL|(EHR|STRIPE|CALCOM|CANDID|HUBSPOT)_[A-Z0-9_]+)$' |
+  grep -vE '^SWITCHBOARD_((APP|ADMIN|AUDITOR)_)?TOKEN$' || true)
+"$BIN/switchboard" clients dev-tokens --out var/dev.env --path "$(abs "$BIN")" \
+  --export "$(IFS=,; echo "${settings[*]}")" >/dev/null
 
 cat <<MSG
 
@@ -86,14 +132,16 @@ cat <<MSG
     health             http://$ADDR/healthz  http://$ADDR/readyz
     console            http://$ADDR/console/  (sign in with \$SWITCHBOARD_ADMIN_TOKEN or \$SWITCHBOARD_AUDITOR_TOKEN)
     River UI           http://$ADDR/admin/queue/  (after signing in to the console as admin)
-  API tokens: source $TOKENS   (SWITCHBOARD_APP_TOKEN, _ADMIN_TOKEN, _AUDITOR_TOKEN)
+  In another terminal, in this folder:  source var/dev.env
+    the hub's URL (\$SWITCHBOARD_URL), the routing file and sandboxes, switchboard on PATH,
+    and API tokens: \$SWITCHBOARD_APP_TOKEN, \$SWITCHBOARD_ADMIN_TOKEN, \$SWITCHBOARD_AUDITOR_TOKEN
   Sandboxes
     EHR (FHIR R4)      http://127.0.0.1:$EHR_PORT/fhir/R4   (request log: /_sandbox/log)
     Stripe (stripe-mock) http://127.0.0.1:$STRIPE_PORT
     Cal.com            http://127.0.0.1:$CALCOM_PORT   (request log: /_sandbox/log)
     Candid Health      http://127.0.0.1:$CANDID_PORT   (request log: /_sandbox/log)
     HubSpot            http://127.0.0.1:$HUBSPOT_PORT   (request log: /_sandbox/log)
-  Logs of the sandboxes: var/log/.  Ctrl-C stops everything.
+  Logs of the sandboxes (method, path and status; no bodies): var/log/.  Ctrl-C stops everything.
 
 MSG
 "$BIN/switchboard" serve &

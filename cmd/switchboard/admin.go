@@ -193,10 +193,18 @@ func queueJob(cmd *cobra.Command, cfg config.Config, args river.JobArgs, what st
 }
 
 // printRows prints rows.event's transfer-log rows for rows.source since t:
-// the label column, the outcome, then the counts.
+// the label column, the outcome, then the counts. A job's rows are staged
+// when it completes and chained a moment later, so both the chain and the
+// intake are read, in one statement (one snapshot: a row being chained is
+// seen once).
 func printRows(ctx context.Context, st store.Store, r logRows, since time.Time, w io.Writer) error {
-	rs, err := st.DB().Query(ctx, `SELECT `+r.label+`, outcome, detail FROM switchboard_log
-		WHERE event = $1 AND source = $2 AND at >= $3 ORDER BY seq`, r.event, r.source, since.UnixMicro())
+	rs, err := st.DB().Query(ctx, `SELECT label, outcome, detail FROM (
+			SELECT 0 AS part, seq AS n, `+r.label+` AS label, outcome, detail FROM switchboard_log
+				WHERE event = $1 AND source = $2 AND at >= $3
+			UNION ALL
+			SELECT 1 AS part, id AS n, `+r.label+` AS label, outcome, detail FROM switchboard_log_queue
+				WHERE event = $1 AND source = $2 AND at >= $3
+		) AS log_rows ORDER BY part, n`, r.event, r.source, since.UnixMicro())
 	if err != nil {
 		return fmt.Errorf("read transfer log: %w", err)
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-health/switchboard/hub/apiclient"
+	"github.com/switchboard-health/switchboard/hub/auth"
 )
 
 // adminRemoteCmds are the `switchboard admin` commands that call a hub's
@@ -63,7 +64,7 @@ func failuresCmd() *cobra.Command {
 		Short: "List failed syncs, newest first",
 		Args:  cobra.NoArgs,
 	}
-	rf := addRemoteFlags(cmd, true)
+	rf := addRemoteFlags(cmd, auth.RoleAdmin, true)
 	ff := addFailureFilterFlags(cmd)
 	cmd.Flags().IntVar(&limit, "limit", 50, "failed syncs per page (at most 500)")
 	cmd.Flags().BoolVar(&all, "all", false, "follow the pages to the last")
@@ -135,7 +136,7 @@ func showFailureCmd() *cobra.Command {
 		Short: "Show one failed sync and its history (attempts, replays, admin actions)",
 		Args:  cobra.ExactArgs(1),
 	}
-	rf := addRemoteFlags(cmd, true)
+	rf := addRemoteFlags(cmd, auth.RoleAdmin, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := rf.client()
 		if err != nil {
@@ -270,7 +271,7 @@ func bulkCmd(a bulkAction) *cobra.Command {
 			"By filter, a dry run counts the matches first and you are asked to confirm (--yes skips the question).\n" +
 			"--dry-run only counts" + map[bool]string{true: "; for one ID it shows which fields a replay would change.", false: "."}[a.preview != nil],
 	}
-	rf := addRemoteFlags(cmd, true)
+	rf := addRemoteFlags(cmd, auth.RoleAdmin, true)
 	ff := addFailureFilterFlags(cmd)
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "show what would be "+a.past+", change nothing")
 	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "do not ask for confirmation")
@@ -404,7 +405,7 @@ func pauseCmd(pause bool) *cobra.Command {
 		verb, short = "pause", "Pause deliveries to a destination (they wait in the queue until resume)"
 	}
 	cmd := &cobra.Command{Use: verb + " DESTINATION", Short: short, Args: cobra.ExactArgs(1)}
-	rf := addRemoteFlags(cmd, true)
+	rf := addRemoteFlags(cmd, auth.RoleAdmin, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := rf.client()
 		if err != nil {
@@ -437,7 +438,7 @@ func healthCmd() *cobra.Command {
 		Short: "Show each destination's circuit breaker, pause switch and recent counts",
 		Args:  cobra.NoArgs,
 	}
-	rf := addRemoteFlags(cmd, true)
+	rf := addRemoteFlags(cmd, auth.RoleAdmin, true)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := rf.client()
 		if err != nil {

@@ -13,13 +13,15 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-health/switchboard/hub/apiclient"
+	"github.com/switchboard-health/switchboard/hub/auth"
 )
 
 func auditCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",
 		Short: "Read a hub's transfer log through its audit API (role auditor)",
-		Long: "Every command here calls the hub's /audit API with an auditor token (--token or SWITCHBOARD_TOKEN),\n" +
+		Long: "Every command here calls the hub's /audit API with an auditor token (--token, SWITCHBOARD_TOKEN or\n" +
+			"SWITCHBOARD_AUDITOR_TOKEN, which var/dev.env sets on a make-run hub),\n" +
 			"and every read is itself logged by the hub as an audit_read row.",
 	}
 	cmd.AddCommand(exportCmd(), verifyCmd(), tailCmd(), digestCmd())
@@ -72,7 +74,7 @@ func exportCmd() *cobra.Command {
 		Short: "Download matching transfer-log rows as NDJSON or CSV (streamed, any size)",
 		Args:  cobra.NoArgs,
 	}
-	rf := addRemoteFlags(cmd, false)
+	rf := addRemoteFlags(cmd, auth.RoleAuditor, false)
 	lf := addLogFilterFlags(cmd)
 	cmd.Flags().StringVar(&format, "format", "ndjson", "ndjson (one JSON row a line) or csv")
 	cmd.Flags().StringVar(&outPath, "out", "", "write to this file (complete or not at all) instead of stdout")
@@ -143,7 +145,7 @@ func verifyCmd() *cobra.Command {
 			"Exits 1 when the chain is broken.",
 		Args: cobra.NoArgs,
 	}
-	rf := addRemoteFlags(cmd, true)
+	rf := addRemoteFlags(cmd, auth.RoleAuditor, true)
 	cmd.Flags().StringVar(&cpPath, "checkpoint", "", `file holding {"seq","hash"} of a head seen before (created when missing)`)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		c, err := rf.client()
@@ -232,7 +234,7 @@ func tailCmd() *cobra.Command {
 			"those rows (audit_read of /audit/log by the same caller) are hidden unless --own-reads.",
 		Args: cobra.NoArgs,
 	}
-	rf := addRemoteFlags(cmd, true)
+	rf := addRemoteFlags(cmd, auth.RoleAuditor, true)
 	lf := addLogFilterFlags(cmd)
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep polling for new rows until interrupted")
 	cmd.Flags().DurationVar(&interval, "interval", 2*time.Second, "how often --follow polls")
@@ -445,7 +447,7 @@ func digestCmd() *cobra.Command {
 			"delivery rows whose payload had the same digest. The document is never stored or logged.",
 		Args: cobra.ExactArgs(1),
 	}
-	rf := addRemoteFlags(cmd, true)
+	rf := addRemoteFlags(cmd, auth.RoleAuditor, true)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := rf.client()
 		if err != nil {

@@ -22,22 +22,25 @@ import (
 	"github.com/switchboard-health/switchboard/hub/apiclient"
 )
 
-const defaultHubURL = "http://127.0.0.1:8080"
-
 // remoteFlags are the flags of every command that calls a hub's API.
 type remoteFlags struct {
 	url, token, output string
+	// role is the one the command's routes need (admin, auditor): its
+	// token variable is read when neither --token nor SWITCHBOARD_TOKEN is set.
+	role string
 	// output is false for commands whose output has one form (export).
 	hasOutput bool
 }
 
-// addRemoteFlags adds --url, --token and, with output, -o to cmd. The
-// environment is read when the command runs, not as the flags' defaults,
-// so that --help never prints a token.
-func addRemoteFlags(cmd *cobra.Command, output bool) *remoteFlags {
-	f := &remoteFlags{hasOutput: output}
-	cmd.Flags().StringVar(&f.url, "url", "", "the hub's address (env SWITCHBOARD_URL, default "+defaultHubURL+")")
-	cmd.Flags().StringVar(&f.token, "token", "", "an admin or auditor API token (env SWITCHBOARD_TOKEN; prefer the environment, a flag shows in ps)")
+// addRemoteFlags adds --url, --token and, with output, -o to cmd, whose
+// routes need role. The environment is read when the command runs, not as
+// the flags' defaults, so that --help never prints a token.
+func addRemoteFlags(cmd *cobra.Command, role string, output bool) *remoteFlags {
+	f := &remoteFlags{role: role, hasOutput: output}
+	cmd.Flags().StringVar(&f.url, "url", "", "the hub's address (env "+apiclient.EnvURL+", else http:// and "+apiclient.EnvAddr+
+		", default "+apiclient.DefaultURL+")")
+	cmd.Flags().StringVar(&f.token, "token", "", "an "+role+" API token (env "+apiclient.EnvToken+", else "+apiclient.RoleTokenEnv(role)+
+		"; prefer the environment, a flag shows in ps)")
 	if output {
 		cmd.Flags().StringVarP(&f.output, "output", "o", "table", "output format: table or json")
 	}
@@ -49,23 +52,20 @@ func (f *remoteFlags) client() (*apiclient.Client, error) {
 	if f.hasOutput && f.output != "table" && f.output != "json" {
 		return nil, fmt.Errorf("-o must be table or json")
 	}
-	u := f.url
+	u, from := f.url, "--url"
 	if u == "" {
-		u = os.Getenv("SWITCHBOARD_URL")
-	}
-	if u == "" {
-		u = defaultHubURL
+		u, from = apiclient.URLFromEnv(os.Getenv)
 	}
 	if !strings.HasPrefix(u, "http://") && !strings.HasPrefix(u, "https://") {
-		return nil, fmt.Errorf("--url must start with http:// or https://")
+		return nil, fmt.Errorf("%s must start with http:// or https://", from)
 	}
-	tok := f.token
+	tok, tokFrom := strings.TrimSpace(f.token), "--token"
 	if tok == "" {
-		tok = os.Getenv("SWITCHBOARD_TOKEN")
+		tok, tokFrom = apiclient.TokenFromEnv(f.role, os.Getenv)
 	}
 	// No client timeout: an export may take long; the command's context
 	// (Ctrl-C) ends any request.
-	return &apiclient.Client{BaseURL: u, Token: strings.TrimSpace(tok), HTTP: &http.Client{}}, nil
+	return &apiclient.Client{BaseURL: u, Token: tok, TokenFrom: tokFrom, HTTP: &http.Client{}}, nil
 }
 
 func (f *remoteFlags) json() bool { return f.output == "json" }

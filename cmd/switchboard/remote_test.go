@@ -10,6 +10,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,6 +67,9 @@ func newFakeHub(t *testing.T) *fakeHub {
 	t.Cleanup(srv.Close)
 	t.Setenv("SWITCHBOARD_URL", srv.URL)
 	t.Setenv("SWITCHBOARD_TOKEN", testToken)
+	// The role tokens a developer's shell may hold (var/dev.env) stay out.
+	t.Setenv("SWITCHBOARD_ADMIN_TOKEN", "")
+	t.Setenv("SWITCHBOARD_AUDITOR_TOKEN", "")
 	return h
 }
 
@@ -294,18 +299,32 @@ func runCLITo(ctx context.Context, out, errOut io.Writer, stdin string, args ...
 	return root.ExecuteContext(ctx)
 }
 
+// Which token a command sends: --token, else SWITCHBOARD_TOKEN, else the
+// token of the role its routes need (SWITCHBOARD_ADMIN_TOKEN for admin,
+// SWITCHBOARD_AUDITOR_TOKEN for audit), as var/dev.env sets them.
 func TestRemoteTokenFromEnvSentAsBearer(t *testing.T) {
+	roles := map[string]string{"SWITCHBOARD_TOKEN": "", "SWITCHBOARD_ADMIN_TOKEN": testToken, "SWITCHBOARD_AUDITOR_TOKEN": forbiddenToken}
 	cases := []struct {
 		name   string
+		env    map[string]string
 		args   []string
 		bearer string
 	}{
-		{"env", []string{"admin", "health"}, "Bearer " + testToken},
-		{"flag wins over env", []string{"admin", "health", "--token", forbiddenToken}, "Bearer " + forbiddenToken},
+		{"env", nil, []string{"admin", "health"}, "Bearer " + testToken},
+		{"flag wins over env", nil, []string{"admin", "health", "--token", forbiddenToken}, "Bearer " + forbiddenToken},
+		{"admin commands send the admin's token", roles, []string{"admin", "health"}, "Bearer " + testToken},
+		{"audit commands send the auditor's token", map[string]string{"SWITCHBOARD_TOKEN": "",
+			"SWITCHBOARD_ADMIN_TOKEN": forbiddenToken, "SWITCHBOARD_AUDITOR_TOKEN": testToken}, []string{"audit", "verify"}, "Bearer " + testToken},
+		{"SWITCHBOARD_TOKEN wins over the role's", map[string]string{"SWITCHBOARD_TOKEN": testToken,
+			"SWITCHBOARD_AUDITOR_TOKEN": forbiddenToken}, []string{"audit", "export"}, "Bearer " + testToken},
+		{"flag wins over the role's", roles, []string{"admin", "health", "--token", forbiddenToken}, "Bearer " + forbiddenToken},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			h := newFakeHub(t)
+			for k, v := range c.env {
+				t.Setenv(k, v)
+			}
 			out, errOut, _ := runCLI(t.Context(), t, "", c.args...)
 			if len(h.auths) != 1 || h.auths[0] != c.bearer {
 				t.Fatalf("Authorization headers %q, want [%q]", h.auths, c.bearer)
@@ -324,7 +343,7 @@ func TestRemoteErrorsAreReadable(t *testing.T) {
 		want        []string
 	}{
 		{"no token", "", []string{"admin", "failures"}, []string{"401 unauthorized", "a bearer token is required", "--token", "SWITCHBOARD_TOKEN"}},
-		{"wrong role", forbiddenToken, []string{"audit", "verify"}, []string{"403 forbidden: this route needs the admin role"}},
+		{"wrong role", forbiddenToken, []string{"audit", "verify"}, []string{"403 forbidden: this route needs the admin role (token from SWITCHBOARD_TOKEN)"}},
 		{"purged payload", testToken, []string{"admin", "replay", "purged:0:hubspot"}, []string{"replay purged:0:hubspot: 410 gone: the payload was purged"}},
 		{"unknown failure", testToken, []string{"admin", "show", "nope:0:x"}, []string{"404 not found: no such delivery"}},
 	}
@@ -342,6 +361,28 @@ func TestRemoteErrorsAreReadable(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// Without SWITCHBOARD_URL the CLI finds the hub at SWITCHBOARD_ADDR, the
+// listen address serve reads (a wildcard host is reached on loopback).
+func TestRemoteURLFromAddr(t *testing.T) {
+	h := newFakeHub(t)
+	u, err := url.Parse(os.Getenv("SWITCHBOARD_URL"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("SWITCHBOARD_URL", "")
+	t.Setenv("SWITCHBOARD_ADDR", "0.0.0.0:"+u.Port())
+	if _, _, err := runCLI(t.Context(), t, "", "admin", "health"); err != nil {
+		t.Fatal(err)
+	}
+	if h.count("GET /admin/health") != 1 {
+		t.Fatalf("the hub at SWITCHBOARD_ADDR got %v", h.requests)
+	}
+	t.Setenv("SWITCHBOARD_URL", "127.0.0.1:"+u.Port())
+	if _, _, err := runCLI(t.Context(), t, "", "admin", "health"); err == nil || !strings.Contains(err.Error(), "SWITCHBOARD_URL must start with http") {
+		t.Fatalf("a SWITCHBOARD_URL without a scheme: %v", err)
 	}
 }
 

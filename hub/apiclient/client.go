@@ -31,7 +31,11 @@ type Client struct {
 	// Token is sent as "Authorization: Bearer <Token>" when set: an API
 	// client token (sb_<id>_<secret>) or a JWT from the hub's OIDC issuer.
 	Token string
-	HTTP  *http.Client
+	// TokenFrom says where Token came from ("--token", SWITCHBOARD_TOKEN,
+	// SWITCHBOARD_AUDITOR_TOKEN, ...); a 401 or 403 names it, since the
+	// usual cause is the token of another role.
+	TokenFrom string
+	HTTP      *http.Client
 }
 
 // Principal is the caller as the hub sees it (GET /auth/whoami).
@@ -83,7 +87,9 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 	}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		defer res.Body.Close()
-		return nil, readError(res)
+		e := readError(res)
+		e.TokenFrom = c.TokenFrom
+		return nil, e
 	}
 	return res, nil
 }

@@ -150,25 +150,33 @@ func TestErrors(t *testing.T) {
 		status  int
 		issues  int
 		noLeaks []string
+		// from is the client's TokenFrom.
+		from string
 	}{
-		{"401", oo(401, outcome.Issue{Code: "login", Diagnostics: "the token is not valid"}), "401 unauthorized: the token is not valid (pass a token with --token or set SWITCHBOARD_TOKEN)", 401, 1, nil},
-		{"403", oo(403, outcome.Issue{Code: "forbidden", Diagnostics: "this route needs the admin role"}), "403 forbidden: this route needs the admin role", 403, 1, nil},
+		{"401", oo(401, outcome.Issue{Code: "login", Diagnostics: "the token is not valid"}),
+			"401 unauthorized: the token is not valid (pass --token, or set SWITCHBOARD_TOKEN or the role's SWITCHBOARD_ADMIN_TOKEN / SWITCHBOARD_AUDITOR_TOKEN: `source var/dev.env` on a make-run hub)", 401, 1, nil, ""},
+		{"401 names the token's variable", oo(401, outcome.Issue{Code: "login", Diagnostics: "the token is not valid"}),
+			"401 unauthorized: the token is not valid (token from SWITCHBOARD_ADMIN_TOKEN)", 401, 1, nil, "SWITCHBOARD_ADMIN_TOKEN"},
+		{"403", oo(403, outcome.Issue{Code: "forbidden", Diagnostics: "this route needs the admin role"}), "403 forbidden: this route needs the admin role", 403, 1, nil, ""},
+		{"403 names the token's variable", oo(403, outcome.Issue{Code: "forbidden", Diagnostics: "this route needs the auditor role"}),
+			"403 forbidden: this route needs the auditor role (token from SWITCHBOARD_TOKEN)", 403, 1, nil, "SWITCHBOARD_TOKEN"},
 		{"410", oo(410, outcome.Issue{Code: "not-found", Diagnostics: "the payload was purged after the replay window; the source must send it again"}),
-			"410 gone: the payload was purged after the replay window; the source must send it again", 410, 1, nil},
+			"410 gone: the payload was purged after the replay window; the source must send it again", 410, 1, nil, "--token"},
 		{"two issues with expressions", oo(400, outcome.Issue{Code: "value", Expression: "since", Diagnostics: "want an RFC 3339 time"}, outcome.Issue{Code: "value", Expression: "limit", Diagnostics: "too big"}),
-			"400 bad request: since: want an RFC 3339 time; limit: too big", 400, 2, nil},
+			"400 bad request: since: want an RFC 3339 time; limit: too big", 400, 2, nil, ""},
 		{"not an OperationOutcome", func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(502)
 			io.WriteString(w, "<html>upstream sb_cl_0123456789abcdef_secret down</html>")
-		}, "502 bad gateway", 502, 0, []string{"html", "secret"}},
+		}, "502 bad gateway", 502, 0, []string{"html", "secret"}, ""},
 		{"echo's route not found", func(w http.ResponseWriter, _ *http.Request) {
 			w.WriteHeader(404)
 			io.WriteString(w, `{"message":"Not Found"}`)
-		}, "404 not found", 404, 0, nil},
+		}, "404 not found", 404, 0, nil, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cl, _ := serve(t, c.h)
+			cl.TokenFrom = c.from
 			_, err := cl.Health(t.Context())
 			var ae *APIError
 			if !errors.As(err, &ae) {
@@ -265,5 +273,50 @@ func TestBulkRequestJSON(t *testing.T) {
 	// Whole seconds: the hub parses RFC 3339.
 	if want := `{"filter":{"destination":"d","since":"2026-01-02T03:04:05Z"},"dry_run":false}`; string(b) != want {
 		t.Errorf("%s\nwant %s", b, want)
+	}
+}
+
+func TestFromEnv(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	urls := []struct {
+		name       string
+		getenv     func(string) string
+		want, from string
+	}{
+		{"nothing set", env(), "http://127.0.0.1:8080", ""},
+		{"the URL", env("SWITCHBOARD_URL", "https://hub.example", "SWITCHBOARD_ADDR", "127.0.0.1:9000"), "https://hub.example", "SWITCHBOARD_URL"},
+		{"the listen address", env("SWITCHBOARD_ADDR", "127.0.0.1:18080"), "http://127.0.0.1:18080", "SWITCHBOARD_ADDR"},
+		{"a port only", env("SWITCHBOARD_ADDR", ":8081"), "http://127.0.0.1:8081", "SWITCHBOARD_ADDR"},
+		{"every IPv4 address", env("SWITCHBOARD_ADDR", "0.0.0.0:8082"), "http://127.0.0.1:8082", "SWITCHBOARD_ADDR"},
+		{"every IPv6 address", env("SWITCHBOARD_ADDR", "[::]:8083"), "http://[::1]:8083", "SWITCHBOARD_ADDR"},
+	}
+	for _, c := range urls {
+		if got, from := URLFromEnv(c.getenv); got != c.want || from != c.from {
+			t.Errorf("%s: URLFromEnv = %q from %q, want %q from %q", c.name, got, from, c.want, c.from)
+		}
+	}
+
+	roles := env("SWITCHBOARD_ADMIN_TOKEN", "sb_admin", "SWITCHBOARD_AUDITOR_TOKEN", "sb_auditor", "SWITCHBOARD_APP_TOKEN", "sb_app")
+	tokens := []struct {
+		name, role string
+		getenv     func(string) string
+		want, from string
+	}{
+		{"admin", "admin", roles, "sb_admin", "SWITCHBOARD_ADMIN_TOKEN"},
+		{"auditor", "auditor", roles, "sb_auditor", "SWITCHBOARD_AUDITOR_TOKEN"},
+		{"SWITCHBOARD_TOKEN wins", "auditor", env("SWITCHBOARD_TOKEN", "sb_one", "SWITCHBOARD_AUDITOR_TOKEN", "sb_auditor"), "sb_one", "SWITCHBOARD_TOKEN"},
+		{"not the other role's", "auditor", env("SWITCHBOARD_ADMIN_TOKEN", "sb_admin"), "", ""},
+		{"none", "admin", env(), "", ""},
+	}
+	for _, c := range tokens {
+		if got, from := TokenFromEnv(c.role, c.getenv); got != c.want || from != c.from {
+			t.Errorf("%s: TokenFromEnv(%q) = %q from %q, want %q from %q", c.name, c.role, got, from, c.want, c.from)
+		}
 	}
 }

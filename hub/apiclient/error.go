@@ -27,10 +27,14 @@ type Issue struct {
 type APIError struct {
 	Status int
 	Issues []Issue
+	// TokenFrom is the Client's TokenFrom: where the token sent came from.
+	TokenFrom string
 }
 
-// Error reads like "403 forbidden: the admin role is required". A 401
-// says how to give a token, since that is nearly always the fix.
+// Error reads like "403 forbidden: the admin role is required (token from
+// SWITCHBOARD_TOKEN)". A 401 without a token says how to give one, since
+// that is nearly always the fix; a 401 or 403 with one says where it came
+// from, since the usual cause is another role's token.
 func (e *APIError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%d %s", e.Status, strings.ToLower(http.StatusText(e.Status)))
@@ -50,8 +54,13 @@ func (e *APIError) Error() string {
 			b.WriteString(is.Code)
 		}
 	}
-	if e.Status == http.StatusUnauthorized {
-		b.WriteString(" (pass a token with --token or set SWITCHBOARD_TOKEN)")
+	switch {
+	case e.Status != http.StatusUnauthorized && e.Status != http.StatusForbidden:
+	case e.TokenFrom != "":
+		b.WriteString(" (token from " + e.TokenFrom + ")")
+	case e.Status == http.StatusUnauthorized:
+		b.WriteString(" (pass --token, or set " + EnvToken + " or the role's " + RoleTokenEnv("admin") + " / " +
+			RoleTokenEnv("auditor") + ": `source var/dev.env` on a make-run hub)")
 	}
 	return b.String()
 }

@@ -45,5 +45,5 @@ func ExampleClient_Failures() {
 	fmt.Println(err)
 	// Output:
 	// tr_1:0:hubspot validation 3 kept
-	// 401 unauthorized (pass a token with --token or set SWITCHBOARD_TOKEN)
+	// 401 unauthorized (pass --token, or set SWITCHBOARD_TOKEN or the role's SWITCHBOARD_ADMIN_TOKEN / SWITCHBOARD_AUDITOR_TOKEN: `source var/dev.env` on a make-run hub)
 }

@@ -252,6 +252,25 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	testenv.Screenshot(t, ctx, "console-log")
 
+	// A 1280 px wide window (a common laptop): the transfer log fits, its
+	// last column on screen and the table not scrolled sideways (its
+	// "Error class" column was cut off here).
+	b.Do("a 1280 px window", chromedp.EmulateViewport(1280, 800))
+	b.Do("the unfiltered log", chromedp.Click(chromedp.ID("log-reset")))
+	b.Until("the log", rowCount("log-row")+` === 30`)
+	testenv.Screenshot(t, ctx, "console-log-1280")
+	if got := b.Eval(`(() => {
+		const wrap = document.getElementById('log-table').closest('.table-wrap');
+		const heads = [...document.querySelectorAll('#log-table thead th')];
+		const view = Math.min(window.innerWidth, document.documentElement.clientWidth, wrap.getBoundingClientRect().right);
+		const out = heads.filter(h => h.getBoundingClientRect().right > view + 0.5).map(h => h.textContent);
+		if (wrap.scrollWidth > wrap.clientWidth + 1) out.push('scrolls sideways by ' + (wrap.scrollWidth - wrap.clientWidth) + ' px');
+		if (window.innerWidth !== 1280) out.push('window ' + window.innerWidth + ' px wide');
+		return out.join('; ');
+	})()`); got != "" {
+		t.Fatalf("at 1280 px the transfer log does not fit: %s", got)
+	}
+
 	if p := problems(); len(p) > 0 {
 		t.Fatalf("the page reported errors:\n%s", strings.Join(p, "\n"))
 	}

@@ -123,7 +123,11 @@ func newFakeHub() *fakeHub {
 		case 1:
 			r.Event, r.Outcome, r.HTTPStatus, r.Attempt, r.LatencyMS = "delivery_attempt", "delivered", 201, 1, 120
 		case 2:
-			r.Event, r.Outcome, r.HTTPStatus, r.Attempt, r.LatencyMS, r.ErrorClass = "delivery_attempt", "failed", 422, 1, 95, "http_4xx"
+			r.Event, r.Outcome, r.HTTPStatus, r.Attempt, r.LatencyMS, r.ErrorClass = "delivery_attempt", "failed", 422, 1, 95, "breaker_open"
+		}
+		if i == 0 {
+			// The widest values a hub writes: the layout must hold them.
+			r.ResourceType, r.Source, r.Actor = "QuestionnaireResponse", "scheduling", "oidc:3f2b9c4e-8a1d-4f6b-9c2e-7d5a1b0e4c9f"
 		}
 		h.rows = append(h.rows, r)
 	}

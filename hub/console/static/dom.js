@@ -35,6 +35,17 @@ export function dash(value) {
   return value === undefined || value === null || value === '' ? '\u2014' : String(value);
 }
 
+/**
+ * breakable shows an identifier (delivery_attempt, QuestionnaireResponse,
+ * oidc:3f2b9c4e-8a1d-…) so that a narrow table cell can wrap it at its
+ * joints, after _ - : / . and before a capital that follows a lower-case
+ * letter, instead of widening the table: nodes for el(), text and <wbr>.
+ */
+export function breakable(value) {
+  const parts = dash(value).split(/(?<=[_\-:/.])|(?<=[a-z])(?=[A-Z])/);
+  return parts.flatMap((part, i) => (i === 0 ? [part] : [el('wbr'), part]));
+}
+
 /** fmtTime shows an RFC 3339 time as "YYYY-MM-DD HH:MM:SSZ" (UTC). */
 export function fmtTime(value) {
   if (!value) return '\u2014';

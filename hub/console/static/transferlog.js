@@ -1,7 +1,7 @@
 // Transfer log (auditors): filter, page, export and verify the hash chain.
 
 import { api, download } from './api.js';
-import { $, el, clear, dash, fmtTime, fmtBytes, toRFC3339, plural } from './dom.js';
+import { $, el, clear, dash, breakable, fmtTime, fmtBytes, toRFC3339, plural } from './dom.js';
 
 const PAGE_SIZE = 100;
 const TEXT_FILTERS = [
@@ -87,31 +87,39 @@ function row(r) {
   const digest = r.payload_digest || '';
   return el('tr', { 'data-testid': 'log-row', 'data-seq': r.seq, class: r.outcome === 'failed' ? 'row-failed' : null },
     el('td', { class: 'num mono' }, dash(r.seq)),
-    el('td', { class: 'nowrap', title: r.at }, fmtTime(r.at)),
-    el('td', {}, dash(r.event)),
+    el('td', { title: r.at }, ...stacked(fmtTime(r.at))),
+    el('td', {}, breakable(r.event)),
     el('td', {}, dash(r.direction)),
-    el('td', {}, dash(r.source)),
-    el('td', {}, dash(r.destination)),
-    el('td', {}, dash(r.resource_type)),
-    el('td', {}, dash(r.interaction)),
+    el('td', {}, breakable(r.source)),
+    el('td', {}, breakable(r.destination)),
+    el('td', {}, breakable(r.resource_type)),
+    el('td', {}, breakable(r.interaction)),
     el('td', {}, r.outcome ? el('span', { class: `badge outcome-${outcomeClass(r.outcome)}` }, r.outcome) : '\u2014'),
     el('td', { class: 'num' }, dash(r.http_status)),
     el('td', { class: 'num' }, dash(r.attempt)),
     el('td', { class: 'num nowrap' }, r.latency_ms === undefined ? '\u2014' : `${r.latency_ms} ms`),
-    el('td', {}, dash(r.error_class)),
-    el('td', {}, dash(r.actor)),
+    el('td', {}, breakable(r.error_class)),
+    el('td', {}, breakable(r.actor)),
     el('td', { class: 'mono', title: digest || null }, digest ? `${shortDigest(digest)}\u2026` : '\u2014'),
   );
+}
+
+// stacked shows "2026-11-20 09:00:00Z" as the date and the clock, each
+// whole: on one line where the table has room, the clock under the date
+// where it has not.
+function stacked(time) {
+  const [date, clock] = time.split(' ');
+  return clock === undefined ? [time] : [el('span', { class: 'nowrap' }, date), ' ', el('span', { class: 'nowrap' }, clock)];
 }
 
 function outcomeClass(outcome) {
   return ['delivered', 'retrying', 'failed', 'skipped'].includes(outcome) ? outcome : 'other';
 }
 
-// "sha256:0123abcd..." -> "0123abcd01"; enough to compare by eye, and the
+// "sha256:0123abcd..." -> "0123abcd"; enough to compare by eye, and the
 // cell's title holds the whole digest.
 function shortDigest(d) {
-  return d.slice(d.indexOf(':') + 1).slice(0, 10);
+  return d.slice(d.indexOf(':') + 1).slice(0, 8);
 }
 
 async function exportRows(format) {

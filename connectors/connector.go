@@ -14,7 +14,6 @@ package connectors
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -141,33 +140,6 @@ type Connector interface {
 	Deliverer
 	// Type is the registered connector type, e.g. "stripe".
 	Type() string
-}
-
-// SearchQuery is a FHIR search the hub routes to a connector (a
-// passthrough read: nothing is cached or logged).
-type SearchQuery struct {
-	// ResourceType is the FHIR type searched, e.g. "Slot".
-	ResourceType string
-	// Params are the FHIR search parameters as sent (_count included). They
-	// can hold PHI (patient=…): never log them.
-	Params url.Values
-	// Cursor is the vendor's opaque cursor from a previous page's Next; ""
-	// asks for the first page.
-	Cursor string
-}
-
-// SearchPage is one page of search results, mapped to FHIR.
-type SearchPage struct {
-	// Resources are FHIR R4 resources as JSON. PHI.
-	Resources []json.RawMessage
-	// Next is the opaque cursor of the next page, "" on the last one.
-	Next string
-}
-
-// Searcher is implemented by connectors that answer FHIR searches. Failures
-// are *Error, classified as for deliveries.
-type Searcher interface {
-	Search(ctx context.Context, q SearchQuery) (SearchPage, error)
 }
 
 // WebhookEvent is an inbound webhook whose signature verified. Body holds

@@ -68,6 +68,11 @@ func TestSearch(t *testing.T) {
 			string(list), 200, "/v2/bookings",
 			url.Values{"attendeeEmail": {"sam@example.org"}, "take": {"3"}, "skip": {"3"}}, "2024-08-13",
 			3, `"value":"bkPending1"`, false},
+		{"bookings of an attendee in a start window: both filters applied", connectors.SearchQuery{ResourceType: "Appointment",
+			Params: url.Values{"patient.email": {"sam@example.org"}, "date": {"ge2030-04-01", "lt2030-04-15"}}},
+			string(list), 200, "/v2/bookings",
+			url.Values{"attendeeEmail": {"sam@example.org"}, "afterStart": {"2030-04-01T00:00:00.000Z"}, "beforeEnd": {"2030-04-15T00:00:00.000Z"}, "take": {"20"}, "skip": {"0"}}, "2024-08-13",
+			3, `"value":"bkPending1"`, false},
 		{"bookings in a start window, every status, with lastUpdated", connectors.SearchQuery{ResourceType: "Appointment",
 			Params: url.Values{"date": {"ge2030-04-01T00:00:00Z", "lt2030-04-15"}, "_count": {"3"}}},
 			nextPage, 200, "/v2/bookings",
@@ -124,19 +129,31 @@ func TestSearchRefusals(t *testing.T) {
 	var rec recorder
 	c := mustBuild(t, rec.serve(t, func(w http.ResponseWriter, _ *http.Request) {}))
 	cases := []struct {
-		name string
-		q    connectors.SearchQuery
-		code string
+		name  string
+		q     connectors.SearchQuery
+		code  string
+		param string // the parameter a bad search names
 	}{
-		{"Patient is not searched here", connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{"name": {"x"}}}, "unsupported_resource"},
-		{"slots need an end", connectors.SearchQuery{ResourceType: "Slot", Params: url.Values{"start": {"2030-01-01"}}}, "unsupported_search"},
+		{"Patient is not searched here", connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{"name": {"x"}}}, "unsupported_resource", ""},
+		{"a parameter not declared for the type", connectors.SearchQuery{ResourceType: "Slot", Params: url.Values{"family": {"x"}}}, "bad_search", "family"},
+		{"slots need an end", connectors.SearchQuery{ResourceType: "Slot", Params: url.Values{"start": {"2030-01-01"}}}, "bad_search", "end"},
+		{"slots need a start", connectors.SearchQuery{ResourceType: "Slot", Params: url.Values{"end": {"2030-01-01"}}}, "bad_search", "start"},
+		{"one lower bound of a slot window", connectors.SearchQuery{ResourceType: "Slot", Params: url.Values{"start": {"ge2030-01-01", "ge2030-01-02"}, "end": {"2030-01-03"}}}, "bad_search", "start"},
+		{"a slot bound must be a date", connectors.SearchQuery{ResourceType: "Slot", Params: url.Values{"start": {"soon"}, "end": {"2030-01-03"}}}, "bad_search", "start"},
 		{"service-type of another system", connectors.SearchQuery{ResourceType: "Slot",
-			Params: url.Values{"start": {"2030-01-01"}, "end": {"2030-01-02"}, "service-type": {"http://snomed.info/sct|394814009"}}}, "unsupported_search"},
-		{"appointments need a uid or an email", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"date": {"2030-01-01"}}}, "unsupported_search"},
-		{"a window needs both bounds", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"date": {"ge2030-01-01"}}}, "unsupported_search"},
-		{"a window's bound must be a date", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"date": {"ge2030-01-01", "ltsoon"}}}, "unsupported_search"},
+			Params: url.Values{"start": {"2030-01-01"}, "end": {"2030-01-02"}, "service-type": {"http://snomed.info/sct|394814009"}}}, "bad_search", "service-type"},
+		{"appointments need a uid, an email or a window", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"_count": {"5"}}}, "bad_search", ""},
+		{"a window needs prefixes", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"date": {"2030-01-01"}}}, "bad_search", "date"},
+		{"a window needs both bounds", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"date": {"ge2030-01-01"}}}, "bad_search", "date"},
+		{"a window has one bound of each", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"date": {"ge2030-01-01", "gt2030-01-02", "lt2030-02-01"}}}, "bad_search", "date"},
+		{"a window's bound must be a date", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"date": {"ge2030-01-01", "ltsoon"}}}, "bad_search", "date"},
+		{"identifier is searched alone", connectors.SearchQuery{ResourceType: "Appointment",
+			Params: url.Values{"identifier": {"bk1"}, "patient.email": {"a@x.example"}}}, "bad_search", "patient.email"},
+		{"one email", connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{"patient.email": {"a@x.example", "b@x.example"}}}, "bad_search", "patient.email"},
+		{"patient.email or attendee-email", connectors.SearchQuery{ResourceType: "Appointment",
+			Params: url.Values{"patient.email": {"a@x.example"}, "attendee-email": {"a@x.example"}}}, "bad_search", "attendee-email"},
 		{"a cursor not ours", connectors.SearchQuery{ResourceType: "Appointment",
-			Params: url.Values{"patient.email": {"a@x.example"}}, Cursor: "Zm9v"}, "unsupported_search"},
+			Params: url.Values{"patient.email": {"a@x.example"}}, Cursor: "Zm9v"}, "cursor", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,7 +162,11 @@ func TestSearchRefusals(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Class != connectors.Permanent || ce.Code != tc.code {
 				t.Fatalf("%v, want %s", err, tc.code)
 			}
-			if strings.Contains(err.Error(), "a@x.example") {
+			var bad *connectors.SearchParamError
+			if errors.As(err, &bad) != (tc.code == "bad_search") || (bad != nil && bad.Param != tc.param) {
+				t.Fatalf("%v: want a bad search naming %q", err, tc.param)
+			}
+			if strings.Contains(err.Error(), "a@x.example") || strings.Contains(err.Error(), "soon") {
 				t.Fatalf("the error holds the search: %v", err)
 			}
 		})

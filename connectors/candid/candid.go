@@ -51,6 +51,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -233,23 +234,47 @@ func (c *Connector) existing(ctx context.Context, createBody []byte) (connectors
 	return connectors.Result{Status: resp.Status, VendorID: page.Items[0].EncounterID}, nil
 }
 
-// Search implements connectors.Searcher: ClaimResponse?identifier=<encounter id>.
+// claimResponseParams are the search parameters the connector translates
+// (connectors.SearchDeclarer): a ClaimResponse by the Candid encounter id.
+var claimResponseParams = []connectors.SearchParam{{Name: "identifier", Type: "token"}}
+
+// SearchParams implements connectors.SearchDeclarer.
+func (c *Connector) SearchParams(_ context.Context, resourceType string) ([]connectors.SearchParam, error) {
+	if resourceType != "ClaimResponse" {
+		return nil, nil
+	}
+	return slices.Clone(claimResponseParams), nil
+}
+
+// StatesApplied implements connectors.SearchDeclarer: the connector applies
+// what it declares.
+func (c *Connector) StatesApplied() bool { return false }
+
+// Search implements connectors.Searcher: ClaimResponse?identifier=<encounter
+// id> (one value; [https://switchboard.health/id/candid-encounter|]id). Any
+// other parameter but _count is a BadSearch: it would not be applied.
 func (c *Connector) Search(ctx context.Context, q connectors.SearchQuery) (connectors.SearchPage, error) {
 	if q.ResourceType != "ClaimResponse" {
 		return connectors.SearchPage{}, connectors.PermanentError("unsupported_resource",
 			fmt.Errorf("candid searches ClaimResponse, not %s", q.ResourceType))
 	}
+	for name := range q.Params {
+		if name != connectors.CountParam && !connectors.Declared(claimResponseParams, name) {
+			return connectors.SearchPage{}, connectors.BadSearch(name, "Candid does not search ClaimResponse by this parameter")
+		}
+	}
+	if len(q.Params["identifier"]) > 1 {
+		return connectors.SearchPage{}, connectors.BadSearch("identifier", "Candid takes one encounter id")
+	}
 	id := q.Params.Get("identifier")
 	if sys, v, ok := strings.Cut(id, "|"); ok {
 		if sys != "" && sys != mapping.SystemEncounter {
-			return connectors.SearchPage{}, connectors.PermanentError("unsupported_search",
-				fmt.Errorf("candid searches identifier system %s only", mapping.SystemEncounter))
+			return connectors.SearchPage{}, connectors.BadSearch("identifier", "Candid searches the identifier system "+mapping.SystemEncounter+" only")
 		}
 		id = v
 	}
 	if id == "" {
-		return connectors.SearchPage{}, connectors.PermanentError("unsupported_search",
-			errors.New("candid needs identifier=<encounter id>"))
+		return connectors.SearchPage{}, connectors.BadSearch("identifier", "Candid needs identifier=<encounter id>")
 	}
 	resp, err := c.call(ctx, outbound.Request{
 		Method: http.MethodGet, URL: c.base + "/api/encounters/v4/" + url.PathEscape(id),

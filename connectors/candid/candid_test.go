@@ -309,8 +309,26 @@ func TestSearchClaimResponse(t *testing.T) {
 	if err != nil || len(page.Resources) != 0 {
 		t.Errorf("unknown encounter: %v %d, want an empty page", err, len(page.Resources))
 	}
-	if _, err := c.Search(context.Background(), connectors.SearchQuery{ResourceType: "ClaimResponse", Params: url.Values{"identifier": {"http://other|x"}}}); connectors.ClassOf(err) != connectors.Permanent {
-		t.Errorf("foreign identifier system: %v, want permanent", err)
+	// What Candid cannot apply is the client's bad search, naming the
+	// parameter; nothing is sent.
+	calls := len(f.calls)
+	for _, tc := range []struct {
+		params url.Values
+		param  string
+	}{
+		{url.Values{"identifier": {"http://other|x"}}, "identifier"},
+		{url.Values{"identifier": {"a", "b"}}, "identifier"},
+		{url.Values{"identifier": {"a"}, "patient": {"Patient/1"}}, "patient"},
+		{url.Values{}, "identifier"},
+	} {
+		_, err := c.Search(context.Background(), connectors.SearchQuery{ResourceType: "ClaimResponse", Params: tc.params})
+		var bad *connectors.SearchParamError
+		if connectors.ClassOf(err) != connectors.Permanent || !errors.As(err, &bad) || bad.Param != tc.param {
+			t.Errorf("%v: %v, want a bad search naming %s", tc.params, err, tc.param)
+		}
+	}
+	if len(f.calls) != calls {
+		t.Errorf("%d calls to Candid for refused searches", len(f.calls)-calls)
 	}
 }
 

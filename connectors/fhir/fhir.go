@@ -68,6 +68,7 @@ type Connector struct {
 	token     string
 	client    *outbound.Client
 	pollTypes []string
+	caps      capabilities // the server's search parameters (search.go)
 }
 
 // New builds the connector and validates its configuration.
@@ -212,47 +213,4 @@ func vendorID(resp *outbound.Response) string {
 	var r struct{ ID string }
 	_ = json.Unmarshal(resp.Body, &r)
 	return r.ID
-}
-
-// Search implements connectors.Searcher: GET {base}/{Type}?{params}, then
-// the server's own next links (the cursor is the next URL, accepted only
-// under this connector's base, see underBase). Entries of the searchset become the page's
-// resources. Nothing is kept.
-func (c *Connector) Search(ctx context.Context, q connectors.SearchQuery) (connectors.SearchPage, error) {
-	u := c.base + "/" + q.ResourceType
-	if len(q.Params) > 0 {
-		u += "?" + q.Params.Encode()
-	}
-	if q.Cursor != "" {
-		if !c.underBase(q.Cursor) {
-			return connectors.SearchPage{}, connectors.PermanentError("cursor", errors.New("the next link is not under the server's base"))
-		}
-		u = q.Cursor
-	}
-	resp, err := c.client.Do(ctx, outbound.Request{Method: http.MethodGet, URL: u, PathTemplate: "/" + q.ResourceType, Header: c.header()})
-	if err != nil {
-		return connectors.SearchPage{}, err
-	}
-	var b struct {
-		ResourceType string `json:"resourceType"`
-		Link         []struct{ Relation, URL string }
-		Entry        []struct {
-			Resource json.RawMessage `json:"resource"`
-		} `json:"entry"`
-	}
-	if err := json.Unmarshal(resp.Body, &b); err != nil || b.ResourceType != "Bundle" {
-		return connectors.SearchPage{}, connectors.PermanentError("not_a_bundle", errors.New("the search answer is not a FHIR Bundle"))
-	}
-	var page connectors.SearchPage
-	for _, e := range b.Entry {
-		if len(e.Resource) > 0 {
-			page.Resources = append(page.Resources, e.Resource)
-		}
-	}
-	for _, l := range b.Link {
-		if l.Relation == "next" {
-			page.Next = l.URL
-		}
-	}
-	return page, nil
 }

@@ -160,7 +160,7 @@ func (c *Connector) findByIdentifier(ctx context.Context, typ, match string) (st
 	if match == "" {
 		return "", connectors.PermanentError("no_match", errors.New("an update without an id needs an identifier to find the record"))
 	}
-	page, err := c.Search(ctx, connectors.SearchQuery{ResourceType: typ, Params: url.Values{"identifier": {match}}})
+	page, err := c.lookup(ctx, connectors.SearchQuery{ResourceType: typ, Params: url.Values{"identifier": {match}}})
 	if err != nil {
 		return "", err
 	}

@@ -45,7 +45,7 @@ func (c *Connector) resolveLogical(ctx context.Context, resource []byte) ([]byte
 		if typ == "" {
 			typ = "Patient"
 		}
-		page, err := c.Search(ctx, connectors.SearchQuery{ResourceType: typ, Params: url.Values{"identifier": {id.System + "|" + id.Value}}})
+		page, err := c.lookup(ctx, connectors.SearchQuery{ResourceType: typ, Params: url.Values{"identifier": {id.System + "|" + id.Value}}})
 		if err != nil {
 			return nil, err
 		}

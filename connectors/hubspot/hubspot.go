@@ -46,6 +46,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -193,34 +194,49 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 	return connectors.Result{Status: resp.Status, VendorID: out.Results[0].ID}, nil
 }
 
-// Search implements connectors.Searcher: Patient?email=… (and _count, at
-// most 100, HubSpot's page limit).
+// patientParams are the search parameters the connector translates
+// (connectors.SearchDeclarer): a contact by email.
+var patientParams = []connectors.SearchParam{{Name: "email", Type: "token"}}
+
+// SearchParams implements connectors.SearchDeclarer.
+func (c *Connector) SearchParams(_ context.Context, resourceType string) ([]connectors.SearchParam, error) {
+	if resourceType != "Patient" {
+		return nil, nil
+	}
+	return slices.Clone(patientParams), nil
+}
+
+// StatesApplied implements connectors.SearchDeclarer: the connector applies
+// what it declares.
+func (c *Connector) StatesApplied() bool { return false }
+
+// Search implements connectors.Searcher: Patient?email=… (one value; and
+// _count, at most 100, HubSpot's page limit). Any other parameter is a
+// BadSearch: it would not be applied.
 func (c *Connector) Search(ctx context.Context, q connectors.SearchQuery) (connectors.SearchPage, error) {
 	if q.ResourceType != "Patient" {
 		return connectors.SearchPage{}, connectors.PermanentError("unsupported_resource",
 			fmt.Errorf("hubspot searches Patient, not %s", q.ResourceType))
 	}
 	limit := 10
-	for k := range q.Params {
-		switch k {
-		case "email":
-		case "_count":
-			n, err := strconv.Atoi(q.Params.Get(k))
-			if err != nil || n < 1 {
-				return connectors.SearchPage{}, connectors.PermanentError("bad_search_param",
-					errors.New("hubspot search: _count must be a positive integer"))
+	for k, vals := range q.Params {
+		switch {
+		case k == connectors.CountParam:
+			n, err := strconv.Atoi(vals[0])
+			if err != nil || n < 1 || len(vals) > 1 {
+				return connectors.SearchPage{}, connectors.BadSearch(k, "HubSpot takes a _count of 1 or more")
 			}
 			limit = min(n, 100)
-		default:
+		case !connectors.Declared(patientParams, k):
 			// A parameter's name is not PHI; its value may be.
-			return connectors.SearchPage{}, connectors.PermanentError("unsupported_search_param",
-				fmt.Errorf("hubspot searches Patient by email only, not %s", k))
+			return connectors.SearchPage{}, connectors.BadSearch(k, "HubSpot searches Patient by email only")
+		case len(vals) > 1:
+			return connectors.SearchPage{}, connectors.BadSearch(k, "HubSpot takes one email")
 		}
 	}
 	email := strings.TrimSpace(q.Params.Get("email"))
 	if email == "" {
-		return connectors.SearchPage{}, connectors.PermanentError("unsupported_search_param",
-			errors.New("hubspot searches Patient by email: the email parameter is required"))
+		return connectors.SearchPage{}, connectors.BadSearch("email", "HubSpot searches Patient by email: the email parameter is required")
 	}
 	body, _ := json.Marshal(mapping.SearchByEmail(email, q.Cursor, limit))
 	resp, err := c.do(ctx, outbound.Request{

@@ -348,19 +348,26 @@ func TestSearchRejects(t *testing.T) {
 	f := newFake(t, reply(200, `{"total":0,"results":[]}`))
 	conn := newConnector(t, "base_url: "+f.URL+"\n")
 	cases := []struct {
-		q    connectors.SearchQuery
-		code string
+		q     connectors.SearchQuery
+		code  string
+		param string // the parameter a bad search names
 	}{
-		{connectors.SearchQuery{ResourceType: "Slot", Params: url.Values{"email": {"a@x"}}}, "unsupported_resource"},
-		{connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{"name": {"Zzname"}}}, "unsupported_search_param"},
-		{connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{}}, "unsupported_search_param"},
-		{connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{"email": {"a@x"}, "_count": {"x"}}}, "bad_search_param"},
+		{connectors.SearchQuery{ResourceType: "Slot", Params: url.Values{"email": {"a@x"}}}, "unsupported_resource", ""},
+		{connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{"name": {"Zzname"}}}, "bad_search", "name"},
+		{connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{}}, "bad_search", "email"},
+		{connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{"email": {"Zz1@x", "Zz2@x"}}}, "bad_search", "email"},
+		{connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{"email": {"a@x"}, "_count": {"x"}}}, "bad_search", "_count"},
+		{connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{"email": {"a@x"}, "_count": {"0"}}}, "bad_search", "_count"},
 	}
 	for _, c := range cases {
 		_, err := conn.Search(context.Background(), c.q)
 		var ce *connectors.Error
 		if !errors.As(err, &ce) || ce.Class != connectors.Permanent || ce.Code != c.code || strings.Contains(err.Error(), "Zz") {
 			t.Errorf("%+v: %v, want permanent %s", c.q, err, c.code)
+		}
+		var bad *connectors.SearchParamError
+		if errors.As(err, &bad) != (c.code == "bad_search") || (bad != nil && bad.Param != c.param) {
+			t.Errorf("%+v: %v, want a bad search naming %q", c.q, err, c.param)
 		}
 	}
 	if n := len(f.requests()); n != 0 {

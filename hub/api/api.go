@@ -59,7 +59,9 @@ type Server struct {
 	// Version is reported in the CapabilityStatement.
 	Version string
 	// Searchers answer passthrough reads, by destination name (the routing
-	// file's `reads:` names which one serves a resource type).
+	// file's `reads:` names which one serves a resource type). What each
+	// applies comes from connectors.SearchDeclarer (handling.go); a
+	// Searcher that declares nothing is sent no parameters.
 	Searchers map[string]connectors.Searcher
 	// Keys seal search paging cursors; needed when Searchers is set.
 	Keys *seal.Keyring

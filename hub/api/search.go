@@ -34,13 +34,22 @@ const (
 	cursorTTL          = time.Hour
 )
 
-// searchCursor is the paging state sealed into a next link.
+// searchCursor is the paging state sealed into a next link. It keeps the
+// first page's truth: the parameters sent to the connector (after a lenient
+// search left out what the source does not apply) and those the first page's
+// self link stated, so a later page neither sends a parameter again nor
+// claims one the first page did not.
 type searchCursor struct {
 	Params  url.Values `json:"p"`
+	Self    url.Values `json:"s,omitempty"`
 	Cursor  string     `json:"c"`
 	Expires int64      `json:"e"` // Unix seconds
 }
 
+// search answers a passthrough read. It never claims a filter the source
+// did not apply (see handling.go): under Prefer: handling=strict (the
+// default) such a parameter is a 400 that names it; under handling=lenient
+// the self link leaves it out.
 func (s *Server) search(c echo.Context) error {
 	typ := c.Param("type")
 	if !validation.IsResourceType(typ) {
@@ -54,17 +63,9 @@ func (s *Server) search(c echo.Context) error {
 		}
 		return fail(c, outcome.New(http.StatusNotFound, "not-supported", "", "this resource type is not routed"))
 	}
-
-	q := connectors.SearchQuery{ResourceType: typ, Params: c.QueryParams()}
-	if tok := q.Params.Get("_cursor"); tok != "" {
-		if len(q.Params) != 1 {
-			return fail(c, outcome.New(http.StatusBadRequest, "invalid", "_cursor", "a _cursor page takes no other search parameters"))
-		}
-		cur, err := s.openCursor(typ, tok)
-		if err != nil {
-			return fail(c, outcome.New(http.StatusBadRequest, "invalid", "_cursor", "the paging cursor is invalid or expired; search again"))
-		}
-		q.Params, q.Cursor = cur.Params, cur.Cursor
+	lenient, asked := handling(c.Request().Header)
+	if asked {
+		c.Response().Header().Set("Preference-Applied", preferenceApplied(lenient))
 	}
 
 	timeout := s.ReadTimeout
@@ -73,20 +74,71 @@ func (s *Server) search(c echo.Context) error {
 	}
 	ctx, cancel := context.WithTimeout(c.Request().Context(), timeout)
 	defer cancel()
+
+	q := connectors.SearchQuery{ResourceType: typ, Params: c.QueryParams()}
+	var self url.Values // what the self link states was applied
+	if toks, paging := q.Params["_cursor"]; paging {
+		rest := withoutParam(q.Params, "_cursor")
+		cur, err := s.openCursor(typ, toks[0])
+		if len(toks) != 1 || err != nil {
+			return fail(c, outcome.New(http.StatusBadRequest, "invalid", "_cursor", "the paging cursor is invalid or expired; search again"))
+		}
+		// A page's own self link repeats the parameters it states.
+		if len(rest) > 0 && !sameValues(rest, cur.Self) {
+			return fail(c, outcome.New(http.StatusBadRequest, "invalid", "_cursor", "a _cursor page takes no other search parameters"))
+		}
+		q.Params, q.Cursor, self = cur.Params, cur.Cursor, cur.Self
+	} else {
+		if oe := checkCount(q.Params); oe != nil {
+			return fail(c, oe)
+		}
+		if !statesApplied(searcher) {
+			// The connector applies exactly what it declares: send it
+			// nothing else.
+			undeclared, err := connectors.Unapplied(ctx, searcher, q, connectors.SearchPage{})
+			if err != nil {
+				return fail(c, readFailure(ctx, err))
+			}
+			if len(undeclared) > 0 && !lenient {
+				return fail(c, notApplied(typ, undeclared))
+			}
+			q.Params = withoutParam(q.Params, undeclared...)
+		}
+	}
+
 	page, err := searcher.Search(ctx, q)
 	if err != nil {
 		return fail(c, readFailure(ctx, err))
 	}
+	if q.Cursor == "" {
+		unapplied, err := connectors.Unapplied(ctx, searcher, q, page)
+		if err != nil {
+			return fail(c, readFailure(ctx, err))
+		}
+		if len(unapplied) > 0 && !lenient {
+			return fail(c, notApplied(typ, unapplied))
+		}
+		self = withoutParam(q.Params, append(unapplied, connectors.CountParam)...)
+		// _count is stated only as the source stated it: it may have
+		// lowered it, and a connector that does not say so is not quoted.
+		if n := page.Applied[connectors.CountParam]; len(n) > 0 && statesApplied(searcher) {
+			self[connectors.CountParam] = n
+		}
+	}
 
 	base := s.origin(c.Request()) + FHIRBase + "/" + typ
 	bundle := searchBundle{ResourceType: "Bundle", Type: "searchset"}
-	self := base
-	if len(q.Params) > 0 && q.Cursor == "" {
-		self += "?" + q.Params.Encode()
+	selfQuery := cloneValues(self)
+	if q.Cursor != "" {
+		selfQuery.Set("_cursor", c.QueryParam("_cursor"))
 	}
-	bundle.Link = append(bundle.Link, bundleLink{Relation: "self", URL: self})
+	selfURL := base
+	if len(selfQuery) > 0 {
+		selfURL += "?" + selfQuery.Encode()
+	}
+	bundle.Link = append(bundle.Link, bundleLink{Relation: "self", URL: selfURL})
 	if page.Next != "" {
-		tok, err := s.sealCursor(typ, searchCursor{Params: q.Params, Cursor: page.Next, Expires: time.Now().Add(cursorTTL).Unix()})
+		tok, err := s.sealCursor(typ, searchCursor{Params: q.Params, Self: self, Cursor: page.Next, Expires: time.Now().Add(cursorTTL).Unix()})
 		if err != nil {
 			return fmt.Errorf("api: seal search cursor: %w", err)
 		}
@@ -125,12 +177,17 @@ type entrySearch struct {
 }
 
 // readFailure translates a connector's failure into an OperationOutcome:
-// 503 while the vendor's breaker is open, 504 on a timeout, 502 otherwise.
-// Only the PHI-free code of the connector's error is shown.
+// 400 naming the parameter when the client asked wrongly (BadSearch), 503
+// while the vendor's breaker is open, 504 on a timeout, 502 otherwise.
+// Only the PHI-free code of the connector's error is shown, and a bad
+// search's reason, which connectors write for the client.
 func readFailure(ctx context.Context, err error) *outcome.Error {
 	var ce *connectors.Error
 	errors.As(err, &ce)
+	var bad *connectors.SearchParamError
 	switch {
+	case errors.As(err, &bad):
+		return outcome.New(http.StatusBadRequest, "invalid", paramExpression(bad.Param), bad.Reason)
 	case ce != nil && ce.Class == connectors.BreakerOpen:
 		oe := outcome.New(http.StatusServiceUnavailable, "transient", "", "the source vendor is unavailable (circuit breaker open)")
 		return oe

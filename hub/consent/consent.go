@@ -28,7 +28,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
@@ -82,6 +84,9 @@ func (g *Gate) Allow(ctx context.Context, s *delivery.Subject) (bool, string, er
 			if err != nil {
 				return false, "", consentErr(err)
 			}
+			if err := g.applied(ctx, q, page); err != nil {
+				return false, "", err
+			}
 			for _, r := range page.Resources {
 				if d, ok := decide(r, g.Purpose, now); ok && (!latest.found || d.at.After(latest.at)) {
 					latest = d
@@ -113,10 +118,13 @@ func (g *Gate) patientIDs(ctx context.Context, s *delivery.Subject) ([]string, e
 		if ident.System == "" || ident.Value == "" {
 			continue
 		}
-		page, err := g.Source.Search(ctx, connectors.SearchQuery{ResourceType: "Patient",
-			Params: url.Values{"identifier": {ident.System + "|" + ident.Value}}})
+		q := connectors.SearchQuery{ResourceType: "Patient", Params: url.Values{"identifier": {ident.System + "|" + ident.Value}}}
+		page, err := g.Source.Search(ctx, q)
 		if err != nil {
 			return nil, consentErr(err)
+		}
+		if err := g.applied(ctx, q, page); err != nil {
+			return nil, err
 		}
 		var ids []string
 		for _, r := range page.Resources {
@@ -133,6 +141,25 @@ func (g *Gate) patientIDs(ctx context.Context, s *delivery.Subject) ([]string, e
 		return []string{s.ID}, nil
 	}
 	return nil, nil
+}
+
+// applied fails (retryable, like any lookup that could not be answered)
+// when the source did not apply every parameter of a first page: an EHR
+// that ignored patient= answers with every patient's Consents, and another
+// patient's permit would let this one's marketing through.
+func (g *Gate) applied(ctx context.Context, q connectors.SearchQuery, page connectors.SearchPage) error {
+	if q.Cursor != "" {
+		return nil // the first page was checked; the source's next link continues it
+	}
+	missing, err := connectors.Unapplied(ctx, g.Source, q, page)
+	if err == nil && len(missing) > 0 {
+		err = &connectors.Error{Class: connectors.Permanent, Code: "search_param_ignored",
+			Err: fmt.Errorf("the source did not apply %s to a %s search", strings.Join(missing, ", "), q.ResourceType)}
+	}
+	if err != nil {
+		return consentErr(err)
+	}
+	return nil
 }
 
 // consentErr keeps the source's classification but never lets a permanent

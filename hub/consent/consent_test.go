@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
@@ -124,5 +126,45 @@ func TestGateWaitsWhenTheEHRCannotAnswer(t *testing.T) {
 	var ce *connectors.Error
 	if !errors.As(err, &ce) || ce.Code[:len("consent_lookup")] != "consent_lookup" {
 		t.Fatalf("code: %v", err)
+	}
+}
+
+// TestGateRefusesAnAnswerThatIgnoredItsFilter: an EHR that ignores
+// Consent?patient= (here the sandbox behind a proxy that drops the
+// parameter, so its self link states none) answers with every patient's
+// Consents; another patient's permit must not let this one's marketing
+// through. The gate fails, retryably, as for any EHR that cannot answer.
+func TestGateRefusesAnAnswerThatIgnoredItsFilter(t *testing.T) {
+	sim := ehrsim.New(ehrsim.Options{})
+	direct := ehr(t, sim)
+	granted := create(t, direct, "Patient", `{"resourceType":"Patient","identifier":[{"system":"`+mrn+`","value":"granted"}]}`)
+	none := create(t, direct, "Patient", `{"resourceType":"Patient","identifier":[{"system":"`+mrn+`","value":"none"}]}`)
+	create(t, direct, "Consent", consentFor(granted, "active", "permit", "HMARKT", ""))
+
+	for _, dropped := range []string{"patient", "identifier"} {
+		t.Run("ignores "+dropped, func(t *testing.T) {
+			ignoring := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				q := r.URL.Query()
+				q.Del(dropped)
+				r.URL.RawQuery = q.Encode()
+				sim.ServeHTTP(w, r)
+			}))
+			t.Cleanup(ignoring.Close)
+			c, err := fhir.New(connectors.Params{Name: "ehr", Logger: slog.New(slog.DiscardHandler),
+				Decode: func(into any) error {
+					return yaml.Unmarshal([]byte(`{base_url: "`+ignoring.URL+`/fhir/R4", retry_max: -1}`), into)
+				},
+				Env: func(string) (string, bool) { return "", false }})
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := &consent.Gate{Purpose: "HMARKT", Source: c.(connectors.Searcher)}
+			ok, reason, err := g.Allow(context.Background(), &delivery.Subject{ID: none,
+				Identifiers: []delivery.Identifier{{System: mrn, Value: "none"}}})
+			var ce *connectors.Error
+			if ok || connectors.ClassOf(err) != connectors.Retryable || !errors.As(err, &ce) || !strings.Contains(ce.Code, "search_param_ignored") {
+				t.Fatalf("allowed=%v reason=%q err=%v: want a retryable search_param_ignored", ok, reason, err)
+			}
+		})
 	}
 }

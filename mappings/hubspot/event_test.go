@@ -150,15 +150,22 @@ func TestConsentEventsGoldenIsValidFHIR(t *testing.T) {
 }
 
 // ehr answers the consent gate's searches with one patient and the
-// Consents it holds now.
+// Consents it holds now, stating (as a FHIR server's self link does) that
+// it applied the search's parameters: the gate trusts nothing less.
 type ehr struct{ consents []json.RawMessage }
 
 func (e *ehr) Search(_ context.Context, q connectors.SearchQuery) (connectors.SearchPage, error) {
 	if q.ResourceType == "Patient" {
-		return connectors.SearchPage{Resources: []json.RawMessage{json.RawMessage(`{"resourceType":"Patient","id":"p1"}`)}}, nil
+		return connectors.SearchPage{Resources: []json.RawMessage{json.RawMessage(`{"resourceType":"Patient","id":"p1"}`)}, Applied: q.Params}, nil
 	}
-	return connectors.SearchPage{Resources: e.consents}, nil
+	return connectors.SearchPage{Resources: e.consents, Applied: q.Params}, nil
 }
+
+func (e *ehr) SearchParams(context.Context, string) ([]connectors.SearchParam, error) {
+	return nil, nil
+}
+
+func (e *ehr) StatesApplied() bool { return true }
 
 // The Consents mean to hub/consent's gate what the contact did: an
 // opt-out never lets marketing through, an opt-in does, and an opt-out

@@ -20,10 +20,16 @@
 //   - update (PUT /{type}/{id}) with upsert: 200 and a new version on an
 //     existing id, 201 on a new one; If-Match is honoured;
 //   - read, vread (GET /{type}/{id}[/_history/{v}]) and search
-//     (GET /{type}?identifier=&_lastUpdated=&_id=&patient=&_count=) answering
-//     a searchset Bundle sorted by lastUpdated then id, paged with next links
-//     (_sort=_lastUpdated asks for that order and is accepted; no other
-//     order is served);
+//     (GET /{type}?identifier=&_lastUpdated=&_id=&patient=&subject=&_count=)
+//     answering a searchset Bundle sorted by lastUpdated then id, paged with
+//     next links (_sort=_lastUpdated asks for that order and is accepted; no
+//     other order is served). patient and subject mean what FHIR R4 defines
+//     for the type (params.go): Appointment?patient= is a participant.actor
+//     that is a Patient, Consent?patient= Consent.patient, Coverage's the
+//     beneficiary; a type that defines no such parameter does not serve it.
+//     A parameter the sandbox does not serve is ignored, as real servers
+//     do, and the searchset's self link states only the parameters applied
+//     (under Prefer: handling=strict it is a 400 naming it instead);
 //   - for Appointment, the date parameter on Appointment.start, with the
 //     prefixes of _lastUpdated (eq, ge, gt, lt, le; eq when none) and its
 //     precision rules; two values form a range, as in

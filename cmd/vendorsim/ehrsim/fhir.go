@@ -309,11 +309,11 @@ func (s *Server) search(r *http.Request, typ string) *answer {
 	strict := strings.Contains(r.Header.Get("Prefer"), "handling=strict")
 	c, err := parseSearch(typ, r.URL.Query(), strict)
 	if err != nil {
-		a := outcome(http.StatusBadRequest, "not-supported", err.Error())
-		if err == errUnknownParam {
-			a = outcome(http.StatusBadRequest, "not-supported",
-				"a search parameter is not supported (identifier, _lastUpdated, _id, patient, subject, _count, _sort=_lastUpdated are, and date on Appointment)")
+		msg := err.Error()
+		if errors.Is(err, errUnknownParam) {
+			msg = "the search parameter is not supported on " + typ + " (GET /metadata lists those that are; _count, _page and _sort=_lastUpdated are too)"
 		}
+		a := outcomeAt(http.StatusBadRequest, "not-supported", paramOf(err), msg)
 		a.effect = EffectSearch
 		return a
 	}
@@ -400,7 +400,14 @@ func (s *Server) metadata(r *http.Request) *answer {
 	}
 	var res []resource
 	for _, t := range types {
-		params := []param{{"identifier", "token"}, {"_lastUpdated", "date"}, {"_id", "token"}, {"patient", "reference"}, {"subject", "reference"}}
+		// Exactly what criteria.add serves for the type (params.go).
+		params := []param{{"identifier", "token"}, {"_lastUpdated", "date"}, {"_id", "token"}}
+		if _, ok := patientPaths[t]; ok {
+			params = append(params, param{"patient", "reference"})
+		}
+		if hasSubject[t] {
+			params = append(params, param{"subject", "reference"})
+		}
 		if t == "Appointment" {
 			params = append(params, param{"date", "date"})
 		}
@@ -432,11 +439,27 @@ func (s *Server) metadata(r *http.Request) *answer {
 
 // outcome is an error answer: an OperationOutcome with one issue.
 func outcome(status int, code, diagnostics string) *answer {
-	body, _ := json.Marshal(map[string]any{
-		"resourceType": "OperationOutcome",
-		"issue":        []map[string]string{{"severity": "error", "code": code, "diagnostics": diagnostics}},
-	})
+	return outcomeAt(status, code, "", diagnostics)
+}
+
+// outcomeAt is outcome with the issue's expression (a search parameter's
+// name, as servers report it), "" for none.
+func outcomeAt(status int, code, expression, diagnostics string) *answer {
+	issue := map[string]any{"severity": "error", "code": code, "diagnostics": diagnostics}
+	if expression != "" {
+		issue["expression"] = []string{expression}
+	}
+	body, _ := json.Marshal(map[string]any{"resourceType": "OperationOutcome", "issue": []any{issue}})
 	return &answer{status: status, body: body, effect: EffectRejected}
+}
+
+// paramOf is the parameter a search failure names, "" for none.
+func paramOf(err error) string {
+	var se *searchError
+	if errors.As(err, &se) {
+		return se.param
+	}
+	return ""
 }
 
 func notAllowed(allow string) *answer {

@@ -113,7 +113,8 @@ type criteria struct {
 	idents   [][]identQuery
 	updated  []dateQuery
 	starts   []dateQuery // date= values (Appointment.start)
-	refs     [][]string  // patient= and subject= values
+	patients [][]string  // patient= values
+	subjects [][]string  // subject= values
 	count    int
 	cursor   *cursor
 	canon    url.Values // the parameters honoured, for the self and next links
@@ -142,20 +143,32 @@ func parseCursor(tok string) (*cursor, error) {
 }
 
 // parseSearch reads a search of typ. Unknown parameters are ignored unless
-// strict (Prefer: handling=strict), as FHIR allows.
+// strict (Prefer: handling=strict), as FHIR allows; the self link (canon)
+// states only those applied. A failure is a *searchError naming the
+// parameter.
 func parseSearch(typ string, q url.Values, strict bool) (*criteria, error) {
 	c := &criteria{typ: typ, count: defaultCount, canon: url.Values{}}
 	for name, vals := range q {
 		for _, v := range vals {
 			if err := c.add(name, v); err != nil {
 				if strict || err != errUnknownParam {
-					return nil, err
+					return nil, &searchError{param: name, err: err}
 				}
 			}
 		}
 	}
 	return c, nil
 }
+
+// searchError is a search refused because of one parameter; the answer's
+// OperationOutcome names it in expression, as the hub reads it.
+type searchError struct {
+	param string
+	err   error
+}
+
+func (e *searchError) Error() string { return e.err.Error() }
+func (e *searchError) Unwrap() error { return e.err }
 
 // parseConditions reads an If-None-Exist header: a query string limited to
 // identifier and _id, the parameters this sandbox can match on atomically.
@@ -214,15 +227,25 @@ func (c *criteria) add(name, v string) error {
 			return err
 		}
 		c.starts = append(c.starts, d)
-	case "patient", "subject":
+	case "patient":
+		// What patient means depends on the type (params.go); a type
+		// that does not define it does not serve it.
+		if _, ok := patientPaths[c.typ]; !ok {
+			return errUnknownParam
+		}
 		var g []string
 		for _, s := range strings.Split(v, ",") {
-			if name == "patient" && !strings.Contains(s, "/") {
+			if !strings.Contains(s, "/") {
 				s = "Patient/" + s
 			}
 			g = append(g, s)
 		}
-		c.refs = append(c.refs, g)
+		c.patients = append(c.patients, g)
+	case "subject":
+		if !hasSubject[c.typ] {
+			return errUnknownParam
+		}
+		c.subjects = append(c.subjects, strings.Split(v, ","))
 	case "_count":
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
@@ -306,10 +329,16 @@ func (c *criteria) matches(r *record) bool {
 			}
 		}
 	}
-	for _, g := range c.refs {
+	return refsMatch(c.patients, r.patients) && refsMatch(c.subjects, r.subjects)
+}
+
+// refsMatch reports whether every group of wanted references (ANDed; the
+// values within one ORed) has one among refs, written relative or absolute.
+func refsMatch(groups [][]string, refs []string) bool {
+	for _, g := range groups {
 		ok := false
 		for _, want := range g {
-			for _, ref := range r.refs {
+			for _, ref := range refs {
 				if ref == want || strings.HasSuffix(ref, "/"+want) {
 					ok = true
 				}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strings"
 	"testing"
 
@@ -221,6 +222,120 @@ func TestSearchByPatientReference(t *testing.T) {
 	for q, want := range map[string]int{"patient=p1": 1, "patient=Patient/p2": 1, "subject=Patient/p1,Patient/p2": 2, "patient=p3": 0} {
 		if b := s.search("/Observation?" + q); b.Total != want {
 			t.Errorf("%s: total %d, want %d", q, b.Total, want)
+		}
+	}
+}
+
+// TestSearchAppointmentByPatient: FHIR R4 defines Appointment's patient
+// parameter as participant.actor.where(resolve() is Patient), so a search
+// finds a patient's appointments by their participants (not a subject
+// element, which Appointment does not have), and a practitioner with the
+// same id is no match. Consent's patient is Consent.patient, Coverage's the
+// beneficiary; Appointment has no subject parameter.
+func TestSearchAppointmentByPatient(t *testing.T) {
+	s := newSandbox(t, ehrsim.Options{})
+	appt := func(actors ...string) string {
+		var parts []string
+		for _, a := range actors {
+			parts = append(parts, `{"actor":{"reference":"`+a+`"},"status":"accepted"}`)
+		}
+		return `{"resourceType":"Appointment","status":"booked","participant":[` + strings.Join(parts, ",") + `]}`
+	}
+	ids := map[string]string{} // id -> name
+	for name, body := range map[string]string{
+		"alex-1":    appt("Patient/alex", "Practitioner/dr"),
+		"alex-2":    appt("Practitioner/dr", "http://other.example/fhir/Patient/alex"),
+		"sam":       appt("Patient/sam", "Practitioner/dr"),
+		"alex-name": appt("Practitioner/alex"), // the same id, not a Patient
+	} {
+		ids[s.do(http.MethodPost, "/Appointment", body).json(t)["id"].(string)] = name
+	}
+	s.do(http.MethodPost, "/Consent", `{"resourceType":"Consent","status":"active","patient":{"reference":"Patient/alex"}}`)
+	s.do(http.MethodPost, "/Coverage", `{"resourceType":"Coverage","status":"active","beneficiary":{"reference":"Patient/alex"}}`)
+	for q, want := range map[string][]string{
+		"patient=Patient/alex":             {"alex-1", "alex-2"},
+		"patient=alex":                     {"alex-1", "alex-2"},
+		"patient=Patient/sam":              {"sam"},
+		"patient=Patient/alex,Patient/sam": {"alex-1", "alex-2", "sam"},
+		"patient=Patient/nobody":           nil,
+	} {
+		b := s.search("/Appointment?" + q)
+		var got []string
+		for _, id := range b.ids() {
+			got = append(got, ids[id])
+		}
+		sort.Strings(got)
+		if strings.Join(got, " ") != strings.Join(want, " ") {
+			t.Errorf("Appointment?%s: %v, want %v", q, got, want)
+		}
+	}
+	for _, typ := range []string{"Consent", "Coverage"} {
+		if b := s.search("/" + typ + "?patient=Patient/alex"); b.Total != 1 {
+			t.Errorf("%s?patient=Patient/alex: %d, want 1", typ, b.Total)
+		}
+	}
+	// Appointment has no subject parameter: ignored, as any other.
+	if b := s.search("/Appointment?subject=Patient/sam"); b.Total != 4 {
+		t.Errorf("Appointment?subject= is not a filter: %d, want all 4", b.Total)
+	}
+}
+
+// TestSearchSelfLinkStatesWhatWasApplied: a parameter the sandbox does not
+// serve (actor, a real Appointment parameter) is ignored, as real servers
+// ignore it, and the self link leaves it out, which is how a client (the
+// hub) can tell; Prefer: handling=strict refuses it, naming it.
+func TestSearchSelfLinkStatesWhatWasApplied(t *testing.T) {
+	s := newSandbox(t, ehrsim.Options{})
+	s.do(http.MethodPost, "/Appointment", `{"resourceType":"Appointment","status":"booked","participant":[{"actor":{"reference":"Patient/a"},"status":"accepted"}]}`)
+	s.do(http.MethodPost, "/Appointment", `{"resourceType":"Appointment","status":"booked","participant":[{"actor":{"reference":"Patient/b"},"status":"accepted"}]}`)
+	b := s.search("/Appointment?actor=Patient/a&_count=5&date=ge2000-01-01&patient=Patient/a,Patient/b")
+	var self string
+	for _, l := range b.Link {
+		if l.Relation == "self" {
+			self = l.URL
+		}
+	}
+	u, err := url.Parse(self)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Query(); got.Has("actor") || got.Get("patient") != "Patient/a,Patient/b" || got.Get("_count") != "5" || got.Get("date") != "ge2000-01-01" {
+		t.Errorf("self link %s: must state patient, date and _count, not actor", self)
+	}
+	if b.Total != 0 {
+		t.Errorf("both appointments have no start: date=ge2000 matches none, got %d", b.Total)
+	}
+	r := s.do(http.MethodGet, "/Appointment?actor=Patient/a", "", "Prefer", "handling=strict")
+	issues, _ := r.json(t)["issue"].([]any)
+	if r.status != 400 || len(issues) != 1 || fmt.Sprint(issues[0].(map[string]any)["expression"]) != "[actor]" {
+		t.Errorf("strict: %d %s, want 400 naming actor", r.status, r.body)
+	}
+	var cs struct {
+		Rest []struct {
+			Resource []struct {
+				Type        string
+				SearchParam []struct{ Name, Type string }
+			}
+		}
+	}
+	if err := json.Unmarshal(s.do(http.MethodGet, "/metadata", "").body, &cs); err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]string{}
+	for _, r := range cs.Rest[0].Resource {
+		var names []string
+		for _, p := range r.SearchParam {
+			names = append(names, p.Name)
+		}
+		declared[r.Type] = strings.Join(names, " ")
+	}
+	for typ, want := range map[string]string{
+		"Appointment": "identifier _lastUpdated _id patient date",
+		"Observation": "identifier _lastUpdated _id patient subject",
+		"Patient":     "identifier _lastUpdated _id",
+	} {
+		if declared[typ] != want {
+			t.Errorf("CapabilityStatement: %s searches %q, want %q", typ, declared[typ], want)
 		}
 	}
 }

@@ -36,7 +36,8 @@ type record struct {
 	typ, id  string
 	versions []version
 	idents   []ident
-	refs     []string  // subject/patient references of the current version
+	patients []string  // references the type's patient parameter matches
+	subjects []string  // references the type's subject parameter matches
 	start    time.Time // Appointment.start of the current version, zero if none
 }
 
@@ -84,10 +85,11 @@ func (s *store) stamp() time.Time {
 
 // incoming is a parsed request body ready to be stored.
 type incoming struct {
-	fields map[string]any
-	idents []ident
-	refs   []string
-	start  time.Time
+	fields   map[string]any
+	idents   []ident
+	patients []string
+	subjects []string
+	start    time.Time
 }
 
 var errNotObject = errors.New("the body is not a JSON object")
@@ -119,14 +121,21 @@ func parseResource(body []byte) (*incoming, error) {
 			}
 		}
 	}
-	for _, f := range []string{"subject", "patient"} {
-		if o, ok := m[f].(map[string]any); ok {
-			if ref, _ := o["reference"].(string); ref != "" {
-				in.refs = append(in.refs, ref)
+	rt, _ := m["resourceType"].(string)
+	if path, ok := patientPaths[rt]; ok {
+		for _, ref := range refsAt(m, path) {
+			if path == "participant.actor" || path == "subject" {
+				if !isPatientRef(ref) {
+					continue
+				}
 			}
+			in.patients = append(in.patients, ref)
 		}
 	}
-	if rt, _ := m["resourceType"].(string); rt == "Appointment" {
+	if hasSubject[rt] {
+		in.subjects = refsAt(m, "subject")
+	}
+	if rt == "Appointment" {
 		// An unparseable start is kept as sent but matches no date search.
 		if s, _ := m["start"].(string); s != "" {
 			if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
@@ -170,7 +179,7 @@ func (s *store) putLocked(typ, id string, rec *record, in *incoming) (*record, v
 		}
 	}
 	rec.versions = append(rec.versions, v)
-	rec.idents, rec.refs, rec.start = in.idents, in.refs, in.start
+	rec.idents, rec.patients, rec.subjects, rec.start = in.idents, in.patients, in.subjects, in.start
 	for _, i := range rec.idents {
 		m := ts.byIdent[i.key()]
 		if m == nil {

@@ -80,8 +80,17 @@ for v in EHR_PORT CALCOM_PORT CANDID_PORT HUBSPOT_PORT; do
   if busy "${!v}"; then echo "port ${!v} is in use; set $v" >&2; exit 1; fi
 done
 export CALCOM_WEBHOOK_SECRET=${CALCOM_WEBHOOK_SECRET:-whsec_dev_calcom}
-"$BIN/vendorsim" -addr "127.0.0.1:$EHR_PORT" -calcom-addr "127.0.0.1:$CALCOM_PORT" \
-  -calcom-webhook-url "http://$ADDR/webhooks/scheduling" \
+# With SWITCHBOARD_TLS_CERT and _KEY the hub serves HTTPS only: every URL of
+# it says https, and the sandboxes that call it (Cal.com's webhooks) trust
+# its certificate (Go's TLS reads SSL_CERT_FILE on Linux).
+scheme=http
+sim_env=()
+if [ -n "${SWITCHBOARD_TLS_CERT:-}" ]; then
+  scheme=https
+  sim_env=(env "SSL_CERT_FILE=$SWITCHBOARD_TLS_CERT")
+fi
+"${sim_env[@]}" "$BIN/vendorsim" -addr "127.0.0.1:$EHR_PORT" -calcom-addr "127.0.0.1:$CALCOM_PORT" \
+  -calcom-webhook-url "$scheme://$ADDR/webhooks/scheduling" \
   -candid-addr "127.0.0.1:$CANDID_PORT" -hubspot-addr "127.0.0.1:$HUBSPOT_PORT" >var/log/vendorsim.log 2>&1 &
 pids+=($!)
 
@@ -109,7 +118,7 @@ export CALCOM_BASE_URL="http://127.0.0.1:$CALCOM_PORT" CALCOM_API_KEY=${CALCOM_A
 export CANDID_BASE_URL="http://127.0.0.1:$CANDID_PORT" CANDID_CLIENT_ID=${CANDID_CLIENT_ID:-sandbox} CANDID_CLIENT_SECRET=${CANDID_CLIENT_SECRET:-sandbox}
 export HUBSPOT_BASE_URL="http://127.0.0.1:$HUBSPOT_PORT" HUBSPOT_TOKEN=${HUBSPOT_TOKEN:-pat-sandbox}
 export SWITCHBOARD_LOG_FORMAT=${SWITCHBOARD_LOG_FORMAT:-text}
-export SWITCHBOARD_ADDR=$ADDR SWITCHBOARD_URL="http://$ADDR"
+export SWITCHBOARD_ADDR=$ADDR SWITCHBOARD_URL="$scheme://$ADDR"
 
 # var/dev.env: everything a second terminal needs, from one `source`: the
 # hub's URL and this script's settings (every SWITCHBOARD_, DATABASE_URL
@@ -121,17 +130,24 @@ export SWITCHBOARD_ADDR=$ADDR SWITCHBOARD_URL="http://$ADDR"
 "$BIN/switchboard" migrate >/dev/null
 mapfile -t settings < <(compgen -e | grep -E '^(SWITCHBOARD_[A-Z0-9_]+|DATABASE_URL|(EHR|STRIPE|CALCOM|CANDID|HUBSPOT)_[A-Z0-9_]+)$' |
   grep -vE '^SWITCHBOARD_((APP|ADMIN|AUDITOR)_)?TOKEN$' || true)
-"$BIN/switchboard" clients dev-tokens --out var/dev.env --path "$(abs "$BIN")" \
+trust=()
+if [ "$scheme" = https ]; then
+  # The CLI (Go) trusts the development certificate through SSL_CERT_FILE,
+  # kept in var/dev.env only: the hub's own calls to vendors are not changed.
+  trust=(env "SSL_CERT_FILE=$(abs "$SWITCHBOARD_TLS_CERT")")
+  settings+=(SSL_CERT_FILE)
+fi
+"${trust[@]}" "$BIN/switchboard" clients dev-tokens --out var/dev.env --path "$(abs "$BIN")" \
   --export "$(IFS=,; echo "${settings[*]}")" >/dev/null
 
 cat <<MSG
 
   Switchboard (embedded SQLite at var/switchboard.db, development keys in var/dev-keys.env)
-    FHIR R4 API        http://$ADDR/fhir/R4      (CapabilityStatement: /fhir/R4/metadata)
-    transfer status    http://$ADDR/transfers/{id}
-    health             http://$ADDR/healthz  http://$ADDR/readyz
-    console            http://$ADDR/console/  (sign in with \$SWITCHBOARD_ADMIN_TOKEN or \$SWITCHBOARD_AUDITOR_TOKEN)
-    River UI           http://$ADDR/admin/queue/  (after signing in to the console as admin)
+    FHIR R4 API        $scheme://$ADDR/fhir/R4      (CapabilityStatement: /fhir/R4/metadata)
+    transfer status    $scheme://$ADDR/transfers/{id}
+    health             $scheme://$ADDR/healthz  $scheme://$ADDR/readyz
+    console            $scheme://$ADDR/console/  (sign in with \$SWITCHBOARD_ADMIN_TOKEN or \$SWITCHBOARD_AUDITOR_TOKEN)
+    River UI           $scheme://$ADDR/admin/queue/  (after signing in to the console as admin)
   In another terminal, in this folder:  source var/dev.env
     the hub's URL (\$SWITCHBOARD_URL), the routing file and sandboxes, switchboard on PATH,
     and API tokens: \$SWITCHBOARD_APP_TOKEN, \$SWITCHBOARD_ADMIN_TOKEN, \$SWITCHBOARD_AUDITOR_TOKEN

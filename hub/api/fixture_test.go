@@ -91,6 +91,17 @@ func (pagingSearcher) Search(_ context.Context, q connectors.SearchQuery) (conne
 	return page, nil
 }
 
+// SearchParams declares date for Appointment: the transport tests search
+// with it, and an undeclared parameter is refused (handling=strict).
+func (pagingSearcher) SearchParams(_ context.Context, resourceType string) ([]connectors.SearchParam, error) {
+	if resourceType != "Appointment" {
+		return nil, nil
+	}
+	return []connectors.SearchParam{{Name: "date", Type: "date"}}, nil
+}
+
+func (pagingSearcher) StatesApplied() bool { return false }
+
 // recordingWebhooks remembers the URL each webhook was received at.
 type recordingWebhooks struct {
 	mu   sync.Mutex

@@ -254,6 +254,12 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		if w.Digest != nil {
 			out.Digest = w.Digest(d.Resource)
 		}
+		// What is about to be written is remembered first under the keys
+		// known before the vendor answers (its identifiers, the match):
+		// a vendor may report the change before it answers (Cal.com's
+		// webhooks are sent on their own), and that echo must be known
+		// for the hub's own write. The answer's vendor id is added after.
+		w.wrote(ctx, log, d, "")
 		start := time.Now()
 		res, derr = dest.Connector.Deliver(ctx, d)
 		out.LatencyMS = time.Since(start).Milliseconds()

@@ -70,8 +70,11 @@ func Keys(resourceType, vendorID string, resource []byte) []string {
 // MatchKey is the key of a record addressed by identifier ("system|value").
 func MatchKey(resourceType, match string) string { return resourceType + "|" + match }
 
-// Judge says what a change vendor reported about the record keys name (the
-// first is the one compared) is. It writes nothing: the caller routes a
+// Judge says what a change vendor reported about the record keys name is,
+// compared with the state the hub knows under the first of keys it knows
+// (the vendor id first; then the identifiers, which name the record before
+// its vendor id is known: the echo of a write whose answer the hub has not
+// yet recorded, see Intend). It writes nothing: the caller routes a
 // Changed change and then Records it, so that a crash in between makes the
 // change be judged, and routed under the same idempotency key, again rather
 // than lost.
@@ -83,17 +86,47 @@ func (l *Ledger) Judge(ctx context.Context, vendor string, keys []string, resour
 	if err != nil {
 		return "", err
 	}
-	var known string
-	var at int64
-	err = l.DB.QueryRow(ctx, `SELECT fingerprint, changed_at FROM switchboard_sync WHERE record_hash = $1`,
-		l.key(vendor, keys[0])).Scan(&known, &at)
-	switch {
-	case err == nil && known == fp:
-		return Unchanged, nil
-	case err == nil && !changedAt.IsZero() && changedAt.UnixMicro() < at:
-		return Stale, nil
-	case err != nil && !store.IsNoRows(err):
+	hashes := l.keys(vendor, keys)
+	marks := make([]string, len(hashes))
+	args := make([]any, len(hashes))
+	for i, h := range hashes {
+		args[i] = h
+		marks[i] = fmt.Sprintf("$%d", i+1)
+	}
+	rows, err := l.DB.Query(ctx, `SELECT record_hash, fingerprint, changed_at FROM switchboard_sync WHERE record_hash IN (`+
+		strings.Join(marks, ", ")+`)`, args...)
+	if err != nil {
 		return "", fmt.Errorf("ledger: read: %w", err)
+	}
+	type state struct {
+		fp string
+		at int64
+	}
+	known := make(map[string]state, len(hashes))
+	for rows.Next() {
+		var h string
+		var s state
+		if err := rows.Scan(&h, &s.fp, &s.at); err != nil {
+			rows.Close()
+			return "", fmt.Errorf("ledger: read: %w", err)
+		}
+		known[h] = s
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return "", fmt.Errorf("ledger: read: %w", err)
+	}
+	for _, h := range hashes {
+		s, ok := known[h]
+		switch {
+		case !ok:
+			continue
+		case s.fp == fp:
+			return Unchanged, nil
+		case !changedAt.IsZero() && changedAt.UnixMicro() < s.at:
+			return Stale, nil
+		}
+		return Changed, nil
 	}
 	return Changed, nil
 }

@@ -155,6 +155,33 @@ func TestJudge(t *testing.T) {
 					t.Fatalf("by identifier: %q %v", v, err)
 				}
 			})
+			// The echo of a write the hub has sent but whose answer (the
+			// vendor's id for the record) it has not recorded yet: the
+			// vendor id is unknown, the identifier the write was recorded
+			// under beforehand judges it. The vendor id, once known, is
+			// judged first.
+			t.Run("an unknown vendor id falls back to a known identifier", func(t *testing.T) {
+				l := newLedger(t, st)
+				sent := appt("2026-04-02T11:00:00Z", "2026-04-02T11:30:00Z", "")
+				match := ledger.MatchKey("Appointment", sys+"booking|bk-old")
+				if err := l.Record(ctx, "scheduling", []string{match}, sent, t0); err != nil {
+					t.Fatal(err)
+				}
+				keys := []string{"Appointment/bk-new", match}
+				if v, err := l.Judge(ctx, "scheduling", keys, sent, t0.Add(time.Second)); err != nil || v != ledger.Unchanged {
+					t.Fatalf("echo before the answer: %q %v, want unchanged", v, err)
+				}
+				other := appt("2026-04-02T12:00:00Z", "2026-04-02T12:30:00Z", "")
+				if v, err := l.Judge(ctx, "scheduling", keys, other, t0.Add(-time.Second)); err != nil || v != ledger.Stale {
+					t.Fatalf("an older change to the record: %q %v, want stale", v, err)
+				}
+				if err := l.Record(ctx, "scheduling", []string{"Appointment/bk-new"}, other, t0.Add(time.Minute)); err != nil {
+					t.Fatal(err)
+				}
+				if v, err := l.Judge(ctx, "scheduling", keys, sent, t0.Add(2*time.Minute)); err != nil || v != ledger.Changed {
+					t.Fatalf("the vendor id known: %q %v, want changed (judged by the vendor id first)", v, err)
+				}
+			})
 		})
 	}
 }

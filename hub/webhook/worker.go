@@ -12,6 +12,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/inbound"
+	"github.com/switchboard-health/switchboard/hub/ledger"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
@@ -83,6 +84,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		var keys []string
 		if c.Record != "" {
 			keys = []string{c.ResourceType + "/" + c.Record}
+		}
+		if c.Match != "" {
+			// The record before the vendor's id for it is known to the
+			// hub: the echo of a write still in flight (ledger.Judge).
+			keys = append(keys, ledger.MatchKey(c.ResourceType, c.Match))
 		}
 		res, err := inbound.Router{Ledger: w.Ledger, Validate: w.Validate, Transfers: w.Transfers}.Route(ctx, inbound.Change{
 			Source: a.Source, ClientID: "webhook:" + a.Source, IdempotencyKey: a.EventHash + "#" + strconv.Itoa(i),

@@ -111,7 +111,10 @@ type Registrar interface {
 const FHIRBase = "/fhir/R4"
 
 // Handler returns the HTTP handler.
-func (s *Server) Handler() http.Handler {
+func (s *Server) Handler() http.Handler { return headAsGet(s.routes()) }
+
+// routes builds the router and its middleware.
+func (s *Server) routes() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = s.errorHandler
@@ -195,7 +198,7 @@ func (s *Server) errorHandler(err error, c echo.Context) {
 			code, msg = "not-found", "no such endpoint"
 		case http.StatusMethodNotAllowed:
 			msg = "this endpoint does not take this method"
-			if allow := c.Response().Header().Get("Allow"); allow != "" {
+			if allow := withHead(c.Response().Header().Get("Allow")); allow != "" {
 				msg += "; it allows " + allow
 			}
 		}

@@ -28,16 +28,16 @@ func TestWrongMethodIs405WithAllow(t *testing.T) {
 	}{
 		{http.MethodDelete, "/fhir/R4/Patient/1", "", http.StatusMethodNotAllowed, "OPTIONS, PUT"},
 		{http.MethodPatch, "/fhir/R4/Patient/1", "app", http.StatusMethodNotAllowed, "OPTIONS, PUT"},
-		{http.MethodPatch, "/transfers/tr_x", "app", http.StatusMethodNotAllowed, "OPTIONS, GET"},
+		{http.MethodPatch, "/transfers/tr_x", "app", http.StatusMethodNotAllowed, "OPTIONS, GET, HEAD"},
 		{http.MethodDelete, "/fhir/R4", "app", http.StatusMethodNotAllowed, "OPTIONS, POST"},
-		{http.MethodPut, "/healthz", "", http.StatusMethodNotAllowed, "OPTIONS, GET"},
+		{http.MethodPut, "/healthz", "", http.StatusMethodNotAllowed, "OPTIONS, GET, HEAD"},
 		{http.MethodGet, "/webhooks/ehr", "", http.StatusMethodNotAllowed, "OPTIONS, POST"},
-		{http.MethodPost, "/admin/health", "admin", http.StatusMethodNotAllowed, "OPTIONS, GET"},
-		{http.MethodDelete, "/audit/log", "", http.StatusMethodNotAllowed, "OPTIONS, GET"},
+		{http.MethodPost, "/admin/health", "admin", http.StatusMethodNotAllowed, "OPTIONS, GET, HEAD"},
+		{http.MethodDelete, "/audit/log", "", http.StatusMethodNotAllowed, "OPTIONS, GET, HEAD"},
 		// River UI's own buttons (retry a job) are not routes here.
 		{http.MethodPost, "/admin/queue/api/jobs/retry", "admin", http.StatusMethodNotAllowed, "OPTIONS, GET, HEAD"},
-		{http.MethodOptions, "/fhir/R4/Patient", "", http.StatusNoContent, "OPTIONS, GET, POST"},
-		{http.MethodOptions, "/transfers/tr_x", "", http.StatusNoContent, "OPTIONS, GET"},
+		{http.MethodOptions, "/fhir/R4/Patient", "", http.StatusNoContent, "OPTIONS, GET, HEAD, POST"},
+		{http.MethodOptions, "/transfers/tr_x", "", http.StatusNoContent, "OPTIONS, GET, HEAD"},
 		{http.MethodOptions, "/admin/queue/", "", http.StatusNoContent, "OPTIONS, GET, HEAD"},
 	}
 	for _, c := range cases {
@@ -136,4 +136,37 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// HEAD is answered wherever GET is (RFC 9110 §9.3.2): the GET's status and
+// headers, no body; access rules are the GET's.
+func TestHeadIsServedWhereGetIs(t *testing.T) {
+	srv, _ := testAPI(t, nil)
+	cases := []struct {
+		path, token string
+		status      int
+	}{
+		{"/healthz", "", http.StatusOK},
+		{"/fhir/R4/metadata", "", http.StatusOK},
+		{"/fhir/R4/Appointment?date=ge2026-01-01", "app", http.StatusOK},
+		{"/fhir/R4/Appointment", "", http.StatusUnauthorized},
+		{"/admin/queue/", "admin", http.StatusOK},
+	}
+	for _, c := range cases {
+		h := []string{}
+		if c.token != "" {
+			h = append(h, "Authorization", "Bearer "+c.token)
+		}
+		get, _ := call(t, http.MethodGet, srv.URL+c.path, h...)
+		head, body := call(t, http.MethodHead, srv.URL+c.path, h...)
+		if head.StatusCode != c.status || get.StatusCode != c.status {
+			t.Errorf("HEAD %s: %d (GET %d), want %d", c.path, head.StatusCode, get.StatusCode, c.status)
+		}
+		if len(body) != 0 {
+			t.Errorf("HEAD %s: a body of %d bytes", c.path, len(body))
+		}
+		if head.Header.Get("Content-Type") != get.Header.Get("Content-Type") {
+			t.Errorf("HEAD %s: Content-Type %q, GET's %q", c.path, head.Header.Get("Content-Type"), get.Header.Get("Content-Type"))
+		}
+	}
 }

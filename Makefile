@@ -4,14 +4,16 @@
 .DEFAULT_GOAL := help
 GO ?= go
 BIN := var/bin
+FUZZTIME ?= 1m
 
-.PHONY: help run test bench lint build clean conformance
+.PHONY: help run test bench lint build clean conformance fuzz
 
 help:
 	@echo "make run     start the hub and local vendor sandboxes (SQLite, dev keys)"
 	@echo "make test    unit, integration and end-to-end tests on SQLite and PostgreSQL"
 	@echo "make bench   benchmarks against a bare River baseline; writes BENCHMARKS.md"
 	@echo "make conformance  connectors' requests checked against the vendors' specs (needs ../shared)"
+	@echo "make fuzz    every fuzz target for FUZZTIME (default 1m); figures in RELIABILITY.md"
 	@echo "make lint    gofmt, go vet, staticcheck"
 	@echo "make build   build the binaries into $(BIN)"
 
@@ -31,6 +33,9 @@ bench:
 
 conformance:
 	@bash scripts/conformance.sh
+
+fuzz:
+	@FUZZTIME=$(FUZZTIME) bash scripts/fuzz.sh
 
 lint:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: files above need formatting"; exit 1; }

@@ -224,7 +224,8 @@ func (s *Server) sealCursor(typ string, cur searchCursor) (string, error) {
 
 func (s *Server) openCursor(typ, tok string) (searchCursor, error) {
 	var cur searchCursor
-	b, err := base64.RawURLEncoding.DecodeString(tok)
+	// Strict: one spelling per cursor (no ignored trailing bits).
+	b, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil {
 		return cur, err
 	}

@@ -36,6 +36,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	fhirkit "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Identifier systems and extensions this mapping reads and writes.
@@ -50,7 +52,7 @@ const (
 	TimeZoneExtension = "http://hl7.org/fhir/StructureDefinition/tz-code"
 	// OriginSystem and OriginCode tag FHIR made from Cal.com data (meta.tag),
 	// so that it is not sent back to Cal.com (DESIGN.md decision 7).
-	OriginSystem = "https://switchboard.health/origin"
+	OriginSystem = fhirkit.OriginSystem
 	OriginCode   = "calcom"
 )
 

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	fhirkit "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // FHIR code systems read here.
@@ -27,7 +29,7 @@ const (
 	// on ClaimResponse.insurer (and, in the test data, on Coverage.payor).
 	SystemPayer = "https://switchboard.health/id/payer"
 	// SystemOrigin tags resources mapped from a vendor.
-	SystemOrigin = "https://switchboard.health/origin"
+	SystemOrigin = fhirkit.OriginSystem
 )
 
 type coding struct {

@@ -14,7 +14,10 @@ import (
 	"strings"
 )
 
-// Origin tag every write by the hub carries.
+// Origin tag every write by the hub carries. OriginSystem is the one
+// system of origin tags everywhere: the vendor mappings tag what they make
+// from a vendor's data under it (code: the vendor), and loop prevention
+// depends on all of them agreeing, so they take it from here.
 const (
 	OriginSystem = "https://switchboard.health/origin"
 	OriginCode   = "switchboard"
@@ -25,7 +28,7 @@ const (
 // whereas many servers carry tags forward to the next version, so a
 // clinician's later edit of a record the hub wrote keeps the tag but not
 // the source.
-const OriginSource = "https://switchboard.health/origin"
+const OriginSource = OriginSystem
 
 // Outbound returns the resource to send: resource with meta.source set to
 // OriginSource (replacing a client's own source: this version is the hub's

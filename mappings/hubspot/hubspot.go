@@ -33,6 +33,8 @@ import (
 	"strings"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	fhirkit "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 const (
@@ -40,7 +42,7 @@ const (
 	// (the contact's hs_object_id). It is a Switchboard URI, not HubSpot's.
 	IdentifierSystem = "https://switchboard.health/id/hubspot-contact"
 	// OriginSystem and OriginCode tag a Patient that came from HubSpot.
-	OriginSystem = "https://switchboard.health/origin"
+	OriginSystem = fhirkit.OriginSystem
 	OriginCode   = "hubspot"
 	// IDProperty is the unique contact property upserts and reads are keyed by.
 	IDProperty = "email"

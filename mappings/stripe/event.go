@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	fhirkit "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Inbound Stripe events (webhook bodies, signature already verified) become
@@ -70,7 +72,7 @@ const (
 	// OriginStripe tags FHIR made from Stripe data (meta.tag, system
 	// https://switchboard.health/origin), so it is not sent back.
 	OriginStripe = "stripe"
-	originSystem = "https://switchboard.health/origin"
+	originSystem = fhirkit.OriginSystem
 )
 
 // Stripe event types mapped to a PaymentNotice.

@@ -176,16 +176,18 @@ type codeableConcept struct {
 	} `json:"coding"`
 }
 
+type humanName struct {
+	Use    string   `json:"use"`
+	Text   string   `json:"text"`
+	Family string   `json:"family"`
+	Given  []string `json:"given"`
+}
+
 type patient struct {
-	ResourceType string `json:"resourceType"`
-	ID           string `json:"id"`
-	Name         []struct {
-		Use    string   `json:"use"`
-		Text   string   `json:"text"`
-		Family string   `json:"family"`
-		Given  []string `json:"given"`
-	} `json:"name"`
-	Telecom []struct {
+	ResourceType string      `json:"resourceType"`
+	ID           string      `json:"id"`
+	Name         []humanName `json:"name"`
+	Telecom      []struct {
 		System string `json:"system"`
 		Value  string `json:"value"`
 	} `json:"telecom"`
@@ -363,16 +365,7 @@ func findPatient(a appointment, related map[string][]byte) (patient, bool) {
 }
 
 func name(p patient) string {
-	pick := -1
-	for i, n := range p.Name {
-		if n.Use == "official" {
-			pick = i
-			break
-		}
-	}
-	if pick < 0 && len(p.Name) > 0 {
-		pick = 0
-	}
+	pick := fhirkit.Pick(p.Name, func(n humanName) bool { return n.Use == "official" })
 	if pick < 0 {
 		return ""
 	}

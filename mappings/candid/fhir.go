@@ -183,13 +183,8 @@ func identifierValue(ids []identifier, system string) string {
 
 // pickName prefers the official name, then the first.
 func pickName(names []humanName) (humanName, bool) {
-	for _, n := range names {
-		if n.Use == "official" {
-			return n, true
-		}
-	}
-	if len(names) > 0 {
-		return names[0], true
+	if i := fhirkit.Pick(names, func(n humanName) bool { return n.Use == "official" }); i >= 0 {
+		return names[i], true
 	}
 	return humanName{}, false
 }

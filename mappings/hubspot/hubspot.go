@@ -161,16 +161,13 @@ func pickEmail(tel []fhir.ContactPoint) string {
 }
 
 func pickName(names []fhir.HumanName) *fhir.HumanName {
-	for i := range names {
-		if names[i].Use != nil && *names[i].Use == fhir.NameUseOfficial {
-			return &names[i]
-		}
-	}
-	if len(names) > 0 {
-		return &names[0]
+	if i := fhirkit.Pick(names, official); i >= 0 {
+		return &names[i]
 	}
 	return nil
 }
+
+func official(n fhir.HumanName) bool { return n.Use != nil && *n.Use == fhir.NameUseOfficial }
 
 // readPatient decodes a Patient for reading. samply's decoder accepts any
 // resourceType, so the type is checked here.

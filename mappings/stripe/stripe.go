@@ -79,6 +79,8 @@ import (
 	"strings"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	fhirkit "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Identifier systems of the Stripe ids written back to the EHR.
@@ -178,19 +180,11 @@ func readPatient(resource []byte) (fhir.Patient, error) {
 }
 
 func displayName(names []fhir.HumanName) string {
-	var pick *fhir.HumanName
-	for i := range names {
-		if names[i].Use != nil && *names[i].Use == fhir.NameUseOfficial {
-			pick = &names[i]
-			break
-		}
-	}
-	if pick == nil && len(names) > 0 {
-		pick = &names[0]
-	}
-	if pick == nil {
+	i := fhirkit.Pick(names, func(n fhir.HumanName) bool { return n.Use != nil && *n.Use == fhir.NameUseOfficial })
+	if i < 0 {
 		return ""
 	}
+	pick := &names[i]
 	var parts []string
 	for _, g := range pick.Given {
 		if g = strings.TrimSpace(g); g != "" {

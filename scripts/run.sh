@@ -132,10 +132,11 @@ mapfile -t settings < <(compgen -e | grep -E '^(SWITCHBOARD_[A-Z0-9_]+|DATABASE_
   grep -vE '^SWITCHBOARD_((APP|ADMIN|AUDITOR)_)?TOKEN$' || true)
 trust=()
 if [ "$scheme" = https ]; then
-  # The CLI (Go) trusts the development certificate through SSL_CERT_FILE,
-  # kept in var/dev.env only: the hub's own calls to vendors are not changed.
-  trust=(env "SSL_CERT_FILE=$(abs "$SWITCHBOARD_TLS_CERT")")
-  settings+=(SSL_CERT_FILE)
+  # The CLI (Go) trusts the development certificate through SSL_CERT_FILE
+  # and curl through CURL_CA_BUNDLE, kept in var/dev.env only: the hub's
+  # own calls to vendors are not changed.
+  trust=(env "SSL_CERT_FILE=$(abs "$SWITCHBOARD_TLS_CERT")" "CURL_CA_BUNDLE=$(abs "$SWITCHBOARD_TLS_CERT")")
+  settings+=(SSL_CERT_FILE CURL_CA_BUNDLE)
 fi
 "${trust[@]}" "$BIN/switchboard" clients dev-tokens --out var/dev.env --path "$(abs "$BIN")" \
   --export "$(IFS=,; echo "${settings[*]}")" >/dev/null

@@ -33,6 +33,8 @@ func TestReadmeAnswerMatching(t *testing.T) {
 		{"not JSON", "json", `{"a":1}`, "curl: (7) Failed to connect", "not JSON"},
 		{"http", "http", "HTTP/1.1 202 Accepted\nContent-Location: /transfers/tr_…\nidempotent-replayed: true\n\n{\"resourceType\":\"OperationOutcome\",…}", curl, ""},
 		{"http status", "http", "HTTP/1.1 201 Created\n", curl, `status line "HTTP/1.1 202 Accepted"`},
+		{"http/2 status, same code", "http", "HTTP/1.1 202 Accepted", "HTTP/2 202 \r\ncontent-location: /transfers/tr_01ab\r\n\r\n", ""},
+		{"http/2 status, other code", "http", "HTTP/1.1 201 Created\n", "HTTP/2 202 \r\n\r\n", `status line "HTTP/2 202 "`},
 		{"http header missing", "http", "HTTP/1.1 202 Accepted\nLocation: /transfers/tr_…\n", curl, `no header "Location: /transfers/tr_…"`},
 		{"http body", "http", "HTTP/1.1 202 Accepted\n\n{\"resourceType\":\"Bundle\",…}", curl, `body: $.resourceType`},
 		{"text", "text", "DESTINATION TYPE BREAKER …\nehr fhir closed no 100.0% … 0 -\n…\ncounts over the last 15m",

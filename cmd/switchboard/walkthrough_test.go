@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-health/switchboard/hub/certs"
 	"github.com/switchboard-health/switchboard/hub/testenv"
 )
 
@@ -29,7 +32,15 @@ import (
 // sandboxes must have had one effect each (no duplicate from a retry), and
 // var/ must hold none of the walkthrough's patient data, in any file (the
 // sandboxes' logs included), and only files and folders of the owner's.
-func TestReadmeWalkthrough(t *testing.T) {
+func TestReadmeWalkthrough(t *testing.T) { walkthrough(t, false) }
+
+// TestReadmeWalkthroughOverTLS runs the same walkthrough with the hub
+// serving HTTPS from a self-signed certificate (SWITCHBOARD_TLS_CERT and
+// _KEY, as the README's TLS section says): every block works as written
+// over https://, and the plain-HTTP listener only redirects.
+func TestReadmeWalkthroughOverTLS(t *testing.T) { walkthrough(t, true) }
+
+func walkthrough(t *testing.T, overTLS bool) {
 	root := testenv.RepoRoot(t)
 	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
 	if err != nil {
@@ -74,7 +85,29 @@ func TestReadmeWalkthrough(t *testing.T) {
 	// `make run` is `make build` (above), then this script.
 	run := exec.Command("bash", "scripts/run.sh")
 	run.Dir = project
-	run.Env = append(env,
+	scheme, redirect := "http", ""
+	if overTLS {
+		certPEM, keyPEM, err := certs.SelfSigned(time.Hour, "127.0.0.1", "localhost")
+		if err != nil {
+			t.Fatal(err)
+		}
+		certPath, keyPath := filepath.Join(base, "hub.crt"), filepath.Join(base, "hub.key")
+		if err := os.WriteFile(certPath, certPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(keyPath, keyPEM, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		scheme, redirect = "https", fmt.Sprintf("127.0.0.1:%d", testenv.FreePort(t))
+		run.Env = append(run.Env, "SWITCHBOARD_TLS_CERT="+certPath, "SWITCHBOARD_TLS_KEY="+keyPath,
+			"SWITCHBOARD_HTTP_REDIRECT_ADDR="+redirect, "SWITCHBOARD_PUBLIC_URL=https://"+addr)
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(certPEM)
+		http.DefaultTransport.(*http.Transport).TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+		t.Cleanup(func() { http.DefaultTransport.(*http.Transport).TLSClientConfig = nil })
+	}
+	run.Env = append(run.Env, env...)
+	run.Env = append(run.Env,
 		"SWITCHBOARD_ADDR="+addr,
 		fmt.Sprintf("EHR_PORT=%d", ehrPort),
 		fmt.Sprintf("CALCOM_PORT=%d", calPort),
@@ -118,7 +151,26 @@ func TestReadmeWalkthrough(t *testing.T) {
 			t.Logf("make run printed (the end):\n%s", tail(string(b), 3000))
 		}
 	})
-	waitHTTP(t, "http://"+addr+"/readyz", 90*time.Second)
+	waitHTTP(t, scheme+"://"+addr+"/readyz", 90*time.Second)
+	if overTLS {
+		// Plain HTTP on the hub's own port is refused (a TLS listener),
+		// and the redirect listener sends a GET to the HTTPS URL.
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode < 400 {
+				t.Fatalf("plain HTTP to the TLS port: %d", resp.StatusCode)
+			}
+		}
+		client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+		resp, err := client.Get("http://" + redirect + "/fhir/R4/metadata")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusPermanentRedirect || resp.Header.Get("Location") != "https://"+addr+"/fhir/R4/metadata" {
+			t.Fatalf("the redirect listener: %d Location %q", resp.StatusCode, resp.Header.Get("Location"))
+		}
+	}
 
 	// The second terminal.
 	sh := startShell(t, project, env, filepath.Join(base, "blocks"))

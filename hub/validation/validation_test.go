@@ -474,6 +474,9 @@ func TestValidCorpus(t *testing.T) {
 			bundles++
 		}
 	}
+	if len(hl7) == 0 {
+		t.Logf("%s is absent: the HL7 examples were not run, only the project's", hl7Dir)
+	}
 	t.Logf("%d HL7 examples from %s, %d project samples: %d passed Resource, %d passed Bundle, %d refused as expected",
 		len(hl7), hl7Dir, len(own), resources, bundles, refused)
 	if len(hl7) > 0 && refused != len(hl7Refusals) {
@@ -490,4 +493,36 @@ func BenchmarkResourcePatient(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestStrictJSONAcceptsHL7Examples is the differential check of the strict
+// JSON rules (parse.go): none of them may find fault with any of HL7's R4
+// examples, which are valid FHIR JSON (nulls in them are placeholders).
+// TestValidCorpus runs the same files through the whole validator.
+func TestStrictJSONAcceptsHL7Examples(t *testing.T) {
+	dir := filepath.Join(testenv.RepoRoot(t), "..", "shared", "fhir-r4-examples")
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		t.Skipf("%s is absent: 0 HL7 examples checked", dir)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) < 231 {
+		t.Fatalf("%d HL7 examples in %s, want the 231 of R4 (%v)", len(files), dir, err)
+	}
+	placeholders := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, sc, err := parse(b)
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
+			continue
+		}
+		for _, is := range sc.issues {
+			t.Errorf("%s: %s at %v", filepath.Base(f), is.diag, is.path)
+		}
+		placeholders += len(sc.placeholders)
+	}
+	t.Logf("%d HL7 examples checked, %d null placeholders among them", len(files), placeholders)
 }

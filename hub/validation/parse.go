@@ -50,7 +50,7 @@ func parse(b []byte) (any, scan, error) {
 		}
 		return nil, scan{}, &syntaxError{off, "invalid UTF-8"}
 	}
-	p := parser{b: b}
+	p := parser{b: b, path: make([]step, 0, 16)} // deeper than most resources
 	p.space()
 	v, _, err := p.value(0)
 	if err != nil {
@@ -338,7 +338,7 @@ func (p *parser) array(depth int) (any, []nullItem, error) {
 // str reads a string and reports whether it holds an unpaired surrogate
 // escape; strings with escapes (rare in FHIR) are unquoted by encoding/json
 // so escape handling matches the standard library exactly.
-func (p *parser) str() (s string, lone bool, err error) {
+func (p *parser) str() (string, bool, error) {
 	start := p.i
 	p.i++ // opening quote
 	escaped := false
@@ -350,6 +350,7 @@ func (p *parser) str() (s string, lone bool, err error) {
 				return string(p.b[start+1 : p.i-1]), false, nil
 			}
 			raw := p.b[start:p.i]
+			var s string // declared here: taking its address moves it to the heap
 			if err := json.Unmarshal(raw, &s); err != nil {
 				return "", false, &syntaxError{start, "invalid escape in a string"}
 			}

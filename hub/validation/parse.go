@@ -31,7 +31,8 @@ const maxDepth = 400
 //     read a different value of the same element; the first is kept);
 //   - null, except as a placeholder in a primitive array whose `_name`
 //     sibling holds something at the same index (and the other way round);
-//   - an empty array or an empty object (other than the root);
+//   - an empty array, or an object (other than the root) that is empty or
+//     holds only nulls and empty values ({"extension":[]});
 //   - a string that is empty or only whitespace;
 //   - an unpaired UTF-16 surrogate escape ("\udc00"), which no UTF-8
 //     destination can store and encoding/json would silently replace.
@@ -92,6 +93,10 @@ type parser struct {
 	b    []byte
 	i    int
 	path []step
+	// hollow tells, after each value, whether it holds nothing: null, an
+	// empty array or object, or one holding only such values. An object of
+	// hollow members breaks ele-1 as much as {} does.
+	hollow bool
 	scan
 }
 
@@ -109,6 +114,7 @@ const (
 	diagNull       = "null (FHIR JSON has no null values, except as a placeholder in a primitive array with a _name sibling)"
 	diagEmptyArray = "empty array (FHIR JSON leaves an element out rather than sending it empty)"
 	diagEmptyObj   = "empty object (an element needs a value or children, ele-1)"
+	diagHollowObj  = "empty object (its members are all empty or null; an element needs a value or children, ele-1)"
 	diagEmptyStr   = "empty string (FHIR strings must not be empty)"
 	diagBlankStr   = "whitespace-only string (FHIR strings must hold non-whitespace content)"
 	diagSurrogate  = "unpaired UTF-16 surrogate escape in a string"
@@ -137,12 +143,16 @@ func (p *parser) value(depth int) (v any, nulls []nullItem, err error) {
 	if p.i >= len(p.b) {
 		return nil, nil, p.fail("unexpected end of JSON")
 	}
-	switch c := p.b[p.i]; {
-	case c == '{':
+	c := p.b[p.i]
+	switch c {
+	case '{':
 		v, err = p.object(depth + 1)
 		return v, nil, err
-	case c == '[':
+	case '[':
 		return p.array(depth + 1)
+	}
+	p.hollow = c == 'n' // a scalar holds a value unless it is null
+	switch {
 	case c == '"':
 		at := p.i
 		s, lone, err := p.str()
@@ -193,8 +203,10 @@ func (p *parser) object(depth int) (any, error) {
 		if depth > 1 { // the root's emptiness is a missing resourceType
 			p.note(open, "structure", diagEmptyObj)
 		}
+		p.hollow = true
 		return m, nil
 	}
+	hollow := true
 	var nullArrays []nullsAt // arrays holding nulls, in document order
 	for {
 		p.space()
@@ -226,6 +238,7 @@ func (p *parser) object(depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		hollow = hollow && p.hollow
 		if v == nil {
 			p.note(vat, "structure", diagNull, step{key: k, index: -1})
 		}
@@ -247,6 +260,10 @@ func (p *parser) object(depth int) (any, error) {
 			for _, n := range nullArrays {
 				p.pairNulls(m, n.key, n.items)
 			}
+			if hollow && depth > 1 {
+				p.note(open, "structure", diagHollowObj)
+			}
+			p.hollow = hollow
 			return m, nil
 		default:
 			return nil, p.fail("expected ',' or '}' in an object")
@@ -294,9 +311,11 @@ func (p *parser) array(depth int) (any, []nullItem, error) {
 	if p.i < len(p.b) && p.b[p.i] == ']' {
 		p.i++
 		p.note(open, "structure", diagEmptyArray)
+		p.hollow = true
 		return a, nil, nil
 	}
 	var nulls []nullItem
+	hollow := true
 	for {
 		p.space()
 		vat := p.i
@@ -306,6 +325,7 @@ func (p *parser) array(depth int) (any, []nullItem, error) {
 		if err != nil {
 			return nil, nil, err
 		}
+		hollow = hollow && p.hollow
 		if v == nil {
 			nulls = append(nulls, nullItem{len(a), vat})
 		}
@@ -328,6 +348,7 @@ func (p *parser) array(depth int) (any, []nullItem, error) {
 				}
 				nulls = nil
 			}
+			p.hollow = hollow
 			return a, nulls, nil
 		default:
 			return nil, nil, p.fail("expected ',' or ']' in an array")

@@ -86,7 +86,12 @@ func checkOutcome(t *testing.T, body []byte, err error) {
 
 // ownWords are the words of our own diagnostics and OperationOutcome keys,
 // which an input value may happen to contain.
-const ownWords = `resourceType OperationOutcome unknown element (not defined for this type in FHIR R4) (a key that is not a FHIR element name)
+const ownWords = `resourceType OperationOutcome unknown element (this element holds a key FHIR R4 does not define for its type)
+null (FHIR JSON has no null values, except as a placeholder in a primitive array with a _name sibling)
+empty array (FHIR JSON leaves an element out rather than sending it empty) empty object (an element needs a value or children, ele-1)
+empty object (its members are all empty or null; an element needs a value or children, ele-1)
+whitespace-only string (FHIR strings must hold non-whitespace content) unpaired UTF-16 surrogate escape in a string (an object key)
+duplicate key another entry has the same fullUrl (bdl-7)
 invalid JSON: missing required element not a FHIR R4 resource type structure value not-supported required error issue severity
 code diagnostics expression status the resource type in the body differs from the one in the URL
 empty string (FHIR strings must not be empty) malformed reference: want Type/id, an absolute URL, urn:uuid:, urn:oid: or #contained-id

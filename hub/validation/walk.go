@@ -59,7 +59,7 @@ func (w *walker) object(obj map[string]any, md protoreflect.MessageDescriptor, p
 		base := strings.TrimPrefix(k, "_")
 		f, ok := keys[base]
 		if !ok || (base != k && !isPrimitive(f)) {
-			w.unknown(path, k)
+			w.unknown(path)
 			continue
 		}
 		if base != k {
@@ -93,7 +93,7 @@ func isPrimitive(f field) bool {
 // unknown reports an element the type does not define. The issue names
 // the parent, never the key: keys are chosen by the sender and could carry
 // anything, a patient's name included.
-func (w *walker) unknown(path, _ string) {
+func (w *walker) unknown(path string) {
 	if w.unknownAt[path] {
 		return
 	}
@@ -108,7 +108,7 @@ func (w *walker) unknown(path, _ string) {
 func (w *walker) element(m map[string]any, path string) {
 	for k, v := range m {
 		switch k {
-		case "id":
+		case "id": // a string: the parser judges an empty one
 		case "extension":
 			arr, _ := v.([]any)
 			for i, e := range arr {
@@ -117,7 +117,7 @@ func (w *walker) element(m map[string]any, path string) {
 				}
 			}
 		default:
-			w.unknown(path, k)
+			w.unknown(path)
 		}
 	}
 }

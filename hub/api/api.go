@@ -8,10 +8,7 @@ package api
 import (
 	"context"
 	"errors"
-	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"net/netip"
 	"time"
@@ -294,42 +291,6 @@ func (s *Server) dbTimeout() time.Duration {
 		return s.DBTimeout
 	}
 	return 5 * time.Second
-}
-
-// readBody enforces the content type and the size limit.
-func (s *Server) readBody(c echo.Context) ([]byte, *outcome.Error) {
-	ct := c.Request().Header.Get("Content-Type")
-	mt, _, err := mime.ParseMediaType(ct)
-	if err != nil || !(mt == "application/fhir+json" || mt == "application/json" || mt == "application/json+fhir") {
-		return nil, outcome.New(http.StatusUnsupportedMediaType, "not-supported", "",
-			"Content-Type must be application/fhir+json")
-	}
-	limit := s.bodyLimit()
-	if c.Request().ContentLength > limit {
-		return nil, tooLarge(limit)
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), c.Request().Body, limit))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge(limit)
-		}
-		return nil, outcome.New(http.StatusBadRequest, "structure", "", "could not read the request body")
-	}
-	return body, nil
-}
-
-// bodyLimit is MaxBodyBytes, 1 MiB when unset.
-func (s *Server) bodyLimit() int64 {
-	if s.MaxBodyBytes > 0 {
-		return s.MaxBodyBytes
-	}
-	return 1 << 20
-}
-
-func tooLarge(limit int64) *outcome.Error {
-	return outcome.New(http.StatusRequestEntityTooLarge, "too-long", "",
-		fmt.Sprintf("request body exceeds the limit of %d bytes", limit))
 }
 
 func asOutcome(err error) *outcome.Error {

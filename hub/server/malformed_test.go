@@ -31,8 +31,9 @@ func TestMalformedInputsGetOperationOutcomes(t *testing.T) {
 		{"wrong JSON type", "POST", "/fhir/R4/Patient", "", `{"resourceType":"Patient","active":"yes"}`, 400, "structure", "Patient.active"},
 		{"object where array", "POST", "/fhir/R4/Patient", "", `{"resourceType":"Patient","name":{"family":"x"}}`, 400, "structure", "Patient.name"},
 		{"bad date", "POST", "/fhir/R4/Patient", "", `{"resourceType":"Patient","birthDate":"1974-13-45"}`, 400, "value", "Patient.birthDate"},
-		{"unknown element", "POST", "/fhir/R4/Patient", "", `{"resourceType":"Patient","foo":1}`, 400, "structure", "Patient.foo"},
-		{"unknown nested element", "POST", "/fhir/R4/Patient", "", `{"resourceType":"Patient","name":[{"bogus":"x"}]}`, 400, "structure", "Patient.name[0].bogus"},
+		// An unknown element is named by its parent: its key is the sender's.
+		{"unknown element", "POST", "/fhir/R4/Patient", "", `{"resourceType":"Patient","foo":1}`, 400, "structure", "Patient"},
+		{"unknown nested element", "POST", "/fhir/R4/Patient", "", `{"resourceType":"Patient","name":[{"bogus":"x"}]}`, 400, "structure", "Patient.name[0]"},
 		{"bad code", "POST", "/fhir/R4/Patient", "", `{"resourceType":"Patient","gender":"mal"}`, 400, "value", "Patient.gender"},
 		{"empty string", "POST", "/fhir/R4/Patient", "", `{"resourceType":"Patient","name":[{"family":""}]}`, 400, "value", "Patient.name[0].family"},
 		{"missing required", "POST", "/fhir/R4/Appointment", "", `{"resourceType":"Appointment","participant":[{"status":"accepted"}]}`, 422, "required", "Appointment.status"},

@@ -13,7 +13,7 @@ import (
 // Bundle validates a batch or transaction Bundle and returns its entries,
 // each with its resource's original bytes.
 func (v *Validator) Bundle(body []byte) (*Bundle, error) {
-	obj, oe := object(body)
+	obj, sc, oe := object(body)
 	if oe != nil {
 		return nil, oe
 	}
@@ -30,9 +30,9 @@ func (v *Validator) Bundle(body []byte) (*Bundle, error) {
 		return nil, outcome.New(http.StatusUnprocessableEntity, "not-supported", "Bundle.type",
 			"only batch and transaction Bundles are accepted")
 	}
-	var w walker
+	w := walker{parsed: jsonIssues(body, obj, "Bundle", sc.issues)}
 	w.resource(obj, resources()["Bundle"], "Bundle")
-	if err := v.check(&w, body, ""); err != nil {
+	if err := v.check(&w, forGoogle(body, sc.placeholders)); err != nil {
 		return nil, err
 	}
 
@@ -63,8 +63,25 @@ func (v *Validator) Bundle(body []byte) (*Bundle, error) {
 			issues = append(issues, outcome.Issue{Severity: "error", Code: code, Expression: expr, Diagnostics: diag})
 		}
 	}
+	// fullUrl -> the meta.versionId of the first entry with it.
+	fullURLs := map[string]string{}
 	for i, e := range raw.Entry {
 		at := fmt.Sprintf("Bundle.entry[%d]", i)
+		if e.FullURL != "" {
+			version := entryVersion(e.Resource)
+			first, seen := fullURLs[e.FullURL]
+			// bdl-7: a fullUrl is unique in a Bundle, unless the entries are
+			// versions of one resource (distinct meta.versionId). A
+			// transaction resolves its references by fullUrl, so there a
+			// repeat is ambiguous whatever the versions.
+			if seen && (typ == "transaction" || version == "" || first == version) {
+				bad(400, "invalid", at+".fullUrl", "another entry has the same fullUrl (bdl-7)")
+				continue
+			}
+			if !seen {
+				fullURLs[e.FullURL] = version
+			}
+		}
 		if e.Request == nil {
 			bad(422, "required", at+".request", "a batch or transaction entry needs request.method and request.url")
 			continue
@@ -111,6 +128,20 @@ func (v *Validator) Bundle(body []byte) (*Bundle, error) {
 		return nil, &outcome.Error{Status: status, Issues: issues}
 	}
 	return b, nil
+}
+
+// entryVersion reads meta.versionId of an entry's resource ("" when none).
+func entryVersion(resource json.RawMessage) string {
+	if len(resource) == 0 {
+		return ""
+	}
+	var r struct {
+		Meta struct {
+			VersionID string `json:"versionId"`
+		} `json:"meta"`
+	}
+	_ = json.Unmarshal(resource, &r) // google has checked its shape
+	return r.Meta.VersionID
 }
 
 var idPattern = regexp.MustCompile(`^[A-Za-z0-9\-.]{1,64}$`)

@@ -4,16 +4,21 @@
 //   - google/fhir's validating jsonformat unmarshaller checks JSON types,
 //     dates, codes in required bindings, ids, cardinality, required elements
 //     and reference target types;
-//   - a walk of the JSON beside google's protobuf descriptors adds what it
-//     lacks (see ../shared/FHIR-NOTES.md): the name of an unknown element
-//     (google reports only its parent), empty strings, and the format of
-//     references.
+//   - the JSON parser (parse.go) refuses in the same pass what FHIR's JSON
+//     rules forbid though JSON allows it: duplicate keys, null (except as a
+//     primitive array's placeholder), empty arrays and objects, empty or
+//     whitespace-only strings, unpaired surrogate escapes;
+//   - a walk of the JSON beside google's protobuf descriptors adds what
+//     google lacks (see ../shared/FHIR-NOTES.md): where an unknown element
+//     is (google names no path for some), and the format of references.
 //
 // Errors are *outcome.Error values whose issues name the element at fault as
 // a FHIRPath rooted at the resource (Patient.name[0].family) or the Bundle
 // (Bundle.entry[2].resource.birthDate): 400 for what is malformed, 422 for
 // what is well-formed but breaks a rule (a missing required element, a
-// malformed or mistargeted reference). No input value is ever echoed.
+// malformed or mistargeted reference). No input value is ever echoed, and
+// no key either unless FHIR R4 defines it there: an unknown element is
+// reported at its parent (locate.go).
 package validation
 
 import (
@@ -68,9 +73,9 @@ type Entry struct {
 
 // Resource validates one resource; wantType "" accepts any type.
 func (v *Validator) Resource(body []byte, wantType string) (*Resource, error) {
-	obj, err := object(body)
-	if err != nil {
-		return nil, err
+	obj, sc, oe := object(body)
+	if oe != nil {
+		return nil, oe
 	}
 	rt, oe := resourceType(obj)
 	if oe != nil {
@@ -80,19 +85,20 @@ func (v *Validator) Resource(body []byte, wantType string) (*Resource, error) {
 		return nil, outcome.New(http.StatusBadRequest, "invalid", wantType+".resourceType",
 			"the resource type in the body differs from the one in the URL")
 	}
-	var w walker
+	w := walker{parsed: jsonIssues(body, obj, rt, sc.issues)}
 	w.resource(obj, resources()[rt], rt)
-	if err := v.check(&w, body, ""); err != nil {
+	if err := v.check(&w, forGoogle(body, sc.placeholders)); err != nil {
 		return nil, err
 	}
 	id, _ := obj["id"].(string)
 	return &Resource{Type: rt, ID: id, Raw: body}, nil
 }
 
-// check combines the walker's findings with google's validation.
-func (v *Validator) check(w *walker, body []byte, _ string) error {
-	if len(w.structure)+len(w.values) > 0 {
-		return &outcome.Error{Status: http.StatusBadRequest, Issues: append(w.structure, w.values...)}
+// check combines the parser's and the walker's findings with google's
+// validation.
+func (v *Validator) check(w *walker, body []byte) error {
+	if len(w.parsed)+len(w.structure) > 0 {
+		return &outcome.Error{Status: http.StatusBadRequest, Issues: append(w.parsed, w.structure...)}
 	}
 	if _, err := v.u.Unmarshal(body); err != nil {
 		return fromGoogle(err)
@@ -103,17 +109,33 @@ func (v *Validator) check(w *walker, body []byte, _ string) error {
 	return nil
 }
 
-func object(body []byte) (map[string]any, *outcome.Error) {
-	val, err := parse(body)
+func object(body []byte) (map[string]any, scan, *outcome.Error) {
+	val, sc, err := parse(body)
 	if err != nil {
 		se := err.(*syntaxError)
-		return nil, outcome.New(http.StatusBadRequest, "structure", "", "invalid JSON: "+se.reason+" "+position(body, se.offset))
+		return nil, sc, outcome.New(http.StatusBadRequest, "structure", "", "invalid JSON: "+se.reason+" "+position(body, se.offset))
 	}
 	obj, ok := val.(map[string]any)
 	if !ok {
-		return nil, outcome.New(http.StatusBadRequest, "structure", "", "the body must be a JSON object (a FHIR resource)")
+		return nil, sc, outcome.New(http.StatusBadRequest, "structure", "", "the body must be a JSON object (a FHIR resource)")
 	}
-	return obj, nil
+	return obj, sc, nil
+}
+
+// jsonIssues renders the parser's findings in a resource of type rt.
+func jsonIssues(body []byte, obj map[string]any, rt string, found []jsonIssue) []outcome.Issue {
+	if len(found) == 0 {
+		return nil
+	}
+	out := make([]outcome.Issue, len(found))
+	for i, f := range found {
+		diag := f.diag
+		if diag == diagDuplicate {
+			diag += " " + position(body, f.offset)
+		}
+		out[i] = outcome.Issue{Severity: "error", Code: f.code, Expression: locate(obj, rt, f.path), Diagnostics: diag}
+	}
+	return out
 }
 
 func resourceType(obj map[string]any) (string, *outcome.Error) {

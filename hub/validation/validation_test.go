@@ -69,7 +69,11 @@ func TestResourceErrors(t *testing.T) {
 		{name: "JSON that is not an object", body: `[{"resourceType":"Patient"}]`, status: 400, code: "structure"},
 		{name: "a JSON string", body: `"Patient"`, status: 400, code: "structure"},
 		{name: "trailing data", body: `{"resourceType":"Patient"} {}`, status: 400, code: "structure", diag: "column 28"},
-		{name: "duplicate key", body: "{\"resourceType\":\"Patient\",\n \"active\":true, \"active\":false}", status: 400, code: "structure", diag: "line 2, column 17"},
+		{name: "duplicate key", body: "{\"resourceType\":\"Patient\",\n \"active\":true, \"active\":false}", status: 400, code: "structure", expr: "Patient.active", diag: "duplicate key at line 2, column 17"},
+		{name: "duplicate key named by path", body: `{"resourceType":"Patient","gender":"male","birthDate":"2000","gender":"female"}`, status: 400, code: "structure", expr: "Patient.gender", diag: "duplicate key"},
+		{name: "duplicate key in a nested object", body: `{"resourceType":"Patient","name":[{"family":"a"},{"family":"b","family":"c"}]}`, status: 400, code: "structure", expr: "Patient.name[1].family", diag: "duplicate key"},
+		{name: "duplicate resourceType", body: `{"resourceType":"Patient","resourceType":"Patient"}`, status: 400, code: "structure", expr: "Patient.resourceType", diag: "duplicate key"},
+		{name: "duplicate unknown key names the parent", body: `{"resourceType":"Patient","name":[{"Sam":1,"Sam":2}]}`, status: 400, code: "structure", exprs: []string{"Patient.name[0]", "Patient.name[0]"}, diag: "duplicate key"},
 		{name: "invalid UTF-8", body: "{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\xff\"}]}", status: 400, code: "structure"},
 		{name: "empty body", body: ``, status: 400, code: "structure"},
 
@@ -81,23 +85,27 @@ func TestResourceErrors(t *testing.T) {
 		{name: "resourceType differs from wantType", want: "Patient", body: `{"resourceType":"Observation"}`, status: 400, code: "invalid", expr: "Patient.resourceType"},
 
 		// Unknown elements, named.
-		{name: "unknown top-level element", want: "Patient", body: `{"resourceType":"Patient","foo":1}`, status: 400, code: "structure", expr: "Patient.foo"},
-		{name: "unknown nested element", body: `{"resourceType":"Patient","name":[{"bogus":"x"}]}`, status: 400, code: "structure", expr: "Patient.name[0].bogus"},
-		{name: "all unknown elements listed", file: "invalid/unknown-elements.json", status: 400, code: "structure", exprs: []string{"Patient.foo", "Patient.name[0].bogus"}},
-		{name: "unknown element in contained", body: `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","zz":1}]}`, status: 400, code: "structure", expr: "Patient.contained[0].zz"},
-		{name: "unknown element in an extension", body: `{"resourceType":"Patient","extension":[{"url":"http://x.org/e","valueFoo":1}]}`, status: 400, code: "structure", expr: "Patient.extension[0].valueFoo"},
-		{name: "unknown choice type", body: `{"resourceType":"Observation","status":"final","code":{"text":"w"},"valueFoo":"x"}`, status: 400, code: "structure", expr: "Observation.valueFoo"},
-		{name: "unknown primitive extension sibling", body: `{"resourceType":"Patient","_nope":{"extension":[]}}`, status: 400, code: "structure", expr: "Patient._nope"},
-		{name: "extension sibling of a complex element", body: `{"resourceType":"Patient","_name":[{"id":"x"}]}`, status: 400, code: "structure", expr: "Patient._name"},
-		{name: "unknown element in a primitive's extension sibling", body: `{"resourceType":"Patient","_birthDate":{"zz":1},"birthDate":"2000"}`, status: 400, code: "structure", expr: "Patient._birthDate.zz"},
+		// Unknown elements, at their parent: the key is the sender's and is
+		// never repeated (one issue per parent).
+		{name: "unknown top-level element", want: "Patient", body: `{"resourceType":"Patient","ECHOMARKQZX":1}`, status: 400, code: "structure", expr: "Patient", diag: "unknown element"},
+		{name: "unknown nested element", body: `{"resourceType":"Patient","name":[{"bogus":"x"}]}`, status: 400, code: "structure", expr: "Patient.name[0]", diag: "unknown element"},
+		{name: "all unknown elements listed", file: "invalid/unknown-elements.json", status: 400, code: "structure", exprs: []string{"Patient", "Patient.name[0]"}},
+		{name: "one issue per parent", body: `{"resourceType":"Patient","foo":1,"bar":2}`, status: 400, code: "structure", exprs: []string{"Patient"}},
+		{name: "unknown element in contained", body: `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","zz":1}]}`, status: 400, code: "structure", expr: "Patient.contained[0]"},
+		{name: "unknown element in an extension", body: `{"resourceType":"Patient","extension":[{"url":"http://x.org/e","valueFoo":1}]}`, status: 400, code: "structure", expr: "Patient.extension[0]"},
+		{name: "unknown choice type", body: `{"resourceType":"Observation","status":"final","code":{"text":"w"},"valueFoo":"x"}`, status: 400, code: "structure", expr: "Observation"},
+		{name: "unknown primitive extension sibling", body: `{"resourceType":"Patient","_nope":{"id":"n"}}`, status: 400, code: "structure", expr: "Patient"},
+		{name: "extension sibling of a complex element", body: `{"resourceType":"Patient","_name":[{"id":"x"}]}`, status: 400, code: "structure", expr: "Patient"},
+		{name: "unknown element in a primitive's extension sibling", body: `{"resourceType":"Patient","_birthDate":{"zz":1},"birthDate":"2000"}`, status: 400, code: "structure", expr: "Patient._birthDate"},
+		{name: "unknown element in a primitive array's extension sibling", body: `{"resourceType":"Patient","name":[{"given":["a"],"_given":[{"zz":1}]}]}`, status: 400, code: "structure", expr: "Patient.name[0]._given[0]"},
 		{name: "a key that is no element name is not echoed", body: `{"resourceType":"Patient","Sam Example 1970":1}`, status: 400, code: "structure", expr: "Patient"},
 
 		// Wrong JSON types.
 		{name: "string for boolean", body: `{"resourceType":"Patient","active":"yes"}`, status: 400, code: "structure", expr: "Patient.active"},
 		{name: "object where an array belongs", body: `{"resourceType":"Patient","name":{"family":"x"}}`, status: 400, code: "structure", expr: "Patient.name"},
-		{name: "string where an array of objects belongs", body: `{"resourceType":"Patient","name":""}`, status: 400, code: "structure", expr: "Patient.name"},
+		{name: "string where an array of objects belongs", body: `{"resourceType":"Patient","name":"x"}`, status: 400, code: "structure", expr: "Patient.name"},
 		{name: "number for string", body: `{"resourceType":"Patient","name":[{"given":["a",1]}]}`, status: 400, code: "structure", expr: "Patient.name[0].given[1]"},
-		{name: "null", body: `{"resourceType":"Patient","active":null}`, status: 400, code: "structure", expr: "Patient.active"},
+		{name: "null", body: `{"resourceType":"Patient","active":null}`, status: 400, code: "structure", expr: "Patient.active", diag: "null"},
 		{name: "two choice values", body: `{"resourceType":"Patient","deceasedBoolean":true,"deceasedDateTime":"2020"}`, status: 400, code: "structure", expr: "Patient.deceased[x]"},
 
 		// Dates and other primitive formats.
@@ -117,6 +125,50 @@ func TestResourceErrors(t *testing.T) {
 			exprs: []string{"Patient.name[0].family", "Patient.name[0].given[1]", "Patient.telecom[0].value"}},
 		{name: "empty string in an extension", body: `{"resourceType":"Patient","extension":[{"url":"http://x.org/e","valueString":""}]}`, status: 400, code: "value", expr: "Patient.extension[0].valueString"},
 		{name: "empty id", body: `{"resourceType":"Patient","id":""}`, status: 400, code: "value", expr: "Patient.id"},
+		{name: "empty string in a primitive's extension sibling", body: `{"resourceType":"Patient","birthDate":"2000","_birthDate":{"id":""}}`, status: 400, code: "value", expr: "Patient._birthDate.id"},
+		{name: "empty reference", body: `{"resourceType":"Patient","managingOrganization":{"reference":""}}`, status: 400, code: "value", expr: "Patient.managingOrganization.reference", exprs: []string{"Patient.managingOrganization.reference"}},
+
+		// Whitespace-only strings (FHIR strings hold non-whitespace content).
+		{name: "whitespace-only string", body: `{"resourceType":"Patient","name":[{"family":"   "}]}`, status: 400, code: "value", expr: "Patient.name[0].family", diag: "whitespace-only"},
+		{name: "tabs and newlines only", body: `{"resourceType":"Patient","name":[{"given":["A","\t\n "]}]}`, status: 400, code: "value", expr: "Patient.name[0].given[1]", diag: "whitespace-only"},
+		{name: "whitespace-only code", body: `{"resourceType":"Patient","gender":" "}`, status: 400, code: "value", expr: "Patient.gender", diag: "whitespace-only"},
+		{name: "whitespace-only extension url", body: `{"resourceType":"Patient","extension":[{"url":" ","valueString":"x"}]}`, status: 400, code: "value", expr: "Patient.extension[0].url"},
+
+		// Empty arrays and objects (ele-1: an element has a value or children).
+		{name: "empty array", body: `{"resourceType":"Patient","name":[]}`, status: 400, code: "structure", expr: "Patient.name", diag: "empty array"},
+		{name: "empty object in an array", body: `{"resourceType":"Patient","name":[{}]}`, status: 400, code: "structure", expr: "Patient.name[0]", diag: "empty object"},
+		{name: "empty address", body: `{"resourceType":"Patient","address":[{"city":"X"},{}]}`, status: 400, code: "structure", expr: "Patient.address[1]", diag: "empty object"},
+		{name: "empty object", body: `{"resourceType":"Patient","maritalStatus":{}}`, status: 400, code: "structure", expr: "Patient.maritalStatus", diag: "empty object"},
+		{name: "empty extension array in a primitive's sibling", body: `{"resourceType":"Patient","birthDate":"2000","_birthDate":{"extension":[]}}`, status: 400, code: "structure",
+			exprs: []string{"Patient._birthDate.extension", "Patient._birthDate"}, diag: "empty array"},
+		{name: "an object of empty members is empty", body: `{"resourceType":"Patient","maritalStatus":{"coding":[{}],"text":null}}`, status: 400, code: "structure",
+			exprs: []string{"Patient.maritalStatus.coding[0]", "Patient.maritalStatus.text", "Patient.maritalStatus"}},
+		{name: "an object of null members is empty", body: `{"resourceType":"Patient","name":[{"family":null}]}`, status: 400, code: "structure",
+			exprs: []string{"Patient.name[0].family", "Patient.name[0]"}, diag: "null"},
+		{name: "empty primitive's sibling", body: `{"resourceType":"Patient","birthDate":"2000","_birthDate":{}}`, status: 400, code: "structure", expr: "Patient._birthDate", diag: "empty object"},
+		{name: "empty contained resource", body: `{"resourceType":"Patient","contained":[{}]}`, status: 400, code: "structure", expr: "Patient.contained[0]", diag: "empty object"},
+		{name: "empty array in contained", body: `{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","alias":[]}]}`, status: 400, code: "structure", expr: "Patient.contained[0].alias"},
+		{name: "every empty listed in document order", body: `{"resourceType":"Patient","telecom":[],"name":[{"given":[]}],"address":[{}]}`, status: 400, code: "structure",
+			exprs: []string{"Patient.telecom", "Patient.name[0].given", "Patient.name[0]", "Patient.address[0]"}},
+		{name: "empty array under an unknown key names the parent", body: `{"resourceType":"Patient","Sam Example":[]}`, status: 400, code: "structure", exprs: []string{"Patient", "Patient"}},
+
+		// null (FHIR JSON has none, but for primitive array placeholders).
+		{name: "null code is a null, not a bad code", body: `{"resourceType":"Patient","gender":null}`, status: 400, code: "structure", expr: "Patient.gender", exprs: []string{"Patient.gender"}, diag: "null"},
+		{name: "null in an object array", body: `{"resourceType":"Patient","name":[null]}`, status: 400, code: "structure", expr: "Patient.name[0]", diag: "null"},
+		{name: "null in a primitive array without a sibling", body: `{"resourceType":"Patient","name":[{"given":["a",null]}]}`, status: 400, code: "structure", expr: "Patient.name[0].given[1]", diag: "null"},
+		{name: "null paired with null", body: `{"resourceType":"Patient","name":[{"given":["a",null],"_given":[null,null]}]}`, status: 400, code: "structure",
+			exprs: []string{"Patient.name[0].given[1]", "Patient.name[0]._given[1]"}},
+		{name: "null placeholder beyond the sibling's length", body: `{"resourceType":"Patient","name":[{"given":["a",null],"_given":[{"id":"g"}]}]}`, status: 400, code: "structure", expr: "Patient.name[0].given[1]"},
+		{name: "null in an extension sibling without a value", body: `{"resourceType":"Patient","birthDate":"2000","_birthDate":null}`, status: 400, code: "structure", expr: "Patient._birthDate", diag: "null"},
+		{name: "null in an extension", body: `{"resourceType":"Patient","extension":[{"url":"http://x.org/e","valueString":null}]}`, status: 400, code: "structure", expr: "Patient.extension[0].valueString"},
+		{name: "null resource in contained", body: `{"resourceType":"Patient","contained":[null]}`, status: 400, code: "structure", expr: "Patient.contained[0]"},
+
+		// Unpaired surrogates (no UTF-8 destination can store them).
+		{name: "lone low surrogate", body: `{"resourceType":"Patient","name":[{"family":"a\udc00"}]}`, status: 400, code: "value", expr: "Patient.name[0].family", diag: "surrogate"},
+		{name: "lone high surrogate at the end", body: `{"resourceType":"Patient","name":[{"family":"a\uD800"}]}`, status: 400, code: "value", expr: "Patient.name[0].family", diag: "surrogate"},
+		{name: "high surrogate before a letter", body: `{"resourceType":"Patient","name":[{"given":["ok","\ud83d\u0041"]}]}`, status: 400, code: "value", expr: "Patient.name[0].given[1]", diag: "surrogate"},
+		{name: "two high surrogates", body: `{"resourceType":"Patient","name":[{"family":"\ud83d\ud83d"}]}`, status: 400, code: "value", expr: "Patient.name[0].family", diag: "surrogate"},
+		{name: "surrogate in a key", body: `{"resourceType":"Patient","\udc00":1}`, status: 400, code: "structure", expr: "Patient", diag: "surrogate"},
 
 		// Missing required elements (google, 422).
 		{name: "missing nested required", file: "invalid/link-without-other.json", status: 422, code: "required", expr: "Patient.link[0].other"},
@@ -174,6 +226,12 @@ func TestValidResources(t *testing.T) {
 		    {"reference":"Practitioner/p-2/_history/3"},{"reference":"urn:oid:1.2.36.1"}]}`,
 		`{"resourceType":"Observation","status":"final","code":{"coding":[{"system":"http://loinc.org","code":"29463-7"}]},"valueQuantity":{"value":72.50,"unit":"kg"},"subject":{"reference":"Patient/p1"},"effectiveDateTime":"2026-01-02T03:04:05.123+01:00"}`,
 		`{"resourceType":"Patient","name":[{"family":"M\u00fcller \"Jr\""}]}`,
+		// null as a placeholder in a primitive array paired with its _name
+		// sibling, both ways round.
+		`{"resourceType":"Patient","name":[{"given":["a",null,"c"],"_given":[null,{"extension":[{"url":"http://x.org/e","valueString":"v"}]},{"id":"g3"}]}]}`,
+		// A surrogate pair, an escaped backslash before "u", leading and
+		// trailing spaces around content.
+		`{"resourceType":"Patient","name":[{"family":"\ud83d\ude00 \\udc00","given":[" Sam "]}]}`,
 	} {
 		r, err := v.Resource([]byte(body), "")
 		if err != nil {
@@ -186,6 +244,35 @@ func TestValidResources(t *testing.T) {
 	r, err := v.Resource([]byte(readSample(t, "valid/patient-full.json")), "Patient")
 	if err != nil || r.Type != "Patient" || r.ID != "sb-patient-1" {
 		t.Fatalf("got %+v, %v", r, err)
+	}
+}
+
+// TestNothingFromTheBodyIsEchoed: the README promises that no error repeats
+// anything from the body. Unknown keys are the sender's words too: the
+// issue names their parent.
+func TestNothingFromTheBodyIsEchoed(t *testing.T) {
+	v := mustValidator(t)
+	for _, body := range []string{
+		`{"resourceType":"Patient","ECHOMARKQZX":1}`,
+		`{"resourceType":"Patient","name":[{"ECHOMARKQZX":"x"}]}`,
+		`{"resourceType":"Patient","ECHOMARKQZX":[],"ECHOMARKQZX":null}`,
+		`{"resourceType":"Patient","_ECHOMARKQZX":{"id":"x"}}`,
+		`{"resourceType":"Patient","ECHOMARKQZX":{"family":"   "}}`,
+		`{"resourceType":"Patient","ECHOMARKQZX\udc00":1}`,
+		`{"resourceType":"Patient","name":[{"family":"ECHOMARKQZX\udc00"}]}`,
+		`{"resourceType":"Patient","gender":"ECHOMARKQZX"}`,
+		`{"resourceType":"Patient","contained":[{"resourceType":"Organization","ECHOMARKQZX":{}}]}`,
+		`{"resourceType":"Bundle","type":"transaction","entry":[{"fullUrl":"urn:ECHOMARKQZX","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}},` +
+			`{"fullUrl":"urn:ECHOMARKQZX","resource":{"resourceType":"Patient"},"request":{"method":"POST","url":"Patient"}}]}`,
+	} {
+		_, err := v.Resource([]byte(body), "")
+		if err == nil {
+			_, err = v.Bundle([]byte(body))
+		}
+		oe := asOutcome(t, err)
+		if text := oe.Error() + string(oe.OperationOutcome()); strings.Contains(text, "ECHOMARKQZX") {
+			t.Errorf("%s: the error echoes the body: %s", body, text)
+		}
 	}
 }
 
@@ -223,6 +310,13 @@ func TestBundle(t *testing.T) {
 	if e2.Method != "PUT" || e2.URL != "Practitioner/pr-1" || e2.Resource.ID != "pr-1" {
 		t.Errorf("entry 2: %+v", e2)
 	}
+	// bdl-7: one fullUrl for two versions of a resource is valid in a batch.
+	versions := `{"resourceType":"Bundle","type":"batch","entry":[` +
+		`{"fullUrl":"https://ehr.example/fhir/Patient/a","resource":{"resourceType":"Patient","id":"a","meta":{"versionId":"1"}},"request":{"method":"PUT","url":"Patient/a"}},` +
+		`{"fullUrl":"https://ehr.example/fhir/Patient/a","resource":{"resourceType":"Patient","id":"a","meta":{"versionId":"2"}},"request":{"method":"PUT","url":"Patient/a"}}]}`
+	if _, err := v.Bundle([]byte(versions)); err != nil {
+		t.Errorf("a batch with two versions of one fullUrl: %v", err)
+	}
 	for i, e := range b.Entries {
 		// Raw is a slice of the input as sent, whitespace and all.
 		if raw := string(e.Resource.Raw); !strings.HasPrefix(raw, `{`) || !strings.HasSuffix(raw, `}`) || !strings.Contains(body, raw) {
@@ -237,6 +331,20 @@ func TestBundleErrors(t *testing.T) {
 		return `{"resourceType":"Bundle","type":"batch","entry":[{"resource":` + resource + `,"request":` + request + `}]}`
 	}
 	patient := `{"resourceType":"Patient","id":"a"}`
+	// twice is a Bundle of two entries with one fullUrl, their resources
+	// with the meta.versionIds given ("" for none).
+	twice := func(typ, v1, v2 string) string {
+		res := func(v string) string {
+			if v == `""` {
+				return `{"resourceType":"Patient","active":true}`
+			}
+			return `{"resourceType":"Patient","meta":{"versionId":` + v + `}}`
+		}
+		e := func(v string) string {
+			return `{"fullUrl":"urn:uuid:61ebe359-bfdc-4613-8bf2-c5e300945f0a","resource":` + res(v) + `,"request":{"method":"POST","url":"Patient"}}`
+		}
+		return `{"resourceType":"Bundle","type":"` + typ + `","entry":[` + e(v1) + `,` + e(v2) + `]}`
+	}
 	cases := []struct {
 		name, body string
 		file       string
@@ -248,10 +356,21 @@ func TestBundleErrors(t *testing.T) {
 		{name: "collection", body: `{"resourceType":"Bundle","type":"collection"}`, status: 422, code: "not-supported", expr: "Bundle.type"},
 		{name: "no type", body: `{"resourceType":"Bundle"}`, status: 422, code: "not-supported", expr: "Bundle.type"},
 		{name: "entry date", file: "invalid/bundle-entry-errors.json", status: 400, code: "value", expr: "Bundle.entry[2].resource.birthDate"},
-		{name: "entry unknown element", body: entry(`{"resourceType":"Patient","zz":1}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "structure", expr: "Bundle.entry[0].resource.zz"},
+		{name: "entry unknown element", body: entry(`{"resourceType":"Patient","zz":1}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "structure", expr: "Bundle.entry[0].resource"},
+		{name: "entry empty array", body: entry(`{"resourceType":"Patient","name":[]}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "structure", expr: "Bundle.entry[0].resource.name"},
+		{name: "entry empty object", body: entry(`{"resourceType":"Patient","address":[{}]}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "structure", expr: "Bundle.entry[0].resource.address[0]"},
+		{name: "entry null", body: entry(`{"resourceType":"Patient","gender":null}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "structure", expr: "Bundle.entry[0].resource.gender"},
+		{name: "entry whitespace", body: entry(`{"resourceType":"Patient","name":[{"family":"  "}]}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "value", expr: "Bundle.entry[0].resource.name[0].family"},
+		{name: "entry duplicate key", body: entry(`{"resourceType":"Patient","gender":"male","gender":"female"}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "structure", expr: "Bundle.entry[0].resource.gender"},
+		{name: "entry surrogate", body: entry(`{"resourceType":"Patient","name":[{"family":"\udc00"}]}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "value", expr: "Bundle.entry[0].resource.name[0].family"},
+		{name: "entry unknown key not echoed", body: entry(`{"resourceType":"Patient","ECHOMARKQZX":[]}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "structure", expr: "Bundle.entry[0].resource"},
+		{name: "request null", body: `{"resourceType":"Bundle","type":"batch","entry":[{"resource":` + patient + `,"request":null}]}`, status: 400, code: "structure", expr: "Bundle.entry[0].request"},
+		{name: "transaction fullUrl twice", body: twice("transaction", `"1"`, `"2"`), status: 400, code: "invalid", expr: "Bundle.entry[1].fullUrl"},
+		{name: "batch fullUrl twice", body: twice("batch", `""`, `""`), status: 400, code: "invalid", expr: "Bundle.entry[1].fullUrl"},
+		{name: "batch fullUrl twice with one version", body: twice("batch", `"1"`, `"1"`), status: 400, code: "invalid", expr: "Bundle.entry[1].fullUrl"},
 		{name: "entry empty string", body: entry(`{"resourceType":"Patient","name":[{"family":""}]}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "value", expr: "Bundle.entry[0].resource.name[0].family"},
 		{name: "entry missing required", body: entry(`{"resourceType":"Appointment","participant":[{"status":"accepted"}]}`, `{"method":"POST","url":"Appointment"}`), status: 422, code: "required", expr: "Bundle.entry[0].resource.status"},
-		{name: "entry missing nested required", body: entry(`{"resourceType":"Encounter","status":"planned","class":{"code":"x"},"statusHistory":[{"period":{}}]}`, `{"method":"POST","url":"Encounter"}`), status: 422, code: "required", expr: "Bundle.entry[0].resource.statusHistory[0].status"},
+		{name: "entry missing nested required", body: entry(`{"resourceType":"Encounter","status":"planned","class":{"code":"x"},"statusHistory":[{"period":{"start":"2020"}}]}`, `{"method":"POST","url":"Encounter"}`), status: 422, code: "required", expr: "Bundle.entry[0].resource.statusHistory[0].status"},
 		{name: "entry wrong reference target", body: entry(`{"resourceType":"Patient","managingOrganization":{"reference":"Patient/1"}}`, `{"method":"POST","url":"Patient"}`), status: 422, code: "value", expr: "Bundle.entry[0].resource.managingOrganization.reference"},
 		{name: "entry malformed reference", body: entry(`{"resourceType":"Patient","managingOrganization":{"reference":"Organization/"}}`, `{"method":"POST","url":"Patient"}`), status: 422, code: "value", expr: "Bundle.entry[0].resource.managingOrganization.reference"},
 		{name: "entry with unknown resourceType", body: entry(`{"resourceType":"Patinet"}`, `{"method":"POST","url":"Patient"}`), status: 400, code: "not-supported", expr: "Bundle.entry[0].resource.resourceType"},
@@ -360,6 +479,9 @@ func TestValidCorpus(t *testing.T) {
 			bundles++
 		}
 	}
+	if len(hl7) == 0 {
+		t.Logf("%s is absent: the HL7 examples were not run, only the project's", hl7Dir)
+	}
 	t.Logf("%d HL7 examples from %s, %d project samples: %d passed Resource, %d passed Bundle, %d refused as expected",
 		len(hl7), hl7Dir, len(own), resources, bundles, refused)
 	if len(hl7) > 0 && refused != len(hl7Refusals) {
@@ -376,4 +498,36 @@ func BenchmarkResourcePatient(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// TestStrictJSONAcceptsHL7Examples is the differential check of the strict
+// JSON rules (parse.go): none of them may find fault with any of HL7's R4
+// examples, which are valid FHIR JSON (nulls in them are placeholders).
+// TestValidCorpus runs the same files through the whole validator.
+func TestStrictJSONAcceptsHL7Examples(t *testing.T) {
+	dir := filepath.Join(testenv.RepoRoot(t), "..", "shared", "fhir-r4-examples")
+	if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		t.Skipf("%s is absent: 0 HL7 examples checked", dir)
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "*.json"))
+	if err != nil || len(files) < 231 {
+		t.Fatalf("%d HL7 examples in %s, want the 231 of R4 (%v)", len(files), dir, err)
+	}
+	placeholders := 0
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, sc, err := parse(b)
+		if err != nil {
+			t.Errorf("%s: %v", filepath.Base(f), err)
+			continue
+		}
+		for _, is := range sc.issues {
+			t.Errorf("%s: %s at %v", filepath.Base(f), is.diag, is.path)
+		}
+		placeholders += len(sc.placeholders)
+	}
+	t.Logf("%d HL7 examples checked, %d null placeholders among them", len(files), placeholders)
 }

@@ -12,13 +12,16 @@ import (
 	"github.com/switchboard-health/switchboard/hub/outcome"
 )
 
-// walker checks what google's validator does not: the names of unknown
-// elements, empty strings, and the format of references. It walks the
-// decoded JSON beside the resource's protobuf descriptor.
+// walker checks what google's validator does not: where unknown elements
+// are, and the format of references. It walks the decoded JSON beside the
+// resource's protobuf descriptor.
 type walker struct {
+	parsed     []outcome.Issue // 400: the parser's findings (parse.go)
 	structure  []outcome.Issue // 400: unknown elements
-	values     []outcome.Issue // 400: empty strings
 	references []outcome.Issue // 422: malformed references
+	// unknownAt holds the parents already reported for an unknown element:
+	// one issue per parent, however many unknown keys it has.
+	unknownAt map[string]bool
 }
 
 const maxIssues = 20
@@ -29,7 +32,7 @@ var (
 )
 
 func (w *walker) add(list *[]outcome.Issue, is outcome.Issue) {
-	if len(w.structure)+len(w.values)+len(w.references) < maxIssues {
+	if len(w.parsed)+len(w.structure)+len(w.references) < maxIssues {
 		is.Severity = "error"
 		*list = append(*list, is)
 	}
@@ -56,13 +59,21 @@ func (w *walker) object(obj map[string]any, md protoreflect.MessageDescriptor, p
 		base := strings.TrimPrefix(k, "_")
 		f, ok := keys[base]
 		if !ok || (base != k && !isPrimitive(f)) {
-			w.unknown(path, k)
+			w.unknown(path)
 			continue
 		}
 		if base != k {
-			// A primitive's id/extension sibling: an Element.
-			if m, ok := v.(map[string]any); ok {
-				w.element(m, join(path, k))
+			// A primitive's id/extension sibling: an Element, or an array
+			// of them (null placeholders are the parser's to judge).
+			switch x := v.(type) {
+			case map[string]any:
+				w.element(x, join(path, k))
+			case []any:
+				for i, e := range x {
+					if m, ok := e.(map[string]any); ok {
+						w.element(m, fmt.Sprintf("%s.%s[%d]", path, k, i))
+					}
+				}
 			}
 			continue
 		}
@@ -79,30 +90,25 @@ func isPrimitive(f field) bool {
 	return isPrimitiveType(f.target())
 }
 
-// elementName matches what can be a FHIR JSON element name (camelCase,
-// optionally with the `_` of a primitive's extension sibling).
-var elementName = regexp.MustCompile(`^_?[A-Za-z][A-Za-z0-9]{0,63}$`)
-
-// unknown reports key as an element the type does not define. A key that
-// cannot be an element name at all is not repeated: keys are chosen by the
-// sender and could carry anything, so the issue then names the parent.
-func (w *walker) unknown(path, key string) {
-	if !elementName.MatchString(key) {
-		w.add(&w.structure, outcome.Issue{Code: "structure", Expression: path,
-			Diagnostics: "unknown element (a key that is not a FHIR element name)"})
+// unknown reports an element the type does not define. The issue names
+// the parent, never the key: keys are chosen by the sender and could carry
+// anything, a patient's name included.
+func (w *walker) unknown(path string) {
+	if w.unknownAt[path] {
 		return
 	}
-	w.add(&w.structure, outcome.Issue{Code: "structure", Expression: join(path, key),
-		Diagnostics: "unknown element (not defined for this type in FHIR R4)"})
+	if w.unknownAt == nil {
+		w.unknownAt = map[string]bool{}
+	}
+	w.unknownAt[path] = true
+	w.add(&w.structure, outcome.Issue{Code: "structure", Expression: path,
+		Diagnostics: "unknown element (this element holds a key FHIR R4 does not define for its type)"})
 }
 
 func (w *walker) element(m map[string]any, path string) {
 	for k, v := range m {
 		switch k {
-		case "id":
-			if s, ok := v.(string); ok && s == "" {
-				w.add(&w.values, outcome.Issue{Code: "value", Expression: path + ".id", Diagnostics: "empty string (FHIR strings must not be empty)"})
-			}
+		case "id": // a string: the parser judges an empty one
 		case "extension":
 			arr, _ := v.([]any)
 			for i, e := range arr {
@@ -111,7 +117,7 @@ func (w *walker) element(m map[string]any, path string) {
 				}
 			}
 		default:
-			w.unknown(path, k)
+			w.unknown(path)
 		}
 	}
 }
@@ -126,11 +132,8 @@ func (w *walker) value(v any, f field, path string) {
 		if !isPrimitive(f) {
 			return // a string where an object belongs: google reports the JSON type
 		}
-		if x == "" {
-			w.add(&w.values, outcome.Issue{Code: "value", Expression: path, Diagnostics: "empty string (FHIR strings must not be empty)"})
-			return
-		}
-		if f.reference && !validReference(x) {
+		// An empty or blank string is the parser's to report.
+		if f.reference && strings.TrimSpace(x) != "" && !validReference(x) {
 			w.add(&w.references, outcome.Issue{Code: "value", Expression: path,
 				Diagnostics: "malformed reference: want Type/id, an absolute URL, urn:uuid:, urn:oid: or #contained-id"})
 		}

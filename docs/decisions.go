@@ -77,8 +77,15 @@ func citationProblems(root string) ([]string, error) {
 	return problems, nil
 }
 
-// requiredSections are the parts every decision record has.
-var requiredSections = []string{"\nStatus: ", "\n## Context\n", "\n## Decision\n", "\n## Consequences\n"}
+// requiredSections are the parts every decision record has, each as a
+// "## Name" heading; Status may also be a "Status: …" line.
+var requiredSections = []string{"Status", "Context", "Decision", "Consequences"}
+
+// hasSection reports whether text (starting with a newline) has the section.
+func hasSection(text, name string) bool {
+	return strings.Contains(text, "\n## "+name+"\n") || strings.Contains(text, "\n## "+name+" \n") ||
+		(name == "Status" && strings.Contains(text, "\nStatus: "))
+}
 
 // recordProblems checks the records in root's docs/decisions: well-formed
 // names, one record per number, a title carrying that number, the required
@@ -121,12 +128,12 @@ func recordProblems(root string) ([]string, error) {
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 		text := "\n" + strings.ReplaceAll(string(b), "\r\n", "\n")
-		if !strings.HasPrefix(text, "\n# "+num+". ") {
-			problems = append(problems, fmt.Sprintf("%s/%s: the first line is its title, \"# %s. Title\"", decisionsDir, name, num))
+		if title, _, _ := strings.Cut(text[1:], "\n"); !strings.HasPrefix(title, "# ") || !strings.Contains(title, num) {
+			problems = append(problems, fmt.Sprintf("%s/%s: the first line is its title with its number, \"# %s. Title\"", decisionsDir, name, num))
 		}
 		for _, s := range requiredSections {
-			if !strings.Contains(text, s) {
-				problems = append(problems, fmt.Sprintf("%s/%s: no %q section", decisionsDir, name, strings.TrimSpace(s)))
+			if !hasSection(text, s) {
+				problems = append(problems, fmt.Sprintf("%s/%s: no %q section", decisionsDir, name, s))
 			}
 		}
 		if !linked[name] {

@@ -206,7 +206,15 @@ func TestRecordProblems(t *testing.T) {
 		{"a section missing", map[string]string{
 			"README.md": index, "0001-first.md": record("0001", "First"),
 			"0002-second.md": strings.Replace(record("0002", "Second"), "## Consequences", "## Outcome", 1),
-		}, []string{`0002-second.md: no "## Consequences" section`}},
+		}, []string{`0002-second.md: no "Consequences" section`}},
+		{"status as a heading", map[string]string{
+			"README.md": index, "0001-first.md": record("0001", "First"),
+			"0002-second.md": strings.Replace(record("0002", "Second"), "Status: Accepted", "## Status\n\nAccepted", 1),
+		}, nil},
+		{"no status", map[string]string{
+			"README.md": index, "0001-first.md": record("0001", "First"),
+			"0002-second.md": strings.Replace(record("0002", "Second"), "Status: Accepted", "Accepted", 1),
+		}, []string{`0002-second.md: no "Status" section`}},
 		{"title with another number", map[string]string{
 			"README.md": index, "0001-first.md": record("0001", "First"), "0002-second.md": record("0009", "Second"),
 		}, []string{`0002-second.md: the first line is its title`}},

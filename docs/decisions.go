@@ -89,8 +89,8 @@ func hasSection(text, name string) bool {
 
 // recordProblems checks the records in root's docs/decisions: well-formed
 // names, one record per number, a title carrying that number, the required
-// sections, and a link from the index (README.md) to each record and from
-// the index to nothing that is missing.
+// sections, a link from the index (README.md) to each record, and no link
+// from the index or a record to a record that is missing.
 func recordProblems(root string) ([]string, error) {
 	dir := filepath.Join(root, decisionsDir)
 	entries, err := os.ReadDir(dir)
@@ -108,6 +108,8 @@ func recordProblems(root string) ([]string, error) {
 	var problems []string
 	byNumber := map[string]string{}
 	records := map[string]bool{}
+	// links are the records each record links to, checked once all are known.
+	links := map[string][]string{}
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || name == "README.md" {
@@ -136,6 +138,9 @@ func recordProblems(root string) ([]string, error) {
 				problems = append(problems, fmt.Sprintf("%s/%s: no %q section", decisionsDir, name, s))
 			}
 		}
+		for _, m := range indexLink.FindAllStringSubmatch(text, -1) {
+			links[name] = append(links[name], m[1])
+		}
 		if !linked[name] {
 			problems = append(problems, fmt.Sprintf("%s/README.md: the index does not link %s", decisionsDir, name))
 		}
@@ -143,6 +148,13 @@ func recordProblems(root string) ([]string, error) {
 	for l := range linked {
 		if !records[l] {
 			problems = append(problems, fmt.Sprintf("%s/README.md: the index links %s, which does not exist", decisionsDir, l))
+		}
+	}
+	for from, to := range links {
+		for _, l := range to {
+			if !records[l] {
+				problems = append(problems, fmt.Sprintf("%s/%s: links %s, which does not exist", decisionsDir, from, l))
+			}
 		}
 	}
 	slices.Sort(problems)

@@ -218,6 +218,10 @@ func TestRecordProblems(t *testing.T) {
 		{"title with another number", map[string]string{
 			"README.md": index, "0001-first.md": record("0001", "First"), "0002-second.md": record("0009", "Second"),
 		}, []string{`0002-second.md: the first line is its title`}},
+		{"a record links a missing record", map[string]string{
+			"README.md": index, "0001-first.md": record("0001", "First") + "\nSee [0004](0004-fourth.md).\n",
+			"0002-second.md": record("0002", "Second"),
+		}, []string{"0001-first.md: links 0004-fourth.md, which does not exist"}},
 		{"badly named", map[string]string{
 			"README.md": index, "0001-first.md": record("0001", "First"), "0002-second.md": record("0002", "Second"),
 			"0003_Third.md": record("0003", "Third"),

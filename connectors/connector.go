@@ -195,7 +195,7 @@ type Inbound struct {
 	Resource []byte
 	// Ours says the change is the hub's own write coming back (its origin
 	// tag or metadata): it is recorded and dropped, never routed again
-	// (DESIGN.md decision 7, no loops).
+	// (docs/decisions/0007-reconcilers-and-loops.md, no loops).
 	Ours bool
 	// Record is the vendor's id of the record changed (a booking uid): with
 	// the source it keys the hub's keyed content hash of what it last
@@ -228,7 +228,8 @@ type Reader interface {
 var ErrNotFound = errors.New("resource not found")
 
 // IdentifierWrite asks the source of truth to record a vendor's id on a
-// resource as an identifier (DESIGN.md decision 1: no crosswalk table).
+// resource as an identifier (docs/decisions/0001-stateless-about-patients.md:
+// no crosswalk table).
 type IdentifierWrite struct {
 	ResourceType string
 	// ID is the resource's id at the source of truth.
@@ -304,7 +305,8 @@ func ClassOf(err error) Class {
 	return Retryable
 }
 
-// ClassifyStatus maps a vendor HTTP status to a class per DESIGN.md decision 5.
+// ClassifyStatus maps a vendor HTTP status to a class per
+// docs/decisions/0005-delivery-semantics.md.
 func ClassifyStatus(status int) Class {
 	switch {
 	case status >= 200 && status < 300:

@@ -48,7 +48,8 @@ type PollPage struct {
 }
 
 // Poller is implemented by connectors the hub polls for changes (vendors
-// without webhooks, the EHR first; DESIGN.md decision 7). Failures are
+// without webhooks, the EHR first;
+// docs/decisions/0007-reconcilers-and-loops.md). Failures are
 // *Error, classified as for deliveries.
 type Poller interface {
 	// PollTypes lists the resource types polled, in the order they are.

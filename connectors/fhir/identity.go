@@ -16,10 +16,11 @@ import (
 )
 
 // The EHR is the source of truth for who a resource is at the other
-// vendors (DESIGN.md decision 1): their ids live on its resources as
-// identifiers under connectors.IdentifierSystemPrefix. This file holds what
-// the connector does for that: refer to its own ids within a transaction,
-// keep the hub's identifiers through a client's update, write them, read.
+// vendors (docs/decisions/0001-stateless-about-patients.md): their ids live on
+// its resources as identifiers under connectors.IdentifierSystemPrefix. This
+// file holds what the connector does for that: refer to its own ids within a
+// transaction, keep the hub's identifiers through a client's update, write
+// them, read.
 
 // header is what every request carries.
 func (c *Connector) header() http.Header {

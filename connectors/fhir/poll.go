@@ -19,8 +19,9 @@ import (
 )
 
 // The EHR has no webhooks the hub can rely on, so the hub polls it
-// (DESIGN.md decision 7): a _lastUpdated=ge search per resource type from
-// the hub's cursor, oldest first, paged by the server's own next links.
+// (docs/decisions/0007-reconcilers-and-loops.md): a _lastUpdated=ge search per
+// resource type from the hub's cursor, oldest first, paged by the server's own
+// next links.
 
 var _ connectors.Poller = (*Connector)(nil)
 

@@ -42,11 +42,11 @@
 // without creating a second item, and the sequence carries on where it
 // stopped. Nothing is billed twice, and the invoice is only made once
 // every item exists. Stripe keeps a key's first result for 24 hours, 5xx
-// included (DESIGN.md decision 5): a deliberate replay under a new key
-// generation re-creates the items made before the failure, which would
-// then be pending twice; such a replay should follow a look at the
-// customer's pending items in Stripe (metadata[switchboard_transfer]
-// names them).
+// included (docs/decisions/0005-delivery-semantics.md): a deliberate replay
+// under a new key generation re-creates the items made before the failure,
+// which would then be pending twice; such a replay should follow a look at the
+// customer's pending items in Stripe (metadata[switchboard_transfer] names
+// them).
 //
 // # Requests and errors
 //

@@ -20,10 +20,11 @@ func (PurgeArgs) Kind() string { return "switchboard.purge" }
 
 // PurgeWorker deletes the sealed payloads of failed syncs older than the
 // replay window, and webhook de-duplication rows older than WebhookKeep,
-// and records each purged payload in the transfer log (DESIGN.md
-// decision 2). River's own cleaner removes cancelled jobs only a day after
-// the window (server wiring), so the purge, which records, comes first; a
-// job that vanished anyway is recorded as such.
+// and records each purged payload in the transfer log
+// (docs/decisions/0002-phi-sealed-in-the-queue.md). River's own cleaner
+// removes cancelled jobs only a day after the window (server wiring), so the
+// purge, which records, comes first; a job that vanished anyway is recorded
+// as such.
 type PurgeWorker struct {
 	river.WorkerDefaults[PurgeArgs]
 	Service     *Service

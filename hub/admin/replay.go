@@ -86,8 +86,9 @@ func (s *Service) open(j sealed) (delivery.Payload, []byte, error) {
 // generation: a vendor that caches results by key (Stripe keeps a failure
 // for 24 hours) would otherwise answer the replay with the cached failure.
 // After a timeout the key stays, because the vendor may have done the work
-// and the same key is what keeps it from doing it twice (DESIGN.md
-// decision 5). Two admins replaying at once replay it once.
+// and the same key is what keeps it from doing it twice
+// (docs/decisions/0005-delivery-semantics.md). Two admins replaying at once
+// replay it once.
 func (s *Service) Replay(ctx context.Context, actor string, k Key) (Replayed, error) {
 	var out Replayed
 	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {

@@ -19,10 +19,11 @@ import (
 	"github.com/switchboard-health/switchboard/hub/validation"
 )
 
-// Passthrough reads (DESIGN.md decision 3): GET /fhir/R4/{type}?... is
-// answered by the destination the routing file's `reads:` names for the
-// type, mapped to a FHIR searchset Bundle. Nothing read is cached, stored or
-// logged (the access log records the route template, never the query).
+// Passthrough reads (docs/decisions/0003-fhir-at-the-boundary.md): GET
+// /fhir/R4/{type}?... is answered by the destination the routing file's
+// `reads:` names for the type, mapped to a FHIR searchset Bundle. Nothing read
+// is cached, stored or logged (the access log records the route template,
+// never the query).
 //
 // Paging: the vendor's own cursor and the original parameters are sealed
 // with the hub's active key into the Bundle's next link

@@ -1,8 +1,8 @@
 // Package consent gates deliveries on the patient's consent as recorded at
 // the source of truth (the EHR), asked at delivery time and never stored by
-// the hub (DESIGN.md decision 4). The marketing destination is the reason:
-// nothing goes there unless the patient has an active Consent permitting
-// the purpose HMARKT (marketing, HL7 v3 ActReason).
+// the hub (docs/decisions/0004-routing-is-data.md). The marketing destination
+// is the reason: nothing goes there unless the patient has an active Consent
+// permitting the purpose HMARKT (marketing, HL7 v3 ActReason).
 //
 //	destinations:
 //	  marketing:

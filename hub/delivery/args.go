@@ -42,8 +42,8 @@ type Payload struct {
 	ResourceID   string                 `json:"resource_id,omitempty"`
 	Resource     json.RawMessage        `json:"resource"`
 	// KeyGeneration changes the vendor idempotency key on a deliberate replay
-	// after a vendor cached a failure (DESIGN.md decision 5); automatic
-	// retries keep it.
+	// after a vendor cached a failure
+	// (docs/decisions/0005-delivery-semantics.md); automatic retries keep it.
 	KeyGeneration int `json:"key_generation,omitempty"`
 	// Subject names the patient the resource is about, taken before the
 	// destination's projection (which may drop identifiers), for gates such

@@ -11,11 +11,12 @@ import (
 	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
-// Identity across vendors without a crosswalk table (DESIGN.md decision 1):
-// a vendor's id for an entry is kept sealed on its delivery row only while
-// later entries of the same transfer need it (Refs), and written back to
-// the source of truth as an identifier for everything after (WriteBacks).
-// Before a delivery, the source of truth completes it (Enricher).
+// Identity across vendors without a crosswalk table
+// (docs/decisions/0001-stateless-about-patients.md): a vendor's id for an
+// entry is kept sealed on its delivery row only while later entries of the
+// same transfer need it (Refs), and written back to the source of truth as an
+// identifier for everything after (WriteBacks). Before a delivery, the source
+// of truth completes it (Enricher).
 
 // Refs finds what a destination made of the other entries of a transfer:
 // their vendor references, sealed, by entry index (package transfer).

@@ -1,9 +1,9 @@
 // Package identity carries a resource's identity across vendors without a
-// crosswalk table (DESIGN.md decision 1). The source of truth (the EHR
-// destination named by the routing file's `identity: {record_at: ehr}`)
-// holds, on each resource, the ids the other vendors gave it, as
-// identifiers under https://switchboard.health/id/ (one system per vendor
-// and record kind). Two pieces do it:
+// crosswalk table (docs/decisions/0001-stateless-about-patients.md). The
+// source of truth (the EHR destination named by the routing file's `identity:
+// {record_at: ehr}`) holds, on each resource, the ids the other vendors gave
+// it, as identifiers under https://switchboard.health/id/ (one system per
+// vendor and record kind). Two pieces do it:
 //
 //   - WriteBack jobs: when a vendor answers a delivery with its id, the
 //     deliver worker records a write-back (Recorder, a River job on the

@@ -1,6 +1,7 @@
 // Package ledger is the hub's memory of what each vendor record it syncs
 // looked like the last time the hub saw or wrote it, as keyed hashes only
-// (DESIGN.md decision 7, no loops; README "Two-way sync").
+// (docs/decisions/0007-reconcilers-and-loops.md, no loops; README "No loops,
+// and two-way sync").
 //
 // For every record a change came from, or the hub wrote to, the ledger keeps
 // an HMAC of the fields the hub syncs (mappings/fhir.SyncedFields) and the

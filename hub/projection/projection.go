@@ -1,8 +1,9 @@
-// Package projection limits what a destination may receive (DESIGN.md
-// decision 4). A destination's projection is applied by the hub when a
-// message is accepted, before the payload is sealed into that destination's
-// job, so a destination that must not get clinical content never has it in
-// its queue, let alone on the wire; it is not left to mapping code.
+// Package projection limits what a destination may receive
+// (docs/decisions/0004-routing-is-data.md). A destination's projection is
+// applied by the hub when a message is accepted, before the payload is sealed
+// into that destination's job, so a destination that must not get clinical
+// content never has it in its queue, let alone on the wire; it is not left to
+// mapping code.
 //
 // Projections are allow-lists built into the hub, named in the routing file:
 //

@@ -1,8 +1,9 @@
-// Package reconcile polls vendors for changes (DESIGN.md decision 7): for
-// each source with a `poll:` block, a River periodic job (enqueued by the
-// elected leader only, so a cluster polls once) pages through what changed
-// since the source's cursor and routes each change like a webhook's, to
-// every destination but the source.
+// Package reconcile polls vendors for changes
+// (docs/decisions/0007-reconcilers-and-loops.md): for each source with a
+// `poll:` block, a River periodic job (enqueued by the elected leader only, so
+// a cluster polls once) pages through what changed since the source's cursor
+// and routes each change like a webhook's, to every destination but the
+// source.
 //
 // The cursor is the vendor's modification time of the last change taken,
 // kept per source and resource type in switchboard_cursor and advanced after

@@ -1,7 +1,8 @@
 // Package route holds the routing table: which destinations receive which
 // FHIR resource types and interactions, and how each destination is
-// configured. The table is data, loaded from YAML (DESIGN.md decision 4), so
-// adding a route is a configuration change, not a code change.
+// configured. The table is data, loaded from YAML
+// (docs/decisions/0004-routing-is-data.md), so adding a route is a
+// configuration change, not a code change.
 //
 //	destinations:
 //	  ehr:

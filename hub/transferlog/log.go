@@ -1,7 +1,8 @@
-// Package transferlog keeps the transfer log (DESIGN.md decision 8): one
-// PHI-free row per event, hash-chained with the hub's HMAC key so that a
-// row altered, inserted or removed in the database breaks the chain, and a
-// MAC'd head row so that removing the newest rows is seen too.
+// Package transferlog keeps the transfer log
+// (docs/decisions/0008-transfer-log.md): one PHI-free row per event,
+// hash-chained with the hub's HMAC key so that a row altered, inserted or
+// removed in the database breaks the chain, and a MAC'd head row so that
+// removing the newest rows is seen too.
 //
 // Writing is two steps. Stage inserts rows into switchboard_log_queue,
 // cheaply and without a lock, inside the caller's own transaction where

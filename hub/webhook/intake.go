@@ -1,10 +1,11 @@
-// Package webhook takes vendors' webhooks in (DESIGN.md decision 6): the
-// intake verifies the vendor's signature, de-duplicates by the vendor's
-// event id and enqueues the work, all before answering, in one transaction;
-// the worker then maps the event to FHIR through the connector and routes
-// it like any write, to every destination but the vendor it came from.
-// Nothing from a body is stored in clear: the job carries it sealed, the
-// webhook table only ids, hashes, outcomes and PHI-free reasons.
+// Package webhook takes vendors' webhooks in
+// (docs/decisions/0006-webhooks-in.md): the intake verifies the vendor's
+// signature, de-duplicates by the vendor's event id and enqueues the work, all
+// before answering, in one transaction; the worker then maps the event to FHIR
+// through the connector and routes it like any write, to every destination but
+// the vendor it came from. Nothing from a body is stored in clear: the job
+// carries it sealed, the webhook table only ids, hashes, outcomes and PHI-free
+// reasons.
 package webhook
 
 import (

@@ -51,7 +51,8 @@ const (
 	// valueCode), read on the Patient for the attendee's time zone.
 	TimeZoneExtension = "http://hl7.org/fhir/StructureDefinition/tz-code"
 	// OriginSystem and OriginCode tag FHIR made from Cal.com data (meta.tag),
-	// so that it is not sent back to Cal.com (DESIGN.md decision 7).
+	// so that it is not sent back to Cal.com
+	// (docs/decisions/0007-reconcilers-and-loops.md).
 	OriginSystem = fhirkit.OriginSystem
 	OriginCode   = "calcom"
 )

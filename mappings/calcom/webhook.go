@@ -72,7 +72,8 @@ type WebhookEvent struct {
 	// Appointment is the FHIR R4 Appointment, keys sorted. PHI (names).
 	Appointment json.RawMessage
 	// Origin is metadata.switchboard_origin: OriginHub when the hub itself
-	// made the booking (loop prevention, DESIGN.md decision 7).
+	// made the booking (loop prevention,
+	// docs/decisions/0007-reconcilers-and-loops.md).
 	Origin string
 	// AppointmentID is metadata.fhir_appointment_id ("Appointment/{id}"),
 	// TransferID metadata.switchboard_transfer: set on bookings the hub made.

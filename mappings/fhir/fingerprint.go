@@ -10,7 +10,8 @@ import (
 
 // SyncedFields returns, in a canonical encoding, the part of a resource the
 // hub keeps in step between vendors, for the keyed content hash that tells
-// a real change from an echo of the hub's own write (DESIGN.md decision 7).
+// a real change from an echo of the hub's own write
+// (docs/decisions/0007-reconcilers-and-loops.md).
 //
 // For an Appointment that is its status, start and end (instants compared
 // in UTC): what a scheduling tool and an EHR both hold. A scheduling tool

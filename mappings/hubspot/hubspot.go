@@ -2,8 +2,8 @@
 // is pure: no I/O.
 //
 // HubSpot is a marketing destination, the one that must receive the least
-// (DESIGN.md decision 4): a Patient becomes a contact with contact fields
-// only, built from an allow-list, never by copying the input:
+// (docs/decisions/0004-routing-is-data.md): a Patient becomes a contact with
+// contact fields only, built from an allow-list, never by copying the input:
 //
 //	email      the telecom with system email and use home, else the first email
 //	firstname  the first given name of the official name (else the first name)
@@ -24,7 +24,7 @@
 // Back from HubSpot, a contact becomes a minimal Patient: name, email, phone,
 // an identifier with system IdentifierSystem holding the contact id, and the
 // meta.tag OriginSystem|OriginCode that marks it as coming from HubSpot (loop
-// prevention, DESIGN.md decision 7).
+// prevention, docs/decisions/0007-reconcilers-and-loops.md).
 package hubspot
 
 import (

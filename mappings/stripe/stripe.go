@@ -10,11 +10,12 @@
 //	address[city], address[state], address[postal_code], address[country]
 //	metadata[fhir_resource]         Patient/{id}, when the Patient has an id
 //	metadata[switchboard_transfer]  the hub's transfer id
-//	metadata[switchboard_origin]    "switchboard" (loop prevention: DESIGN.md decision 7)
+//	metadata[switchboard_origin]    "switchboard" (loop prevention: docs/decisions/0007-reconcilers-and-loops.md)
 //
 // Nothing else: Stripe needs nothing clinical or demographic (no birth date,
 // no gender). The metadata lets "who is this in the EHR" be answered from
-// Stripe without a crosswalk table (DESIGN.md decision 1).
+// Stripe without a crosswalk table
+// (docs/decisions/0001-stateless-about-patients.md).
 //
 // A Patient that already has a Stripe customer carries its id as an
 // identifier with system https://switchboard.health/id/stripe-customer

@@ -1,8 +1,9 @@
 -- +goose Up
--- Polling reconcilers (DESIGN.md decision 7). One cursor per polled source
--- and resource type: the vendor's modification time the next poll starts
--- from (microseconds since the Unix epoch), never a vendor URL or anything
--- from a record. failures and next_at back a failing source off.
+-- Polling reconcilers (docs/decisions/0007-reconcilers-and-loops.md). One
+-- cursor per polled source and resource type: the vendor's modification time
+-- the next poll starts from (microseconds since the Unix epoch), never a
+-- vendor URL or anything from a record. failures and next_at back a failing
+-- source off.
 CREATE TABLE switchboard_cursor (
     source        TEXT NOT NULL,
     resource_type TEXT NOT NULL,
@@ -27,10 +28,10 @@ CREATE TABLE switchboard_sync (
     updated_at  BIGINT NOT NULL
 );
 
--- The transfer log (DESIGN.md decision 8): one append-only row per event,
--- PHI-free (ids, names, counts, codes; a subject only as a keyed HMAC).
--- Each row's hash is a keyed HMAC over the previous row's hash and its own
--- columns, so altering, inserting or removing a row breaks the chain.
+-- The transfer log (docs/decisions/0008-transfer-log.md): one append-only row
+-- per event, PHI-free (ids, names, counts, codes; a subject only as a keyed
+-- HMAC). Each row's hash is a keyed HMAC over the previous row's hash and its
+-- own columns, so altering, inserting or removing a row breaks the chain.
 CREATE TABLE switchboard_log (
     seq           BIGINT PRIMARY KEY,
     at            BIGINT NOT NULL,

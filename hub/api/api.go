@@ -52,7 +52,10 @@ type Server struct {
 	Transfers    Transfers
 	Routes       *route.Table
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// MaxBundleEntries bounds the entries of one batch or transaction
+	// Bundle (413 above it); 0 means DefaultMaxBundleEntries.
+	MaxBundleEntries int
+	Logger           *slog.Logger
 	// Ready reports whether the process can take traffic (database reachable,
 	// migrations current, keys loaded); nil means always ready.
 	Ready func(ctx context.Context) error
@@ -314,6 +317,25 @@ func (s *Server) readBody(c echo.Context) ([]byte, *outcome.Error) {
 		return nil, outcome.New(http.StatusBadRequest, "structure", "", "could not read the request body")
 	}
 	return body, nil
+}
+
+// DefaultMaxBundleEntries is MaxBundleEntries when unset (the same as
+// config.DefaultMaxBundleEntries).
+const DefaultMaxBundleEntries = 5000
+
+// bundleLimit is MaxBundleEntries, DefaultMaxBundleEntries when unset.
+func (s *Server) bundleLimit() int {
+	if s.MaxBundleEntries > 0 {
+		return s.MaxBundleEntries
+	}
+	return DefaultMaxBundleEntries
+}
+
+// tooManyEntries refuses a Bundle over the entry limit: once, with what to
+// do about it, rather than a transaction that holds the database for long.
+func tooManyEntries(n, limit int) *outcome.Error {
+	return outcome.New(http.StatusRequestEntityTooLarge, "too-costly", "Bundle.entry",
+		fmt.Sprintf("the Bundle has %d entries; this hub accepts at most %d per Bundle (SWITCHBOARD_MAX_BUNDLE_ENTRIES): split it into smaller Bundles", n, limit))
 }
 
 // bodyLimit is MaxBodyBytes, 1 MiB when unset.

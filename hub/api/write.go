@@ -74,6 +74,9 @@ func (s *Server) bundle(c echo.Context) error {
 	if err != nil {
 		return fail(c, asOutcome(err))
 	}
+	if limit := s.bundleLimit(); len(b.Entries) > limit {
+		return fail(c, tooManyEntries(len(b.Entries), limit))
+	}
 	sub := transfer.Submission{Kind: b.Type, Body: body}
 	var issues []outcome.Issue
 	for i, e := range b.Entries {

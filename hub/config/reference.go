@@ -37,6 +37,7 @@ var Reference = []Var{
 	{Env: "SWITCHBOARD_HMAC_KEY", Default: "", Doc: "base64, ≥ 32 bytes, for keyed hashes; required with PostgreSQL", Secret: true},
 	{Env: "SWITCHBOARD_DEV_KEYS", Key: "dev_keys", Default: "var/dev-keys.env", Doc: "SQLite mode only: where generated development keys are kept"},
 	{Env: "SWITCHBOARD_MAX_BODY_BYTES", Key: "max_body_bytes", Default: "1048576", Doc: "request body limit (413 above it)"},
+	{Env: "SWITCHBOARD_MAX_BUNDLE_ENTRIES", Key: "max_bundle_entries", Default: "5000", Doc: "entries of one batch or transaction Bundle (413 above it, stated in the CapabilityStatement)"},
 	{Env: "SWITCHBOARD_PUBLIC_URL", Key: "public_url", Doc: "http(s)://host[:port][/prefix] clients and vendors reach the hub at: the base of absolute links (search paging) and of the URL HubSpot signs; unset, paging links are relative"},
 	{Env: "SWITCHBOARD_TRUSTED_PROXIES", Key: "trusted_proxies", Doc: "addresses or CIDR ranges of the proxies in front of the hub; only from these are X-Forwarded-Proto and X-Forwarded-Host believed (when SWITCHBOARD_PUBLIC_URL is unset)"},
 	{Env: "SWITCHBOARD_TLS_CERT", Key: "tls_cert", Doc: "PEM certificate chain: with SWITCHBOARD_TLS_KEY the hub serves HTTPS itself (TLS 1.2+, HSTS) and reloads both files when they change or on SIGHUP; plain HTTP on that port gets 400"},

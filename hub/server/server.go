@@ -323,7 +323,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		queues[webhook.Queue] = river.QueueConfig{MaxWorkers: 5}
 		if len(pollers) > 0 {
 			h.poll = &reconcile.Worker{Sources: pollers, Ledger: led, Transfers: svc, Validate: validate, Log: tlog,
-				Logger: log.With("component", "reconcile")}
+				Alerts: notifier, Logger: log.With("component", "reconcile")}
 			river.AddWorker(workers, h.poll)
 			queues[reconcile.Queue] = river.QueueConfig{MaxWorkers: 2}
 			rc.PeriodicJobs = reconcile.PeriodicJobs(pollers)

@@ -11,7 +11,9 @@ import (
 
 type alerts struct{ sources []string }
 
-func (a *alerts) ResponseTooLarge(_ context.Context, source string) { a.sources = append(a.sources, source) }
+func (a *alerts) ResponseTooLarge(_ context.Context, source string) {
+	a.sources = append(a.sources, source)
+}
 
 // TestPollSurvivesLargePages: a page over the answer limit is asked for
 // again from the cursor at half the size, down to what fits (issue 14 §1:

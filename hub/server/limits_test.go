@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-health/switchboard/hub/config"
 )
@@ -43,7 +44,9 @@ func TestBundleAtTheEntryLimit(t *testing.T) {
 			if len(body) >= 1<<20 {
 				t.Fatalf("the batch is %d bytes, not under the 1 MiB body limit", len(body))
 			}
+			start := time.Now()
 			r := h.post("/fhir/R4", body)
+			t.Logf("%s: %d entries (%d bytes) answered %d in %s", dialect, limit, len(body), r.status, time.Since(start).Round(time.Millisecond))
 			if r.status != http.StatusAccepted {
 				t.Fatalf("%d entries (%d bytes): status %d, want 202: %s", limit, len(body), r.status, r.body)
 			}

@@ -320,9 +320,12 @@ func deliveryValues(jobs []job, ids []int64, first int) (string, []any) {
 // row binds 8 parameters; SQLite allows 32,766 per statement and pgx
 // 65,535, and a Bundle under the body limit can fan out to tens of
 // thousands of deliveries (issue 14: 1,366 Patients to three destinations
-// failed on SQLite with "too many SQL variables"). 1,000 rows keep each
-// statement well inside both limits.
-const deliveriesPerStatement = 1000
+// failed on SQLite with "too many SQL variables"). Small statements are
+// also faster: SQLite's cost per statement grows faster than its rows
+// (its numbered parameters are looked up in a list), and 10,000 deliveries
+// took 9 s in statements of 1,000 rows against 0.7 s in statements of 100
+// (PostgreSQL: 2.2 s against 0.3 s).
+const deliveriesPerStatement = 100
 
 // acceptAlone commits one accept in its own transaction, checking the key
 // first (SQLite has no DML in a WITH clause, and its single writer makes the

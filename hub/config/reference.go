@@ -51,7 +51,7 @@ var Reference = []Var{
 	{Env: "SWITCHBOARD_DELIVERY_TIMEOUT", Key: "delivery_timeout", Default: "60s", Doc: "one delivery try, inner HTTP retries included"},
 	{Env: "SWITCHBOARD_RESCUE_AFTER", Key: "rescue_after", Default: "delivery timeout + 1m", Doc: "a job running this long belongs to a dead process and is tried again"},
 	{Env: "SWITCHBOARD_SHUTDOWN_TIMEOUT", Key: "shutdown_timeout", Default: "30s", Doc: "graceful drain deadline on SIGTERM"},
-	{Env: "SWITCHBOARD_DB_TIMEOUT", Key: "db_timeout", Default: "5s", Doc: "longest an API request waits on the database before answering 503 with Retry-After"},
+	{Env: "SWITCHBOARD_DB_TIMEOUT", Key: "db_timeout", Default: "5s", Doc: "longest an API request waits on the database before answering 503 with Retry-After (a Bundle: 1 ms more per entry)"},
 	{Env: "SWITCHBOARD_COMPLETED_RETENTION", Key: "completed_retention", Default: "1h", Doc: "how long completed jobs stay in River's table"},
 	{Env: "SWITCHBOARD_REPLAY_WINDOW", Key: "replay_window", Default: "168h", Doc: "a failed sync's sealed payload is kept this long for replay, then purged"},
 	{Env: "SWITCHBOARD_WEBHOOK_RETENTION", Key: "webhook_retention", Default: "720h", Doc: "webhook de-duplication rows kept (longer than any vendor's retry schedule)"},

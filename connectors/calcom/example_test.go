@@ -60,5 +60,5 @@ destinations:
 	// Output:
 	// calcom answers searches: true
 	// calcom destination "scheduling": environment variable CALCOM_API_KEY is empty
-	// api_key_env, base_url, breaker_failures, breaker_open_for, event_type_id, organizer_email, retry_max, slot_minutes, time_zone, timeout, webhook_secrets_env
+	// api_key_env, base_url, breaker_failures, breaker_open_for, event_type_id, max_response_bytes, organizer_email, retry_max, slot_minutes, time_zone, timeout, webhook_secrets_env
 }

@@ -69,5 +69,5 @@ destinations:
 	// Output:
 	// candid - Candid Health billing: a Claim becomes an encounter; ClaimResponse searches read it back
 	// candid destination "billing": environment variable CANDID_CLIENT_SECRET is empty
-	// base_url, billing_address1, billing_address2, billing_city, billing_npi, billing_organization_name, billing_state, billing_tax_id, billing_zip, billing_zip_plus_four, breaker_failures, breaker_open_for, client_id_env, client_secret_env, place_of_service_code, retry_max, timeout, webhook_secrets_env
+	// base_url, billing_address1, billing_address2, billing_city, billing_npi, billing_organization_name, billing_state, billing_tax_id, billing_zip, billing_zip_plus_four, breaker_failures, breaker_open_for, client_id_env, client_secret_env, max_response_bytes, place_of_service_code, retry_max, timeout, webhook_secrets_env
 }

@@ -62,5 +62,5 @@ destinations:
 	// hubspot - HubSpot CRM marketing: a Patient becomes a contact (contact fields only), upserted by email
 	// answers Patient?email= searches: true
 	// hubspot destination "marketing": environment variable HUBSPOT_TOKEN is empty
-	// base_url, breaker_failures, breaker_open_for, fhir_id_property, retry_max, timeout, token_env, webhook_secrets_env
+	// base_url, breaker_failures, breaker_open_for, fhir_id_property, max_response_bytes, retry_max, timeout, token_env, webhook_secrets_env
 }

@@ -89,6 +89,10 @@ type Options struct {
 	// Logger receives one Debug line per try and one Warn line per failed
 	// attempt (default: discard).
 	Logger *slog.Logger
+	// MaxResponseBytes is the most of an answer body read (default
+	// MaxBody). A longer answer is an error wrapping ErrResponseTooLarge,
+	// never a cut body (see Do).
+	MaxResponseBytes int64
 	// Transport replaces the default transport (tests).
 	Transport http.RoundTripper
 }
@@ -132,12 +136,17 @@ type Request struct {
 type Response struct {
 	Status int
 	Header http.Header
-	// Body is the whole answer body, or its first 4 MiB.
+	// Body is the whole answer body.
 	Body []byte
 }
 
-// MaxBody is the most of an answer body a Response keeps.
+// MaxBody is the default of Options.MaxResponseBytes.
 const MaxBody = 4 << 20
+
+// ErrResponseTooLarge is wrapped by the error of an answer over
+// Options.MaxResponseBytes (a *connectors.ResponseTooLargeError, which
+// holds the limit).
+var ErrResponseTooLarge = connectors.ErrResponseTooLarge
 
 // Client sends requests to one destination. It is safe for concurrent use.
 type Client struct {
@@ -188,6 +197,9 @@ func New(o Options) *Client {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.MaxResponseBytes <= 0 {
+		o.MaxResponseBytes = MaxBody
 	}
 	transport := o.Transport
 	if transport == nil {
@@ -278,6 +290,13 @@ func (c *Client) reportChanges() {
 // code and may extend Code with it; they must not copy vendor messages,
 // which can echo the request.
 //
+// When the answer's body is over Options.MaxResponseBytes the Response is
+// nil and the error is a Permanent *connectors.Error with Code
+// "response_too_large" and the answer's Status, wrapping a
+// *connectors.ResponseTooLargeError (errors.Is ErrResponseTooLarge): the
+// vendor is well, the request asked for too much at once. It does not
+// count against the breaker.
+//
 // When no complete answer arrived (connection error, timeout, unreadable
 // body, cancelled ctx) the Response is nil and the error is a Retryable
 // *connectors.Error with Code "timeout", "connection" or "canceled" (the
@@ -341,9 +360,19 @@ func (c *Client) send(ctx context.Context, r Request, try *tryInfo) (*Response, 
 		return nil, transportError(ctx, r, err)
 	}
 	defer hr.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(hr.Body, MaxBody))
+	// One byte over the limit tells a body of exactly the limit from a
+	// longer one.
+	body, err := io.ReadAll(io.LimitReader(hr.Body, c.o.MaxResponseBytes+1))
 	if err != nil {
 		return nil, transportError(ctx, r, err)
+	}
+	if int64(len(body)) > c.o.MaxResponseBytes {
+		return nil, &connectors.Error{
+			Class:  connectors.Permanent,
+			Status: hr.StatusCode,
+			Code:   "response_too_large",
+			Err:    &connectors.ResponseTooLargeError{Limit: c.o.MaxResponseBytes},
+		}
 	}
 	resp := &Response{Status: hr.StatusCode, Header: hr.Header, Body: body}
 	if hr.StatusCode >= 200 && hr.StatusCode < 300 {

@@ -17,6 +17,8 @@ type Settings struct {
 	RetryMax        int           `yaml:"retry_max"`
 	BreakerFailures uint32        `yaml:"breaker_failures"`
 	BreakerOpenFor  time.Duration `yaml:"breaker_open_for"`
+	// MaxResponseBytes bounds one answer body (default 4 MiB).
+	MaxResponseBytes int64 `yaml:"max_response_bytes"`
 }
 
 // SettingsFields documents Settings for a connector's Spec.Fields.
@@ -25,6 +27,7 @@ func SettingsFields(fields map[string]string) map[string]string {
 	fields["retry_max"] = "extra tries within one delivery attempt (default 2; -1 for none)"
 	fields["breaker_failures"] = "consecutive failed attempts that open the breaker (default 5)"
 	fields["breaker_open_for"] = "how long the breaker stays open, e.g. 30s (default 30s)"
+	fields["max_response_bytes"] = "the largest answer body read, in bytes (default 4194304); a larger one is an error, and a poll asks for smaller pages"
 	return fields
 }
 
@@ -32,7 +35,7 @@ func SettingsFields(fields map[string]string) map[string]string {
 // for a connector that completes them (Options.Classify) before New.
 func (s Settings) Options(name string, log *slog.Logger) Options {
 	return Options{Name: name, Timeout: s.Timeout, RetryMax: s.RetryMax,
-		BreakerFailures: s.BreakerFailures, BreakerOpenFor: s.BreakerOpenFor, Logger: log}
+		BreakerFailures: s.BreakerFailures, BreakerOpenFor: s.BreakerOpenFor, MaxResponseBytes: s.MaxResponseBytes, Logger: log}
 }
 
 // Client builds the destination's client from its settings.

@@ -60,5 +60,5 @@ destinations:
 	// Output:
 	// stripe - Stripe payments: a Patient becomes a Customer; an Invoice or ChargeItem becomes invoice items and an invoice
 	// stripe destination "payments": environment variable STRIPE_API_KEY is empty
-	// api_key_env, auto_advance, base_url, breaker_failures, breaker_open_for, collection_method, days_until_due, invoice_description, retry_max, timeout, webhook_secrets_env
+	// api_key_env, auto_advance, base_url, breaker_failures, breaker_open_for, collection_method, days_until_due, invoice_description, max_response_bytes, retry_max, timeout, webhook_secrets_env
 }

@@ -1,6 +1,7 @@
 package webhook
 
 import (
+	"strings"
 	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
@@ -41,4 +42,42 @@ func Reject(scheme, reason string) error {
 func OutsideTolerance(ts, now time.Time, tolerance time.Duration) bool {
 	d := now.Sub(ts)
 	return d > tolerance || d < -tolerance
+}
+
+// Rejection codes: Reason in a few words, for a metric label and for the
+// transfer log's aggregated rejection rows, where the per-scheme phrases
+// would multiply series for no gain.
+const (
+	// CodeMissingSignature: a header the scheme needs is absent.
+	CodeMissingSignature = "missing_signature"
+	// CodeMalformedSignature: a header is there but cannot be read.
+	CodeMalformedSignature = "malformed_signature"
+	// CodeBadSignature: no signature matched any secret.
+	CodeBadSignature = "bad_signature"
+	// CodeStaleTimestamp: the signed time is outside the tolerance.
+	CodeStaleTimestamp = "stale_timestamp"
+	// CodeBadJSON: the signed body is not an event the hub can read.
+	CodeBadJSON = "bad_json"
+	// CodeNotConfigured: the destination has no secret to verify with.
+	CodeNotConfigured = "not_configured"
+)
+
+// Code sorts Reason into one of the Code constants. Reasons are fixed
+// phrases (see Reject), so their words decide; an unknown phrase counts
+// as a signature that did not match.
+func (r *Rejection) Code() string {
+	switch {
+	case r.Scheme == "config" || strings.Contains(r.Reason, "no secret") || strings.Contains(r.Reason, "no client secret"):
+		return CodeNotConfigured
+	case strings.HasPrefix(r.Reason, "missing "):
+		return CodeMissingSignature
+	case strings.Contains(r.Reason, "timestamp outside"):
+		return CodeStaleTimestamp
+	case strings.Contains(r.Reason, "body"):
+		return CodeBadJSON
+	case strings.HasPrefix(r.Reason, "malformed "), strings.HasPrefix(r.Reason, "no v1 signature"),
+		strings.HasPrefix(r.Reason, "no timestamp"), strings.Contains(r.Reason, "not passed"):
+		return CodeMalformedSignature
+	}
+	return CodeBadSignature
 }

@@ -20,12 +20,21 @@ const (
 	// TypeRecovered: a breaker that had opened closed again after a
 	// successful probe.
 	TypeRecovered = "destination.recovered"
+	// TypeResponseTooLarge: one record a polled source holds is larger
+	// than the answer limit on its own; polling it stops until an admin
+	// raises the destination's max_response_bytes.
+	TypeResponseTooLarge = "destination.response_too_large"
 )
+
+// ResponseTooLargePeriod is how often a source's TypeResponseTooLarge
+// alert may repeat while its polls keep failing.
+const ResponseTooLargePeriod = time.Hour
 
 // Alert is what an admin is told. Every field is PHI-free by construction:
 // it names a destination and counts, never a transfer or a resource.
 type Alert struct {
-	// Type is one of TypeFailures, TypeBreakerOpen and TypeRecovered.
+	// Type is one of TypeFailures, TypeBreakerOpen, TypeRecovered and
+	// TypeResponseTooLarge.
 	Type string `json:"type"`
 	// Destination is the destination's configured name.
 	Destination string `json:"destination"`

@@ -6,11 +6,15 @@
 // Two things raise an alert: a destination's permanent failures reaching
 // a threshold within a sliding window ("destination.failures"), and its
 // circuit breaker opening ("destination.breaker_open", followed by
-// "destination.recovered" when a probe closes it again). The Notifier
-// decides, and enqueues a River job; the Worker sends it. An alert is made
-// unique per destination and window (failures) or per destination and five
-// minutes (breaker), so a burst of failures, or a breaker flapping in
-// every worker process at once, sends one alert, not one per event.
+// "destination.recovered" when a probe closes it again). A third is always
+// on when an alert URL is set: a polled source holding one record larger
+// than the answer limit on its own ("destination.response_too_large"),
+// which stops its polls until an admin raises max_response_bytes. The
+// Notifier decides, and enqueues a River job; the Worker sends it. An alert
+// is made unique per destination and window (failures), per destination
+// and five minutes (breaker) or per destination and hour (response too
+// large), so a burst of failures, or a breaker flapping in every worker
+// process at once, sends one alert, not one per event.
 //
 // The webhook follows Standard Webhooks (https://www.standardwebhooks.com):
 // headers webhook-id, webhook-timestamp and webhook-signature

@@ -137,6 +137,22 @@ func (n *Notifier) BreakerChanged(destination, from, to string) {
 	}()
 }
 
+// ResponseTooLarge is called when a poll of source failed because one
+// record alone is over the answer limit. It enqueues a TypeResponseTooLarge
+// alert, at most one per source per ResponseTooLargePeriod, whenever an
+// alert URL is configured: no page size gets the poll past it. Its own
+// failures are logged.
+func (n *Notifier) ResponseTooLarge(ctx context.Context, source string) {
+	if n.Config == nil || n.Config.URL == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, WorkTimeout)
+	defer cancel()
+	if err := n.enqueue(ctx, Alert{Type: TypeResponseTooLarge, Destination: source, At: n.now()}, ResponseTooLargePeriod); err != nil {
+		n.logger().Warn("alert: response too large alert not enqueued", "destination", source, "error", err)
+	}
+}
+
 // Wait blocks until the breaker changes being recorded are done. Call it
 // at shutdown, after the workers stopped and before the store closes.
 func (n *Notifier) Wait() { n.pending.Wait() }

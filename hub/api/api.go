@@ -8,6 +8,7 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/netip"
@@ -49,7 +50,10 @@ type Server struct {
 	Transfers    Transfers
 	Routes       *route.Table
 	MaxBodyBytes int64
-	Logger       *slog.Logger
+	// MaxBundleEntries bounds the entries of one batch or transaction
+	// Bundle (413 above it); 0 means DefaultMaxBundleEntries.
+	MaxBundleEntries int
+	Logger           *slog.Logger
 	// Ready reports whether the process can take traffic (database reachable,
 	// migrations current, keys loaded); nil means always ready.
 	Ready func(ctx context.Context) error
@@ -291,6 +295,25 @@ func (s *Server) dbTimeout() time.Duration {
 		return s.DBTimeout
 	}
 	return 5 * time.Second
+}
+
+// DefaultMaxBundleEntries is MaxBundleEntries when unset (the same as
+// config.DefaultMaxBundleEntries).
+const DefaultMaxBundleEntries = 5000
+
+// bundleLimit is MaxBundleEntries, DefaultMaxBundleEntries when unset.
+func (s *Server) bundleLimit() int {
+	if s.MaxBundleEntries > 0 {
+		return s.MaxBundleEntries
+	}
+	return DefaultMaxBundleEntries
+}
+
+// tooManyEntries refuses a Bundle over the entry limit: once, with what to
+// do about it, rather than a transaction that holds the database for long.
+func tooManyEntries(n, limit int) *outcome.Error {
+	return outcome.New(http.StatusRequestEntityTooLarge, "too-costly", "Bundle.entry",
+		fmt.Sprintf("the Bundle has %d entries; this hub accepts at most %d per Bundle (SWITCHBOARD_MAX_BUNDLE_ENTRIES): split it into smaller Bundles", n, limit))
 }
 
 func asOutcome(err error) *outcome.Error {

@@ -115,6 +115,8 @@ func (w *recordingWebhooks) Receive(_ context.Context, _ string, r connectors.We
 	return "accepted", nil
 }
 
+func (w *recordingWebhooks) Reject(string, string) {}
+
 // testAPI serves the API with fakes behind it: routes for Patient writes
 // and Appointment reads, River UI as a one-page stand-in, admin and audit
 // routes. edit changes the Server before its handler is built.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -98,7 +99,10 @@ func (s *Server) metadata(c echo.Context) error {
 			"mode":          "server",
 			"documentation": searchDocumentation,
 			"resource":      res,
-			"interaction":   []code{{"batch"}, {"transaction"}},
+			"interaction": []map[string]string{
+				{"code": "batch", "documentation": s.bundleDocumentation()},
+				{"code": "transaction", "documentation": s.bundleDocumentation()},
+			},
 		}},
 	}
 	b, err := json.Marshal(cs)
@@ -114,6 +118,12 @@ const searchDocumentation = "Searches (search-type) are passed through to the so
 	"claim a filter the source did not apply. Prefer: handling=strict (the default) answers a parameter the source " +
 	"does not apply with 400 naming it; Prefer: handling=lenient answers without it, and the Bundle's self link lists " +
 	"only the parameters applied. _count is a page size the source may lower."
+
+// bundleDocumentation states the size limits of a batch or transaction.
+func (s *Server) bundleDocumentation() string {
+	return fmt.Sprintf("At most %d entries per Bundle and %d bytes per request body; above either the answer is 413 "+
+		"with an OperationOutcome, and the Bundle is to be split.", s.bundleLimit(), s.bodyLimit())
+}
 
 // errorCode is the PHI-free code of a connector's error, for logs.
 func errorCode(err error) string {

@@ -179,7 +179,9 @@ type entrySearch struct {
 
 // readFailure translates a connector's failure into an OperationOutcome:
 // 400 naming the parameter when the client asked wrongly (BadSearch), 503
-// while the vendor's breaker is open, 504 on a timeout, 502 otherwise.
+// while the vendor's breaker is open, 504 on a timeout, 502 otherwise, and
+// 502 naming the cause when the source's answer is over the answer limit:
+// the client can ask for a smaller _count.
 // Only the PHI-free code of the connector's error is shown, and a bad
 // search's reason, which connectors write for the client.
 func readFailure(ctx context.Context, err error) *outcome.Error {
@@ -192,6 +194,9 @@ func readFailure(ctx context.Context, err error) *outcome.Error {
 	case ce != nil && ce.Class == connectors.BreakerOpen:
 		oe := outcome.New(http.StatusServiceUnavailable, "transient", "", "the source vendor is unavailable (circuit breaker open)")
 		return oe
+	case errors.Is(err, connectors.ErrResponseTooLarge):
+		return outcome.New(http.StatusBadGateway, "too-costly", "", fmt.Sprintf(
+			"the source's answer is larger than %s; ask for a smaller _count", connectors.FormatBytes(connectors.ResponseLimit(err))))
 	case errors.Is(ctx.Err(), context.DeadlineExceeded), ce != nil && ce.Code == "timeout":
 		return outcome.New(http.StatusGatewayTimeout, "timeout", "", "the source vendor did not answer in time")
 	case ce != nil:

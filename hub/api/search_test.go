@@ -186,6 +186,8 @@ func TestPassthroughSearchFailures(t *testing.T) {
 		{"breaker open", "/fhir/R4/Appointment", &connectors.Error{Class: connectors.BreakerOpen, Code: "breaker_open"}, 503, "transient"},
 		{"vendor timeout", "/fhir/R4/Appointment", &connectors.Error{Class: connectors.Retryable, Code: "timeout"}, 504, "timeout"},
 		{"vendor error", "/fhir/R4/Appointment", &connectors.Error{Class: connectors.Retryable, Code: "http_500", Status: 500}, 502, "exception"},
+		{"answer too large", "/fhir/R4/Appointment", &connectors.Error{Class: connectors.Permanent, Code: "response_too_large", Status: 200,
+			Err: &connectors.ResponseTooLargeError{Limit: 4 << 20}}, 502, "too-costly"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -198,6 +200,9 @@ func TestPassthroughSearchFailures(t *testing.T) {
 			issue := b["issue"].([]any)[0].(map[string]any)
 			if issue["code"] != c.code || strings.Contains(issue["diagnostics"].(string), "Zzcanary") {
 				t.Fatalf("issue %v", issue)
+			}
+			if c.code == "too-costly" && issue["diagnostics"] != "the source's answer is larger than 4 MiB; ask for a smaller _count" {
+				t.Fatalf("diagnostics %q do not name the cause", issue["diagnostics"])
 			}
 		})
 	}

@@ -16,6 +16,9 @@ import (
 // Webhooks receives vendors' webhooks (package webhook).
 type Webhooks interface {
 	Receive(ctx context.Context, source string, r connectors.WebhookRequest) (string, error)
+	// Reject counts a request refused before Receive (its body over the
+	// limit), with a reason from package webhook.
+	Reject(source, reason string)
 }
 
 // webhook answers POST /webhooks/{destination}: 200 once the event is
@@ -29,6 +32,10 @@ func (s *Server) webhook(c echo.Context) error {
 	req := c.Request()
 	body, err := io.ReadAll(http.MaxBytesReader(c.Response(), req.Body, s.bodyLimit()))
 	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			s.Webhooks.Reject(c.Param("source"), webhook.ReasonOversize)
+		}
 		return c.JSON(http.StatusRequestEntityTooLarge, map[string]string{"error": "body too large or unreadable"})
 	}
 	ctx, cancel := context.WithTimeout(req.Context(), 10*time.Second)

@@ -26,6 +26,12 @@ const (
 	RoleWorker = "worker"
 )
 
+// DefaultMaxBundleEntries bounds the entries of one Bundle unless
+// SWITCHBOARD_MAX_BUNDLE_ENTRIES says otherwise: enough for a day's batch
+// of a small practice, few enough that one request's validation, sealing
+// and fan-out stay within a few seconds on two cores.
+const DefaultMaxBundleEntries = 5000
+
 // Config is the process configuration. Field comments name the variable.
 type Config struct {
 	Addr            string         // SWITCHBOARD_ADDR: listen address (default 127.0.0.1:8080)
@@ -37,6 +43,7 @@ type Config struct {
 	HMACKey         string         // SWITCHBOARD_HMAC_KEY: base64, >= 32 bytes (secret)
 	DevKeysPath     string         // SWITCHBOARD_DEV_KEYS: where SQLite mode keeps generated keys (default var/dev-keys.env)
 	MaxBodyBytes    int64          // SWITCHBOARD_MAX_BODY_BYTES (default 1048576)
+	MaxEntries      int            // SWITCHBOARD_MAX_BUNDLE_ENTRIES: entries of one batch or transaction Bundle (default 5000)
 	PublicURL       string         // SWITCHBOARD_PUBLIC_URL: the scheme, host and path prefix clients and vendors reach the hub at (links, HubSpot's signed URL)
 	TrustedProxies  []netip.Prefix // SWITCHBOARD_TRUSTED_PROXIES: proxies whose X-Forwarded-Proto and X-Forwarded-Host are believed
 	TLSCert         string         // SWITCHBOARD_TLS_CERT: PEM certificate chain; with TLSKey the hub serves HTTPS
@@ -192,6 +199,7 @@ func FromEnv(env Lookup) (Config, error) {
 		HMACKey:         get("SWITCHBOARD_HMAC_KEY", ""),
 		DevKeysPath:     get("SWITCHBOARD_DEV_KEYS", "var/dev-keys.env"),
 		MaxBodyBytes:    num("SWITCHBOARD_MAX_BODY_BYTES", 1<<20),
+		MaxEntries:      int(num("SWITCHBOARD_MAX_BUNDLE_ENTRIES", DefaultMaxBundleEntries)),
 		PublicURL:       strings.TrimRight(get("SWITCHBOARD_PUBLIC_URL", ""), "/"),
 		TLSCert:         get("SWITCHBOARD_TLS_CERT", ""),
 		TLSKey:          get("SWITCHBOARD_TLS_KEY", ""),

@@ -28,6 +28,8 @@ func (c *Config) Value(name string) string {
 		return c.DevKeysPath
 	case "SWITCHBOARD_MAX_BODY_BYTES":
 		return fmt.Sprint(c.MaxBodyBytes)
+	case "SWITCHBOARD_MAX_BUNDLE_ENTRIES":
+		return fmt.Sprint(c.MaxEntries)
 	case "SWITCHBOARD_PUBLIC_URL":
 		return c.PublicURL
 	case "SWITCHBOARD_TRUSTED_PROXIES":

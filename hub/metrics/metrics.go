@@ -27,6 +27,7 @@ type Metrics struct {
 	delDuration *prometheus.HistogramVec
 	retries     *prometheus.CounterVec
 	webhooks    *prometheus.CounterVec
+	rejected    *prometheus.CounterVec
 }
 
 // New makes the metric set with the Go runtime and process collectors.
@@ -63,12 +64,17 @@ func New(version, role string) *Metrics {
 			Name: "switchboard_webhook_verifications_total",
 			Help: "Inbound webhooks by source and result (accepted, duplicate, rejected).",
 		}, []string{"source", "result"}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_webhook_rejected_total",
+			Help: "Webhook requests refused before anything was stored, by source (\"\" for a name that takes no webhooks) and reason " +
+				"(missing_signature, malformed_signature, bad_signature, stale_timestamp, bad_json, not_configured, unknown_source, oversize).",
+		}, []string{"source", "reason"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "switchboard_build_info", Help: "Always 1; the version and role of this process.",
 	}, []string{"version", "role"})
 	build.WithLabelValues(version, role).Set(1)
-	reg.MustRegister(m.requests, m.reqDuration, m.accept, m.deliveries, m.delDuration, m.retries, m.webhooks, build,
+	reg.MustRegister(m.requests, m.reqDuration, m.accept, m.deliveries, m.delDuration, m.retries, m.webhooks, m.rejected, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -146,6 +152,15 @@ func (m *Metrics) Delivery(destination, outcome, errorClass string, took time.Du
 	if outcome == "retrying" {
 		m.retries.WithLabelValues(destination).Inc()
 	}
+}
+
+// WebhookRejected counts a webhook request refused before anything was
+// stored (webhook.Rejections aggregates its transfer-log rows).
+func (m *Metrics) WebhookRejected(source, reason string) {
+	if m == nil {
+		return
+	}
+	m.rejected.WithLabelValues(source, reason).Inc()
 }
 
 // Webhook records an inbound webhook's verification result.

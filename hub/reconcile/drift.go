@@ -250,13 +250,26 @@ func readAppt(res []byte) (appt, time.Time, bool) {
 }
 
 // list pages through one side's Appointments starting in [from, to),
-// asking up to until.
+// asking up to until. A page over the answer limit starts the listing over
+// at half the _count, down to 1, as a poll does (poll.go).
 func list(ctx context.Context, s connectors.Searcher, from, to, until time.Time) ([]appt, error) {
+	for count := driftPageSize; ; count = max(1, count/2) {
+		out, err := listPages(ctx, s, from, to, until, count)
+		if !errors.Is(err, connectors.ErrResponseTooLarge) || count == 1 {
+			return out, err
+		}
+	}
+}
+
+// listPages is list at one page size; the page budget grows as the pages
+// shrink.
+func listPages(ctx context.Context, s connectors.Searcher, from, to, until time.Time, count int) ([]appt, error) {
 	q := connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{
 		"date":   {"ge" + from.UTC().Format(time.RFC3339), "lt" + until.UTC().Format(time.RFC3339)},
-		"_count": {strconv.Itoa(driftPageSize)}}}
+		"_count": {strconv.Itoa(count)}}}
 	var out []appt
-	for range driftMaxPages {
+	maxPages := driftMaxPages * (driftPageSize / count)
+	for range maxPages {
 		page, err := s.Search(ctx, q)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", errListing, err)
@@ -273,7 +286,7 @@ func list(ctx context.Context, s connectors.Searcher, from, to, until time.Time)
 		}
 		q.Cursor = page.Next
 	}
-	return nil, fmt.Errorf("%w: more than %d pages", errListing, driftMaxPages)
+	return nil, fmt.Errorf("%w: more than %d pages", errListing, maxPages)
 }
 
 // run lists both sides and routes the repairs.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -46,14 +47,20 @@ func driftAppt(id, uid, status string, startDay int, updated time.Time, tags ...
 	return b
 }
 
-// driftSearcher pages through its Appointments two at a time.
+// driftSearcher pages through its Appointments two at a time. With
+// maxCount set, a _count above it is an answer over the size limit.
 type driftSearcher struct {
-	appts   []json.RawMessage
-	queries []connectors.SearchQuery
+	appts    []json.RawMessage
+	queries  []connectors.SearchQuery
+	maxCount int
 }
 
 func (s *driftSearcher) Search(_ context.Context, q connectors.SearchQuery) (connectors.SearchPage, error) {
 	s.queries = append(s.queries, q)
+	if n, _ := strconv.Atoi(q.Params.Get("_count")); s.maxCount > 0 && n > s.maxCount {
+		return connectors.SearchPage{}, &connectors.Error{Class: connectors.Permanent, Code: "response_too_large",
+			Err: &connectors.ResponseTooLargeError{Limit: 4 << 20}}
+	}
 	var at int
 	if q.Cursor != "" {
 		fmt.Sscan(q.Cursor, &at)
@@ -161,7 +168,9 @@ func TestDriftDecisions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			sched, ehr := &driftSearcher{appts: tc.scheduling}, &driftSearcher{appts: tc.ehr}
+			// The EHR's pages of 100 are over the answer limit: the
+			// listing starts over at 50, then 25 (issue 14 §1).
+			sched, ehr := &driftSearcher{appts: tc.scheduling}, &driftSearcher{appts: tc.ehr, maxCount: 30}
 			acc, led, tlog := &driftAcceptor{}, &driftLedger{}, &driftLog{}
 			w := &reconcile.DriftWorker{
 				Rules: []reconcile.DriftRule{{Scheduling: "scheduling", EHR: "ehr", SchedulingSearch: sched, EHRSearch: ehr,
@@ -216,6 +225,9 @@ func TestDriftDecisions(t *testing.T) {
 			// to a day past it, since Cal.com bounds a booking's end.
 			if q := ehr.queries[0].Params["date"]; len(q) != 2 || q[0] != "ge2030-03-01T00:00:00Z" || q[1] != "lt2030-03-15T00:00:00Z" {
 				t.Errorf("EHR date %v", q)
+			}
+			if n := ehr.queries[len(ehr.queries)-1].Params.Get("_count"); n != "25" {
+				t.Errorf("EHR asked with _count %s at last, want 25 (halved twice from 100)", n)
 			}
 			if q := sched.queries[0].Params["date"]; len(q) != 2 || q[1] != "lt2030-03-16T00:00:00Z" {
 				t.Errorf("scheduling date %v", q)

@@ -76,9 +76,21 @@ type Worker struct {
 	// skips it).
 	Validate func(resourceType string, body []byte) error
 	Log      Appender
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Alerts, when set, is told of a source whose single record is over
+	// the answer limit: polling it cannot go on until an admin acts.
+	Alerts Alerter
+	Logger *slog.Logger
+	Now    func() time.Time
 }
+
+// Alerter raises an admin alert (package alert's Notifier).
+type Alerter interface {
+	ResponseTooLarge(ctx context.Context, source string)
+}
+
+// defaultPageSize is what a page is halved from when a source asks for
+// the vendor's own page size (Source.PageSize 0): route's default.
+const defaultPageSize = 100
 
 // Counts is what one poll of one resource type did; PHI-free.
 type Counts struct {
@@ -149,8 +161,38 @@ func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Sou
 		q.Since = cur.since
 	}
 	var perr error
+	firstSince, halvings := q.Since, 0
 	for {
 		page, err := src.Poller.Poll(ctx, q)
+		if errors.Is(err, connectors.ErrResponseTooLarge) && q.Count != 1 {
+			// A page over the answer limit (a few large records): ask again
+			// from the cursor for half as many, down to one. The cursor has
+			// moved over every page taken, and a change seen twice is
+			// routed once, so starting over loses and doubles nothing.
+			n := q.Count
+			if n <= 0 {
+				n = defaultPageSize
+			}
+			q.Count, q.Page = max(1, n/2), ""
+			if c.Pages > 0 {
+				q.Since = cur.since.Add(-src.Overlap)
+			} else {
+				q.Since = firstSince
+			}
+			halvings++
+			log.Info("poll page over the answer limit; asking for fewer", "page_size", q.Count,
+				"limit_bytes", connectors.ResponseLimit(err))
+			continue
+		}
+		if errors.Is(err, connectors.ErrResponseTooLarge) {
+			// One record alone is over the limit: no page size helps.
+			perr = fmt.Errorf("one %s at %s is larger than the answer limit of %s; raise max_response_bytes of the destination: %w",
+				typ, a.Source, connectors.FormatBytes(connectors.ResponseLimit(err)), err)
+			if w.Alerts != nil {
+				w.Alerts.ResponseTooLarge(ctx, a.Source)
+			}
+			break
+		}
 		if err != nil {
 			perr = err
 			break
@@ -183,6 +225,9 @@ func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Sou
 	}
 	row := transferlog.Row{At: w.now(), Event: transferlog.EventPoll, Direction: transferlog.Inbound, Source: a.Source,
 		ResourceType: typ, Actor: "reconciler", LatencyMS: w.now().Sub(started).Milliseconds(), Detail: detail(c, a.Manual)}
+	if halvings > 0 {
+		row.Detail["page_halvings"], row.Detail["page_size"] = halvings, q.Count
+	}
 	if perr != nil {
 		cur.failures++
 		cur.nextAt = w.now().Add(backoff(src.Interval, cur.failures))

@@ -42,6 +42,9 @@ type fakePoller struct {
 	failTimes int
 	err       error
 	queries   []connectors.PollQuery
+	// maxBytes, when set, is the answer limit: a page whose resources
+	// add up to more fails as outbound's client does.
+	maxBytes int
 }
 
 func (p *fakePoller) PollTypes() []string { return p.types }
@@ -69,6 +72,16 @@ func (p *fakePoller) Poll(_ context.Context, q connectors.PollQuery) (connectors
 	}
 	end := min(offset+q.Count, len(all))
 	out := connectors.PollPage{Changes: all[min(offset, end):end]}
+	if p.maxBytes > 0 {
+		size := 0
+		for _, c := range out.Changes {
+			size += len(c.Resource)
+		}
+		if size > p.maxBytes {
+			return connectors.PollPage{}, &connectors.Error{Class: connectors.Permanent, Code: "response_too_large", Status: 200,
+				Err: &connectors.ResponseTooLargeError{Limit: int64(p.maxBytes)}}
+		}
+	}
 	if end < len(all) {
 		out.Next = strconv.Itoa(end)
 	}

@@ -314,6 +314,10 @@ func (h *harness) ehrFaults(faults string) {
 // switchboard_log directly.
 func (h *harness) flushLog() {
 	h.t.Helper()
+	// Refused webhooks are written once a minute: now, for the test.
+	if err := h.hub.Rejections.Flush(context.Background()); err != nil {
+		h.t.Fatal(err)
+	}
 	if err := h.hub.Log.Flush(context.Background()); err != nil {
 		h.t.Fatal(err)
 	}

@@ -75,7 +75,11 @@ type Hub struct {
 	queueUI   interface{ Start(context.Context) error }
 	oidc      *auth.OIDC
 	breakers  *alert.Notifier
-	conns     map[string]connectors.Connector
+	// Rejections aggregates refused webhook requests into the transfer
+	// log (one row per source and reason per minute); Flush writes what
+	// it counted at once.
+	Rejections *webhook.Rejections
+	conns      map[string]connectors.Connector
 	// Metrics is nil when SWITCHBOARD_METRICS is false.
 	Metrics *metrics.Metrics
 	// certs serves the TLS certificate when the hub terminates TLS (nil:
@@ -319,7 +323,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		queues[webhook.Queue] = river.QueueConfig{MaxWorkers: 5}
 		if len(pollers) > 0 {
 			h.poll = &reconcile.Worker{Sources: pollers, Ledger: led, Transfers: svc, Validate: validate, Log: tlog,
-				Logger: log.With("component", "reconcile")}
+				Alerts: notifier, Logger: log.With("component", "reconcile")}
 			river.AddWorker(workers, h.poll)
 			queues[reconcile.Queue] = river.QueueConfig{MaxWorkers: 2}
 			rc.PeriodicJobs = reconcile.PeriodicJobs(pollers)
@@ -393,17 +397,18 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		return nil, fmt.Errorf("river ui: %w", err)
 	}
 	h.queueUI, h.oidc = queueUI, oidc
+	h.Rejections = &webhook.Rejections{Log: tlog, Count: h.Metrics.WebhookRejected, Logger: log.With("component", "webhooks")}
 	h.handler = (&api.Server{
 		Auth:      &auth.Authenticator{Clients: &auth.Clients{DB: st.DB()}, OIDC: oidc},
 		Admin:     &admin.Handlers{Service: adm, Actor: api.Actor},
 		Audit:     &audit.Handlers{Log: tlog, MAC: keys.MAC, Actor: api.Actor, Logger: log.With("component", "audit")},
 		Console:   console.Handler(),
 		Queue:     queueUI,
-		Validator: v, Transfers: svc, Routes: table, MaxBodyBytes: cfg.MaxBodyBytes,
+		Validator: v, Transfers: svc, Routes: table, MaxBodyBytes: cfg.MaxBodyBytes, MaxBundleEntries: cfg.MaxEntries,
 		Logger: log.With("component", "api"), Ready: h.ready, Version: o.Version,
 		Searchers: searchers, Keys: keys.Ring,
 		Webhooks: &webhook.Intake{Store: st, Keys: keys.Ring, MAC: keys.MAC, Sources: verifiers, Log: tlog,
-			Logger: log.With("component", "webhooks")},
+			Rejections: h.Rejections, Logger: log.With("component", "webhooks")},
 		PublicURL:      cfg.PublicURL,
 		TrustedProxies: cfg.TrustedProxies,
 		CORSOrigins:    cfg.CORSOrigins,
@@ -538,7 +543,12 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	chainCtx, stopChain := context.WithCancel(context.WithoutCancel(ctx))
 	chainDone := make(chan struct{})
 	go func() { defer close(chainDone); h.Log.RunChainer(chainCtx, chainEvery) }()
+	rejCtx, stopRejections := context.WithCancel(context.WithoutCancel(ctx))
+	rejDone := make(chan struct{})
+	go func() { defer close(rejDone); h.Rejections.Run(rejCtx) }()
 	if err := h.queueUI.Start(ctx); err != nil {
+		stopRejections()
+		<-rejDone
 		stopChain()
 		<-chainDone
 		return fmt.Errorf("river ui: %w", err)
@@ -600,7 +610,10 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 		<-sweepDone
 		h.breakers.Wait()
 	}
-	// The chainer's last pass chains what the drain staged.
+	// The rejections counted until the HTTP drain ended are written, and
+	// the chainer's last pass chains them with what the drain staged.
+	stopRejections()
+	<-rejDone
 	stopChain()
 	<-chainDone
 	_ = h.oidc.Close(dctx)

@@ -29,7 +29,8 @@ import (
 // round trips of the single group.
 const (
 	// groupMaxJobs bounds one group's statement: pgx allows 65,535
-	// parameters, and a delivery row takes 7.
+	// parameters, and a delivery row takes 9. An accept with more jobs
+	// than this commits alone, its deliveries in chunks (acceptAlone).
 	groupMaxJobs = 2000
 	// groupTimeout bounds one group's transaction when its accepts have no
 	// deadline of their own. The leader's context is not used as such: its

@@ -69,10 +69,23 @@ type Intake struct {
 	MAC   seal.MAC
 	// Sources are the destinations whose connectors verify webhooks.
 	Sources map[string]connectors.WebhookVerifier
-	// Log, when set, records each rejected request in the transfer log.
-	Log    Appender
-	Logger *slog.Logger
-	Now    func() time.Time
+	// Log, when set, records duplicates in the transfer log.
+	Log Appender
+	// Rejections counts refused requests for the metric and the transfer
+	// log, aggregated (rejections.go); nil counts nothing. Nothing of a
+	// refused request is stored one row each.
+	Rejections *Rejections
+	Logger     *slog.Logger
+	Now        func() time.Time
+}
+
+// Reject counts a request to source refused before it reached Receive
+// (ReasonOversize). A source that takes no webhooks is counted as "".
+func (in *Intake) Reject(source, reason string) {
+	if _, ok := in.Sources[source]; !ok {
+		source = ""
+	}
+	in.Rejections.Add(source, reason)
 }
 
 // Receive verifies a webhook for source and, unless its event was seen
@@ -81,6 +94,7 @@ type Intake struct {
 func (in *Intake) Receive(ctx context.Context, source string, r connectors.WebhookRequest) (string, error) {
 	v, ok := in.Sources[source]
 	if !ok {
+		in.Rejections.Add("", ReasonUnknownSource)
 		return "", ErrUnknownSource
 	}
 	now := time.Now()
@@ -89,14 +103,9 @@ func (in *Intake) Receive(ctx context.Context, source string, r connectors.Webho
 	}
 	ev, err := v.VerifyWebhook(r, now)
 	if err != nil {
-		in.record(ctx, source, "", "", Rejected, err.Error(), now)
-		if in.Log != nil {
-			if lerr := in.Log.Append(ctx, transferlog.Row{At: now, Event: transferlog.EventWebhookRejected, Direction: transferlog.Inbound,
-				Source: source, Outcome: Rejected, HTTPStatus: 401, Actor: "webhook:" + source,
-				Detail: map[string]any{"reason": err.Error()}}); lerr != nil {
-				in.Logger.Error("transfer log", "error", lerr)
-			}
-		}
+		// Unauthenticated: counted, never stored one row each (anyone can
+		// send these as fast as the hub answers).
+		in.Rejections.Add(source, rejectionCode(err))
 		return Rejected, err
 	}
 	hash := in.MAC.Sum([]byte("webhook-event"), []byte(source), []byte(ev.ID))
@@ -174,8 +183,8 @@ func receivedRow(at time.Time, source, hash, typ, outcome string) transferlog.Ro
 // errSeen rolls back the job of an event seen before.
 var errSeen = errors.New("webhook: event seen before")
 
-// record writes a row outside the accept transaction (rejections and
-// duplicates); failing to is logged, not answered.
+// record writes a row outside the accept transaction (duplicates, which
+// are signed); failing to is logged, not answered.
 func (in *Intake) record(ctx context.Context, source, hash, typ, outcome, reason string, at time.Time) {
 	if _, err := in.Store.DB().Exec(ctx, `INSERT INTO switchboard_webhook (source, event_hash, event_type, outcome, reason, received_at)
 		VALUES ($1, $2, $3, $4, $5, $6)`, source, store.Null(hash), store.Null(typ), outcome, store.Null(reason), at.UnixMicro()); err != nil {

@@ -5,12 +5,13 @@
 GO ?= go
 BIN := var/bin
 
-.PHONY: help run test bench lint build clean conformance
+.PHONY: help run test bench chaos lint build clean conformance
 
 help:
 	@echo "make run     start the hub and local vendor sandboxes (SQLite, dev keys)"
 	@echo "make test    unit, integration and end-to-end tests on SQLite and PostgreSQL"
 	@echo "make bench   benchmarks against a bare River baseline; writes BENCHMARKS.md"
+	@echo "make chaos   the fault suite (vendor down, 429, slow, resets, PostgreSQL outage, SIGKILL); writes RELIABILITY.md"
 	@echo "make conformance  connectors' requests checked against the vendors' specs (needs ../shared)"
 	@echo "make lint    gofmt, go vet, staticcheck"
 	@echo "make build   build the binaries into $(BIN)"
@@ -28,6 +29,9 @@ test:
 
 bench:
 	@bash scripts/bench.sh
+
+chaos:
+	@bash scripts/chaos.sh
 
 conformance:
 	@bash scripts/conformance.sh

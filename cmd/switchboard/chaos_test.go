@@ -292,7 +292,8 @@ func (r *chaosRig) breakerChanges(t *testing.T) (opened, closed []time.Time) {
 }
 
 // A vendor down (its gateway answering 503) for 60 s (10 s in the short
-// form) under a steady 20 writes/s: every write is accepted, the breaker
+// form, with the breaker open 5 s rather than its default 30 s) under a
+// steady 20 writes/s: every write is accepted, the breaker
 // opens and closes again, and the backlog drains once the vendor is back.
 func chaosVendorDown(t *testing.T, full bool) {
 	const sc = "vendor-down"
@@ -339,15 +340,16 @@ func chaosVendorDown(t *testing.T, full bool) {
 }
 
 // A vendor answering every write 429 with Retry-After: 3 for 20 s (8 s
-// short): no write comes back to it sooner than it asked, and everything
-// arrives once the throttling ends.
+// short, with the breaker open 5 s rather than its default 30 s): no write
+// comes back to it sooner than it asked, and everything arrives once the
+// throttling ends.
 func chaosVendor429(t *testing.T, full bool) {
 	const sc, retryAfter = "vendor-429", 3
-	window := 8 * time.Second
+	window, openFor := 8*time.Second, 5*time.Second
 	if full {
-		window = 20 * time.Second
+		window, openFor = 20*time.Second, 30*time.Second // the breaker's default
 	}
-	r := newChaosRig(t, sc, 5*time.Second, `{"latency_ms": 5}`)
+	r := newChaosRig(t, sc, openFor, `{"latency_ms": 5}`)
 	var endAt time.Time
 	r.under(20, 2*time.Second, time.Second, func() {
 		setFaults(t, r.sim, fmt.Sprintf(`{"mode": "429", "retry_after_s": %d, "for_ms": %d}`, retryAfter, window.Milliseconds()))
@@ -376,6 +378,8 @@ func chaosVendor429(t *testing.T, full bool) {
 	figure(t, sc, "Retry-After sent", retryAfter, "s")
 	figure(t, sc, "429 answers", float64(throttled), "answers")
 	figure(t, sc, "shortest wait before a throttled write was tried again", secs(shortest), "s")
+	opened, _ := r.breakerChanges(t)
+	figure(t, sc, "breaker opened (a 429 counts as a failure)", float64(len(opened)), "times")
 	figure(t, sc, "time to drain after the throttling ended", secs(drained.Sub(endAt)), "s")
 	r.judgeOnce(t, sc)
 	if throttled == 0 {

@@ -33,6 +33,7 @@ export SWITCHBOARD_CHAOS=full
 export SWITCHBOARD_CHAOS_FIGURES="$work/figures.tsv"
 : >"$SWITCHBOARD_CHAOS_FIGURES"
 
+commit="$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!RELIABILITY.md' || echo ' with local changes')"
 run=${CHAOS_RUN:-'^(TestChaos|TestPostgresOutageUnderLoad)$'}
 step "go test -run '$run' ./cmd/switchboard/ (about 8 minutes)"
 started=$(date -u +%s)
@@ -66,10 +67,10 @@ what() {
     vendor-down) echo "The EHR sandbox's gateway answers every request 503 (\`mode: down\`) while Patients arrive at 20 a second; the destination's breaker stays open 30 s (its default)." ;;
     vendor-429) echo "The EHR sandbox answers every write 429 with \`Retry-After: 3\` (\`mode: 429\`) under 20 writes a second; the destination's breaker stays open 30 s (its default)." ;;
     vendor-slow) echo "The EHR sandbox answers every request after 5 s (\`latency_ms: 5000\`) under 10 writes a second; the destination has 8 workers." ;;
-    vendor-reset) echo "The EHR sandbox applies every write, then resets the TCP connection half-way through its answer (\`mode: reset\`), under 20 writes a second." ;;
+    vendor-reset) echo "The EHR sandbox applies every write, then resets the TCP connection half-way through its answer (\`mode: reset\`) for 10 s, under 20 writes a second; the destination's breaker stays open 30 s (its default)." ;;
     postgres-stopped) echo "An API process and a worker process under steady load; the database (its own cluster) is stopped for 20 s and started again; nothing is restarted." ;;
     postgres-partitioned) echo "As above, but the connections to the database are cut by a proxy for 20 s (no RST, packets dropped)." ;;
-    sigkill) echo "600 Patients accepted, the EHR sandbox answering in 200 ms; the hub (role all, the only process) is SIGKILLed while deliveries run and started again, with the default delivery timeout (15 s) and rescue window (20 s) (docs/decisions/0001-rescue-window.md)." ;;
+    sigkill) echo "600 Patients sent by 16 clients, the EHR sandbox answering in 200 ms; the hub (role all, the only process) is SIGKILLed once half are accepted, while writes still arrive and deliveries run, and started again; writes that got no answer are sent again with their Idempotency-Key, with the default delivery timeout (15 s) and rescue window (20 s) (docs/decisions/0001-rescue-window.md)." ;;
     webhook-flood|oversized-inputs) echo "Reserved for issue 14 §1-2, built separately: its test adds a scenario \`$1\` to TestChaos (cmd/switchboard/chaos_test.go) and its figures appear here." ;;
   esac
 }
@@ -79,7 +80,7 @@ out=RELIABILITY.md
   echo "# Reliability"
   echo
   echo "Written by \`make chaos\` (scripts/chaos.sh) on $(date -u '+%Y-%m-%d %H:%M UTC') at commit"
-  echo "$(git rev-parse --short HEAD)$(git diff --quiet HEAD -- . ':!RELIABILITY.md' || echo ' with local changes'),"
+  echo "$commit,"
   echo "$(nproc) CPUs, $(go version | awk '{print $3}'), PostgreSQL $(psql_v=$(ls -d /usr/lib/postgresql/*/ 2>/dev/null | sort -V | tail -1); basename "${psql_v:-unknown}") with default durability; the run took ${took} s."
   echo "Every figure below was measured in that run: real \`switchboard\` and \`vendorsim\`"
   echo "processes, faults injected through the EHR sandbox's \`POST /_sandbox/faults\`"

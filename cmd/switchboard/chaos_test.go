@@ -427,7 +427,7 @@ func chaosVendorSlow(t *testing.T, _ bool) {
 func chaosVendorReset(t *testing.T, _ bool) {
 	const sc = "vendor-reset"
 	window := 10 * time.Second
-	r := newChaosRig(t, sc, 5*time.Second, `{"latency_ms": 5}`)
+	r := newChaosRig(t, sc, 30*time.Second, `{"latency_ms": 5}`)
 	var endAt time.Time
 	r.under(20, 2*time.Second, time.Second, func() {
 		setFaults(t, r.sim, fmt.Sprintf(`{"mode": "reset", "for_ms": %d}`, window.Milliseconds()))
@@ -447,6 +447,8 @@ func chaosVendorReset(t *testing.T, _ bool) {
 	figure(t, sc, "connections reset mid-answer for", secs(window), "s")
 	figure(t, sc, "answers cut after the write took effect", float64(cut), "answers")
 	figure(t, sc, "retries answered as replays", float64(replayed), "answers")
+	opened, _ := r.breakerChanges(t)
+	figure(t, sc, "breaker opened (a reset counts as a failure)", float64(len(opened)), "times")
 	figure(t, sc, "time to drain after the resets ended", secs(drained.Sub(endAt)), "s")
 	r.judgeOnce(t, sc)
 	if cut == 0 {
@@ -462,16 +464,17 @@ func chaosVendorReset(t *testing.T, _ bool) {
 func chaosSIGKILL(t *testing.T, _ bool) {
 	const sc, total = "sigkill", 600
 	r := newChaosRig(t, sc, 30*time.Second, `{"latency_ms": 200}`) // slow enough that jobs are in flight at the kill
-	r.load.run(16, total, nil, nil)
-	if n := len(r.load.acceptedIDs()); n != total {
-		t.Fatalf("accepted %d of %d", n, total)
+	loadDone := make(chan struct{})
+	go func() { defer close(loadDone); r.load.run(16, total, nil, nil) }()
+	for len(r.load.acceptedIDs()) < total/2 { // mid-load: writes still arriving
+		time.Sleep(10 * time.Millisecond)
 	}
-	time.Sleep(500 * time.Millisecond) // deliveries under way
 	if err := r.hub.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	_ = r.hub.cmd.Wait()
 	killedAt := time.Now()
+	<-loadDone // the rest find no hub: each is sent again after the restart
 	db := pgConnect(t, r.dbURL)
 	held := map[string]bool{} // the vendor keys of the jobs the dead process held
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -493,8 +496,16 @@ func chaosSIGKILL(t *testing.T, _ bool) {
 	if len(held) == 0 || doneAtKill >= total {
 		t.Fatalf("at the kill: %d jobs running, %d of %d delivered; the test proves nothing", len(held), doneAtKill, total)
 	}
+	restarting := time.Now()
 	r.hub = startHub(t, r.hubBin, r.dir, "hub-restarted", "all", r.env)
 	restartedAt := time.Now()
+	// As a client does with a write that got no answer: the same write,
+	// the same Idempotency-Key. One whose 202 the kill swallowed is the
+	// transfer already stored, not a second one.
+	resent := r.load.retryFailed(t, r.hub.url)
+	if n := len(r.load.acceptedIDs()); n != total {
+		t.Fatalf("accepted %d of %d after the restart", n, total)
+	}
 
 	// When did each held job reach the vendor again after the kill?
 	var rescued time.Duration
@@ -522,7 +533,8 @@ func chaosSIGKILL(t *testing.T, _ bool) {
 	drained := r.drain(t, 2*time.Minute)
 	figure(t, sc, "jobs running in the killed process", float64(len(held)), "jobs")
 	figure(t, sc, "writes delivered before the kill", float64(doneAtKill), "writes")
-	figure(t, sc, "restart until ready", secs(restartedAt.Sub(killedAt)), "s")
+	figure(t, sc, "writes without an answer at the kill, sent again after the restart", float64(resent), "writes")
+	figure(t, sc, "restart until ready", secs(restartedAt.Sub(restarting)), "s")
 	figure(t, sc, "time from the kill until every held job ran again", secs(rescued), "s")
 	figure(t, sc, "time from the kill until every write was delivered", secs(drained.Sub(killedAt)), "s")
 	r.judgeOnce(t, sc)

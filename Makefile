@@ -6,12 +6,13 @@ GO ?= go
 BIN := var/bin
 FUZZTIME ?= 1m
 
-.PHONY: help run test bench lint build clean conformance fuzz
+.PHONY: help run test bench chaos lint build clean conformance fuzz
 
 help:
 	@echo "make run     start the hub and local vendor sandboxes (SQLite, dev keys)"
 	@echo "make test    unit, integration and end-to-end tests on SQLite and PostgreSQL"
 	@echo "make bench   benchmarks against a bare River baseline; writes BENCHMARKS.md"
+	@echo "make chaos   the fault suite (vendor down, 429, slow, resets, PostgreSQL outage, SIGKILL); writes RELIABILITY.md"
 	@echo "make conformance  connectors' requests checked against the vendors' specs (needs ../shared)"
 	@echo "make fuzz    every fuzz target for FUZZTIME (default 1m); figures in RELIABILITY.md"
 	@echo "make lint    gofmt, go vet, staticcheck"
@@ -30,6 +31,9 @@ test:
 
 bench:
 	@bash scripts/bench.sh
+
+chaos:
+	@bash scripts/chaos.sh
 
 conformance:
 	@bash scripts/conformance.sh

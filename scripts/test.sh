@@ -60,6 +60,8 @@ step "throwaway PostgreSQL cluster in $pgdir"
 t0=$(date +%s%N)
 SWITCHBOARD_TEST_PG_URL=$(bash scripts/pg.sh start "$pgdir")
 export SWITCHBOARD_TEST_PG_URL
+# The fault suite's short form (cmd/switchboard TestChaos); make chaos runs the full one.
+export SWITCHBOARD_CHAOS=${SWITCHBOARD_CHAOS:-short}
 echo "   $SWITCHBOARD_TEST_PG_URL (fsync, synchronous_commit, full_page_writes off), up in $(( ($(date +%s%N) - t0) / 1000000 )) ms"
 
 step "stripe-mock $STRIPE_MOCK_VERSION"

@@ -146,15 +146,16 @@ func TestPostgresOutageUnderLoad(t *testing.T) {
 		// This test's own cluster: stopping the shared one would fail every
 		// other test using it.
 		pg := startOwnPostgres(t)
-		postgresOutage(t, pg.url, func() { pg.stop(t) }, func() { pg.start(t) })
+		postgresOutage(t, "postgres-stopped", pg.url, func() { pg.stop(t) }, func() { pg.start(t) })
 	})
 	t.Run("partitioned", func(t *testing.T) {
 		px := startPGProxy(t, testenv.Postgres(t))
-		postgresOutage(t, px.url, px.cut, px.heal)
+		postgresOutage(t, "postgres-partitioned", px.url, px.cut, px.heal)
 	})
 }
 
-func postgresOutage(t *testing.T, dbURL string, down, up func()) {
+// scenario names its figures in the fault suite (chaos_test.go).
+func postgresOutage(t *testing.T, scenario, dbURL string, down, up func()) {
 	const (
 		outage   = 20 * time.Second
 		prompt   = 6500 * time.Millisecond // SWITCHBOARD_DB_TIMEOUT (5s) plus a little
@@ -210,6 +211,8 @@ func postgresOutage(t *testing.T, dbURL string, down, up func()) {
 		waitStatus(t, h.url+"/readyz", http.StatusOK, recovery)
 	}
 	t.Logf("database down %v; /readyz 200 again %v after it was started", upAt.Sub(downAt).Round(time.Millisecond), time.Since(upAt).Round(time.Millisecond))
+	figure(t, scenario, "database unreachable for", secs(upAt.Sub(downAt)), "s")
+	figure(t, scenario, "/readyz 200 again after the database returned", secs(time.Since(upAt)), "s")
 	// Writes are accepted again without restarting anything.
 	waitAccepted := time.Now().Add(recovery)
 	for {
@@ -282,6 +285,9 @@ func postgresOutage(t *testing.T, dbURL string, down, up func()) {
 		t.Errorf("only %d writes were answered during the outage; the test proves little", during)
 	}
 	t.Logf("during the %v outage: %d writes answered %v, slowest %v", outage, during, statuses, slowest.Round(time.Millisecond))
+	figure(t, scenario, "writes answered during the outage", float64(during), "writes")
+	figure(t, scenario, "of them answered 503 with Retry-After", float64(statuses[http.StatusServiceUnavailable]), "writes")
+	figure(t, scenario, "slowest answer to a write during the outage", float64(slowest.Milliseconds()), "ms")
 
 	for _, h := range []*hubProc{api, worker} {
 		if h.cmd.ProcessState != nil {
@@ -297,6 +303,17 @@ func postgresOutage(t *testing.T, dbURL string, down, up func()) {
 	time.Sleep(time.Second)
 	checkDeliveredOnce(t, simURL, accepted)
 	checkTransfersDelivered(t, token, accepted, api.url)
+	_, keys, dup := created(t, simURL)
+	lost := 0
+	for _, id := range accepted {
+		if keys["sb-"+id+"-0-ehr"] == 0 {
+			lost++
+		}
+	}
+	figure(t, scenario, "writes accepted", float64(len(accepted)), "writes")
+	figure(t, scenario, "refused during the outage and sent again after it", float64(retried), "writes")
+	figure(t, scenario, "accepted writes lost", float64(lost), "writes")
+	figure(t, scenario, "duplicate effects at the vendor", float64(dup), "effects")
 	t.Logf("%d Patients accepted (statuses %v, %d retried after the outage), all delivered once after the database returned",
 		len(accepted), load.statuses, retried)
 }

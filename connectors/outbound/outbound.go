@@ -318,10 +318,14 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 	resp, err := c.breaker.Execute(func() (*Response, error) { return c.send(ctx, r, try) })
 	c.reportChanges()
 	if errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests) {
+		wait := c.openRemaining()
+		if errors.Is(err, gobreaker.ErrTooManyRequests) {
+			wait = c.probeWait() // half-open: the probe's answer is near
+		}
 		resp, err = nil, &connectors.Error{
 			Class:      connectors.BreakerOpen,
 			Code:       "breaker_open",
-			RetryAfter: c.openRemaining(),
+			RetryAfter: wait,
 			Err:        fmt.Errorf("circuit breaker of destination %q is open", c.o.Name),
 		}
 	}
@@ -392,9 +396,19 @@ func (c *Client) openRemaining() time.Duration {
 		if d := time.Until(time.Unix(0, at).Add(c.o.BreakerOpenFor)); d > 0 {
 			return d
 		}
+		return c.probeWait() // half-open with its probe in flight
 	}
-	// Half-open with its probe in flight, or never seen opening.
-	return c.o.BreakerOpenFor
+	return c.o.BreakerOpenFor // never seen opening
+}
+
+// probeWait is how long a call turned away while the half-open breaker's
+// probe is in flight waits: a tenth of the open period, at most 2 s. The
+// probe decides soon: if it fails, the caller comes back to an open breaker
+// and waits out the new period; if it succeeds, the caller goes through at
+// once. Waiting a whole open period instead held a drained backlog back
+// another 30 s after the vendor had returned (make chaos, vendor-down).
+func (c *Client) probeWait() time.Duration {
+	return max(min(c.o.BreakerOpenFor/10, 2*time.Second), 10*time.Millisecond)
 }
 
 func codeOf(err error) string {

@@ -421,3 +421,43 @@ func TestBackoffGrowsAndStaysBounded(t *testing.T) {
 		}
 	}
 }
+
+// A call turned away while the half-open breaker's probe is in flight is
+// told to come back soon, not after a whole open period: when the probe
+// succeeds, the backlog goes through at once (make chaos measured a drain
+// 30 s longer than the outage needed before this).
+func TestHalfOpenTurnsCallersAwayBriefly(t *testing.T) {
+	release := make(chan struct{})
+	var probing atomic.Bool
+	v := newVendor(t, func(_ int64, w http.ResponseWriter) {
+		if probing.Load() {
+			<-release
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+	})
+	const openFor = 2 * time.Second
+	c := New(fast(Options{Name: "x", RetryMax: -1, BreakerFailures: 1, BreakerOpenFor: openFor}))
+	post(t, c, v.URL) // opens the breaker
+	time.Sleep(openFor + 50*time.Millisecond)
+	probing.Store(true)
+	done := make(chan struct{})
+	go func() { defer close(done); post(t, c, v.URL) }() // the probe, held by the vendor
+	deadline := time.Now().Add(5 * time.Second)
+	for v.calls.Load() < 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	_, ce := post(t, c, v.URL)
+	close(release)
+	<-done
+	if ce == nil || ce.Class != connectors.BreakerOpen {
+		t.Fatalf("a call during the probe: %+v, want BreakerOpen", ce)
+	}
+	if ce.RetryAfter <= 0 || ce.RetryAfter > openFor/10 {
+		t.Fatalf("RetryAfter %v during the probe, want at most %v (not the open period %v)", ce.RetryAfter, openFor/10, openFor)
+	}
+	if c.BreakerState() != "closed" {
+		t.Fatalf("after a successful probe: %s", c.BreakerState())
+	}
+}

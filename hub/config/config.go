@@ -32,6 +32,17 @@ const (
 // and fan-out stay within a few seconds on two cores.
 const DefaultMaxBundleEntries = 5000
 
+// The delivery try and the rescue window (docs/decisions/0011-rescue-window.md):
+// a try is bounded short enough, and the window just above it, that the
+// jobs of a killed worker run again within half a minute.
+const (
+	// DefaultTryTimeout bounds one delivery try, inner HTTP retries included.
+	DefaultTryTimeout = 15 * time.Second
+	// RescueMargin is how long past the delivery timeout a job may still be
+	// 'running' before it is taken for the job of a dead process.
+	RescueMargin = 5 * time.Second
+)
+
 // Config is the process configuration. Field comments name the variable.
 type Config struct {
 	Addr            string         // SWITCHBOARD_ADDR: listen address (default 127.0.0.1:8080)
@@ -54,8 +65,8 @@ type Config struct {
 	Role            string         // SWITCHBOARD_ROLE or --role: api | worker | all (default all)
 	RetryBase       time.Duration  // SWITCHBOARD_RETRY_BASE: first retry backoff (default 2s)
 	RetryMax        time.Duration  // SWITCHBOARD_RETRY_MAX: backoff cap (default 1h)
-	TryTimeout      time.Duration  // SWITCHBOARD_DELIVERY_TIMEOUT: one delivery try (default 60s)
-	RescueAfter     time.Duration  // SWITCHBOARD_RESCUE_AFTER: a job running this long belongs to a dead process and is retried (default delivery timeout + 1m)
+	TryTimeout      time.Duration  // SWITCHBOARD_DELIVERY_TIMEOUT: one delivery try (default DefaultTryTimeout)
+	RescueAfter     time.Duration  // SWITCHBOARD_RESCUE_AFTER: a job running this long belongs to a dead process and is retried (default delivery timeout + RescueMargin)
 	ShutdownTimeout time.Duration  // SWITCHBOARD_SHUTDOWN_TIMEOUT: graceful drain deadline (default 30s)
 	CompletedKeep   time.Duration  // SWITCHBOARD_COMPLETED_RETENTION: completed jobs kept (default 1h)
 	ReplayWindow    time.Duration  // SWITCHBOARD_REPLAY_WINDOW: a failed sync's sealed payload is kept this long for replay, then purged (default 168h)
@@ -208,7 +219,7 @@ func FromEnv(env Lookup) (Config, error) {
 		Role:            get("SWITCHBOARD_ROLE", RoleAll),
 		RetryBase:       dur("SWITCHBOARD_RETRY_BASE", 2*time.Second),
 		RetryMax:        dur("SWITCHBOARD_RETRY_MAX", time.Hour),
-		TryTimeout:      dur("SWITCHBOARD_DELIVERY_TIMEOUT", time.Minute),
+		TryTimeout:      dur("SWITCHBOARD_DELIVERY_TIMEOUT", DefaultTryTimeout),
 		ShutdownTimeout: dur("SWITCHBOARD_SHUTDOWN_TIMEOUT", 30*time.Second),
 		RescueAfter:     dur("SWITCHBOARD_RESCUE_AFTER", 0),
 		FetchCooldown:   dur("SWITCHBOARD_FETCH_COOLDOWN", 0),
@@ -268,7 +279,7 @@ func (c *Config) check() error {
 	}
 	errs = append(errs, c.checkTransport()...)
 	if c.RescueAfter == 0 {
-		c.RescueAfter = c.TryTimeout + time.Minute
+		c.RescueAfter = c.TryTimeout + RescueMargin
 	}
 	if c.RescueAfter < c.TryTimeout {
 		errs = append(errs, errors.New("SWITCHBOARD_RESCUE_AFTER must not be shorter than SWITCHBOARD_DELIVERY_TIMEOUT"))

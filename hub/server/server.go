@@ -555,6 +555,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	if h.workers {
 		go h.heartbeat(ctx)
+		go h.rescue(ctx)
 	}
 	srv := &http.Server{
 		Handler:           h.handler,

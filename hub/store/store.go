@@ -18,6 +18,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/riverqueue/river"
@@ -89,6 +90,10 @@ type Store interface {
 	// cancelled and recorded as retryable, so none is left 'running' for
 	// River's rescuer. Without a deadline it waits for the jobs.
 	StopWorkers(ctx context.Context) error
+	// RescueStuck makes jobs of the given kinds running for longer than
+	// after available again (or discards them after their last attempt):
+	// their process died. It reports how many it moved (rescue.go).
+	RescueStuck(ctx context.Context, after time.Duration, kinds ...string) (int, error)
 	// Subscribe reports job events of the given kinds (tests and metrics).
 	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
 	// JobCancel cancels a job by id (admin "discard").

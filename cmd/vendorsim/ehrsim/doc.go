@@ -62,7 +62,11 @@
 // POST /_sandbox/faults makes the EHR slow or failing at run time (see
 // Faults). Injected failures happen in front of the FHIR logic, as a gateway
 // would answer: they have no effect and are not remembered under the
-// request's Idempotency-Key, so a retry with the same key proceeds.
+// request's Idempotency-Key, so a retry with the same key proceeds. The
+// standing modes the fault suite (make chaos) drives are "down" (503 to
+// everything), "429" (every write, with Retry-After) and "reset" (the write
+// takes effect, then the connection is reset mid-answer); "for_ms" ends a
+// POST's settings on their own.
 //
 // POST /sink/... is a separate, deliberately trivial endpoint for throughput
 // benchmarks: it answers 200 at once and only counts.

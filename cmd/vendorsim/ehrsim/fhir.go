@@ -35,7 +35,11 @@ func (s *Server) fhir(w http.ResponseWriter, r *http.Request, key string) *answe
 		if inj.reject {
 			return outcome(http.StatusBadRequest, "invalid", "sandbox: the resource was rejected by fault injection (reject_next)")
 		}
-		a := outcome(inj.status, "transient", "sandbox: injected failure (fail_next)")
+		why := "sandbox: injected failure (fail_next)"
+		if inj.mode != "" {
+			why = "sandbox: injected failure (mode " + inj.mode + ")"
+		}
+		a := outcome(inj.status, "transient", why)
 		if inj.retryAfter > 0 {
 			a.retryAfter = strconv.Itoa(inj.retryAfter)
 		}

@@ -151,13 +151,23 @@ type answer struct {
 // injected latency, nginx's convention.
 const statusClientGone = 499
 
+// statusReset is logged (never sent) for a write whose answer the sandbox
+// cut off mid-body in mode "reset"; the write took effect.
+const statusReset = 599
+
 func (s *Server) serveFHIR(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	key := r.Header.Get("Idempotency-Key")
 	a := s.fhir(w, r, key)
-	if a == nil {
+	switch {
+	case a == nil:
 		a = &answer{status: statusClientGone, effect: EffectRejected}
-	} else {
+	case a.status < 300 && (r.Method == http.MethodPost || r.Method == http.MethodPut) && s.faults.mode() == ModeReset &&
+		resetMidBody(w, a):
+		cut := *a // answers kept under a key are shared: log a copy
+		cut.status = statusReset
+		a = &cut
+	default:
 		writeAnswer(w, a)
 	}
 	s.log.add(LogEntry{

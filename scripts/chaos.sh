@@ -45,6 +45,18 @@ if [ $status -ne 0 ]; then
   step "FAIL (exit $status): RELIABILITY.md left as it was"
   exit $status
 fi
+# The flood of unsigned webhooks and the Bundle at the entry limit (issue
+# 14 §1-2) are measured in-process on both databases (hub/server); their
+# figures go to the same file.
+flood_run='^(TestUnsignedWebhookFloodCostsNothing|TestBundleAtTheEntryLimit)$'
+step "go test -run '$flood_run' ./hub/server/"
+go test -count=1 -timeout 10m -v -run "$flood_run" ./hub/server/ >"$work/go-test-server.log" 2>&1 || status=$?
+grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS)|CHAOS-FIGURE' "$work/go-test-server.log" || true
+if [ $status -ne 0 ]; then
+  tail -80 "$work/go-test-server.log"
+  step "FAIL (exit $status): RELIABILITY.md left as it was"
+  exit $status
+fi
 took=$(( $(date -u +%s) - started ))
 
 # title SCENARIO: the section heading; what SCENARIO: what was done to the hub.
@@ -71,11 +83,14 @@ what() {
     postgres-stopped) echo "An API process and a worker process under steady load; the database (its own cluster) is stopped for 20 s and started again; nothing is restarted." ;;
     postgres-partitioned) echo "As above, but the connections to the database are cut by a proxy for 20 s (no RST, packets dropped)." ;;
     sigkill) echo "600 Patients sent by 16 clients, the EHR sandbox answering in 200 ms; the hub (role all, the only process) is SIGKILLed once half are accepted, while writes still arrive and deliveries run, and started again; writes that got no answer are sent again with their Idempotency-Key, with the default delivery timeout (15 s) and rescue window (20 s) (docs/decisions/0011-rescue-window.md)." ;;
-    webhook-flood|oversized-inputs) echo "Reserved for issue 14 §1-2, built separately: its test adds a scenario \`$1\` to TestChaos (cmd/switchboard/chaos_test.go) and its figures appear here." ;;
+    webhook-flood) echo "10,000 unsigned \`POST /webhooks/payments\` from 8 clients against one hub (in-process, hub/server TestUnsignedWebhookFloodCostsNothing), on SQLite and PostgreSQL: refusals are counted in a metric and one aggregated transfer-log row per source and reason, not stored one row each." ;;
+    oversized-inputs) echo "A batch Bundle of exactly the entry limit (SWITCHBOARD_MAX_BUNDLE_ENTRIES, 5,000 Patients, under the 1 MiB body limit; 10,000 deliveries) to an API process (hub/server TestBundleAtTheEntryLimit), on SQLite and PostgreSQL; one entry more is refused once with 413. Vendor answers over \`max_response_bytes\` are covered by hub/reconcile's TestPollSurvivesLargePages (a poll halves its \`_count\`)." ;;
   esac
 }
 
 out=RELIABILITY.md
+# make fuzz's section (between its markers) is kept as it is.
+fuzz_section=$(sed -n '/<!-- fuzz:begin/,/<!-- fuzz:end -->/p' "$out" 2>/dev/null || true)
 {
   echo "# Reliability"
   echo
@@ -103,5 +118,9 @@ out=RELIABILITY.md
       echo "_Not measured in this run._"
     fi
   done
+  if [ -n "$fuzz_section" ]; then
+    echo
+    echo "$fuzz_section"
+  fi
 } >"$out"
 step "wrote $out"

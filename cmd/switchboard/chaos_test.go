@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -77,23 +76,10 @@ func chaosMode(t *testing.T) string {
 	return ""
 }
 
-// figure records one measured figure for RELIABILITY.md.
+// figure records one measured figure for RELIABILITY.md (testenv.Figure).
 func figure(t *testing.T, scenario, name string, value float64, unit string) {
 	t.Helper()
-	v := strconv.FormatFloat(value, 'f', -1, 64)
-	t.Logf("CHAOS-FIGURE %s %s %s %s", scenario, name, v, unit)
-	path := os.Getenv("SWITCHBOARD_CHAOS_FIGURES")
-	if path == "" {
-		return
-	}
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
-	if err != nil {
-		t.Fatalf("figures file: %v", err)
-	}
-	defer f.Close()
-	if _, err := fmt.Fprintf(f, "%s\t%s\t%s\t%s\n", scenario, name, v, unit); err != nil {
-		t.Fatalf("figures file: %v", err)
-	}
+	testenv.Figure(t, scenario, name, value, unit)
 }
 
 // secs rounds a duration to tenths of a second.

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/switchboard-health/switchboard/hub/testenv"
 )
 
 // floodRoutes: Stripe takes webhooks (two secrets), routed to the EHR.
@@ -127,6 +129,12 @@ func TestUnsignedWebhookFloodCostsNothing(t *testing.T) {
 			t.Logf("%s: %d unsigned webhooks in %s: switchboard_webhook %d -> %d rows, transfer log %d -> %d rows, %d -> %d bytes (%+d)",
 				dialect, flood, took.Round(time.Millisecond), before.webhookRows, after.webhookRows, before.logRows, after.logRows,
 				before.bytes, after.bytes, after.bytes-before.bytes)
+			// The figures of make chaos's "webhook-flood" (RELIABILITY.md).
+			testenv.Figure(t, "webhook-flood", dialect+": unsigned webhooks sent", float64(flood), "requests")
+			testenv.Figure(t, "webhook-flood", dialect+": time to refuse them all", float64(took.Milliseconds())/1000, "s")
+			testenv.Figure(t, "webhook-flood", dialect+": switchboard_webhook rows added", float64(after.webhookRows-before.webhookRows), "rows")
+			testenv.Figure(t, "webhook-flood", dialect+": transfer-log rows added", float64(after.logRows-before.logRows), "rows")
+			testenv.Figure(t, "webhook-flood", dialect+": database growth", float64(after.bytes-before.bytes)/1024, "KiB")
 			if after.webhookRows != before.webhookRows {
 				t.Errorf("switchboard_webhook grew by %d rows, want 0", after.webhookRows-before.webhookRows)
 			}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/switchboard-health/switchboard/hub/config"
+	"github.com/switchboard-health/switchboard/hub/testenv"
 )
 
 // patientBatch is a batch Bundle of n small Patients.
@@ -50,6 +51,10 @@ func TestBundleAtTheEntryLimit(t *testing.T) {
 			if r.status != http.StatusAccepted {
 				t.Fatalf("%d entries (%d bytes): status %d, want 202: %s", limit, len(body), r.status, r.body)
 			}
+			// The figures of make chaos's "oversized-inputs" (RELIABILITY.md).
+			testenv.Figure(t, "oversized-inputs", dialect+": a batch at the entry limit", float64(limit), "entries")
+			testenv.Figure(t, "oversized-inputs", dialect+": its size", float64(len(body))/1024, "KiB")
+			testenv.Figure(t, "oversized-inputs", dialect+": time to 202", float64(time.Since(start).Milliseconds())/1000, "s")
 			var n int
 			if err := h.hub.Store.DB().QueryRow(context.Background(), `SELECT COUNT(*) FROM switchboard_delivery`).Scan(&n); err != nil {
 				t.Fatal(err)

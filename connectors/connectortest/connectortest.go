@@ -126,34 +126,54 @@ var checks = []check{
 	{"Webhook", checkWebhook},
 }
 
+// T is what Run needs of a test: *testing.T, or a stand-in (the
+// package's example prints what fails). With *testing.T each check is a
+// subtest; otherwise the checks run in turn and name themselves in their
+// reports.
+type T interface {
+	Helper()
+	Errorf(format string, args ...any)
+	Logf(format string, args ...any)
+	Cleanup(func())
+}
+
+// reporter is what a check reports to.
+type reporter = T
+
 // Run checks the connector o describes against the seam's contract, one
 // subtest per check (see the package documentation).
-func Run(t *testing.T, o Options) {
+func Run(t T, o Options) {
 	t.Helper()
 	if o.New == nil || len(o.Samples) == 0 {
-		t.Fatal("connectortest: Options need New and at least one sample")
+		t.Errorf("connectortest: Options need New and at least one sample")
+		return
 	}
 	if len(o.Canaries) == 0 {
-		t.Fatal("connectortest: Options need the canary PHI values of the samples")
+		t.Errorf("connectortest: Options need the canary PHI values of the samples")
+		return
 	}
 	for _, c := range o.Canaries {
 		if !inSamples(o.Samples, c) {
-			t.Fatalf("connectortest: canary %q is in no sample: the PHI check would prove nothing", c)
+			t.Errorf("connectortest: canary %q is in no sample: the PHI check would prove nothing", c)
+			return
 		}
 	}
 	for _, c := range checks {
 		if c.name == "Webhook" && o.Webhook == nil {
 			continue
 		}
-		t.Run(c.name, func(t *testing.T) { c.run(t, &o) })
+		if tt, ok := t.(*testing.T); ok {
+			tt.Run(c.name, func(t *testing.T) { c.run(t, &o) })
+			continue
+		}
+		c.run(named{t, c.name}, &o)
 	}
 }
 
-// reporter is the part of *testing.T the checks use; the kit's own tests
-// give them a recorder instead to see a broken connector caught.
-type reporter interface {
-	Helper()
-	Errorf(format string, args ...any)
-	Logf(format string, args ...any)
-	Cleanup(func())
+// named prefixes a check's reports with its name.
+type named struct {
+	T
+	check string
 }
+
+func (n named) Errorf(format string, args ...any) { n.T.Errorf(n.check+": "+format, args...) }

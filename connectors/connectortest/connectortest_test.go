@@ -1,7 +1,9 @@
 package connectortest
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -121,4 +123,64 @@ func contains(errs []string, want string) bool {
 		}
 	}
 	return false
+}
+
+// TestKeyWhereTheVendorWantsIt: a vendor's own key field, read by
+// Options.Key, satisfies the check that the header alone would fail.
+func TestKeyWhereTheVendorWantsIt(t *testing.T) {
+	o := fakeOptions(keyInBody)
+	if errs := run("IdempotencyKey", o); !contains(errs, `carried idempotency key ""`) {
+		t.Fatalf("without Key the header is read: %q", errs)
+	}
+	o.Key = func(_ *http.Request, body []byte) string {
+		var b struct {
+			RequestID string `json:"request_id"`
+		}
+		_ = json.Unmarshal(body, &b)
+		return b.RequestID
+	}
+	if errs := run("IdempotencyKey", o); len(errs) != 0 {
+		t.Errorf("with Key reading request_id: %q", errs)
+	}
+}
+
+// TestRunRefusesOptionsThatProveNothing: a canary that is in no sample
+// would make the PHI check pass whatever the connector does.
+func TestRunRefusesOptionsThatProveNothing(t *testing.T) {
+	tests := []struct {
+		name string
+		edit func(*Options)
+		want string
+	}{
+		{"canary in no sample", func(o *Options) { o.Canaries = []string{"Nobody"} }, `canary "Nobody" is in no sample`},
+		{"no canaries", func(o *Options) { o.Canaries = nil }, "need the canary PHI values"},
+		{"no samples", func(o *Options) { o.Samples = nil }, "at least one sample"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			o := fakeOptions(sound)
+			tt.edit(&o)
+			r := &recorder{}
+			Run(r, o)
+			if !contains(r.errs, tt.want) {
+				t.Errorf("Run reported %q, want %q", r.errs, tt.want)
+			}
+		})
+	}
+}
+
+// TestRunWithoutTestingT names the failing check in each report when the
+// checks are not subtests.
+func TestRunWithoutTestingT(t *testing.T) {
+	r := &recorder{}
+	defer func() {
+		for _, f := range r.cleanups {
+			f()
+		}
+	}()
+	o := fakeOptions(noKey)
+	Run(r, o)
+	if len(r.errs) == 0 || !strings.HasPrefix(r.errs[0], "IdempotencyKey: ") {
+		t.Errorf("reports %q, want each to start with its check", r.errs)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,7 @@ const (
 	logsResource    defect = "logs the resource"
 	echoesVendor    defect = "puts the vendor's message in its error"
 	nothingSent     defect = "reports success without a call"
+	keyInBody       defect = "sends the key in the vendor's own field"
 )
 
 // fake is a connector built like the real ones (outbound.Base, one POST
@@ -78,6 +80,10 @@ func (f *fake) Deliver(ctx context.Context, d connectors.Delivery) (connectors.R
 		req.IdempotencyKey = ""
 	case keyPerAttempt:
 		req.IdempotencyKey += ":" + strconv.Itoa(d.Attempt)
+	case keyInBody:
+		// A vendor with a request_id field of its own instead of the header.
+		req.IdempotencyKey = ""
+		req.Body, _ = json.Marshal(map[string]any{"request_id": d.IdempotencyKey, "record": json.RawMessage(d.Resource)})
 	}
 	resp, err := f.Client.Do(ctx, req)
 	var ce *connectors.Error

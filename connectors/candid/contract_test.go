@@ -1,6 +1,7 @@
 package candid
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -32,6 +33,12 @@ func TestContract(t *testing.T) {
 				return
 			}
 			_, _ = w.Write([]byte(`{"encounter_id":"enc-1"}`))
+		},
+		// Candid's error shape; its message quotes what was refused.
+		ErrorBody: func(_ int, request []byte) []byte {
+			b, _ := json.Marshal(map[string]any{"errorName": "HttpRequestValidationsError",
+				"content": map[string]any{"message": "could not process " + string(request)}})
+			return b
 		},
 		// A 401 drops the cached token: the next attempt fetches a fresh
 		// one, so it is worth retrying (TestForbiddenUnauthorizedDropsToken).

@@ -27,7 +27,8 @@
 //     departures in Options.Classes); the error is a *connectors.Error
 //     carrying the vendor's status; a 429's long Retry-After comes back as
 //     Error.RetryAfter; a vendor that does not answer in time gives a
-//     Retryable error.
+//     Retryable error, whether the per-try timeout or the caller's deadline
+//     ends the attempt.
 //   - NoPHI: nothing the connector logs (its logger, at Debug) and no error
 //     it returns holds a canary, while the vendor's error answers echo the
 //     request back as real vendors do.

@@ -347,8 +347,8 @@ type Params struct {
 	Logger *slog.Logger
 	// Breakers, when set, is told of every change of the destination's
 	// circuit breaker; a connector passes it on to its outbound client
-	// (outbound.Options.WithBreakers). Nil in tests and tools that need no
-	// reports.
+	// (outbound.NewBase does, through outbound.Options.WithBreakers). Nil
+	// in tests and tools that need no reports.
 	Breakers BreakerObserver
 }
 

@@ -88,9 +88,12 @@ const (
 	SlotsVersion    = "2024-09-04"
 )
 
+// typeName is the connector's registered type.
+const typeName = "calcom"
+
 func init() {
 	connectors.Register(connectors.Spec{
-		Type:    "calcom",
+		Type:    typeName,
 		Summary: "Cal.com scheduling: an Appointment becomes a booking (created, rescheduled or cancelled); Slot and Appointment searches",
 		Fields: outbound.SettingsFields(map[string]string{
 			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
@@ -125,7 +128,11 @@ type Config struct {
 // Connector delivers Appointments to one Cal.com account and reads its
 // slots and bookings.
 type Connector struct {
+	outbound.Base
 	webhook.Receiver
+	// System is the identifier system this connector's ids are written
+	// back under at the EHR (connectors.Identified).
+	connectors.System
 	base     string
 	basePath string
 	key      string
@@ -139,60 +146,49 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if err := p.Decode(&c); err != nil {
 		return nil, err
 	}
-	base, basePath, err := connectors.BaseURL("calcom", p.Name, c.BaseURL)
+	b := outbound.NewBase(typeName, p, c.Settings)
+	base, basePath, err := b.BaseURL(c.BaseURL)
 	if err != nil {
 		return nil, err
 	}
-	key, err := p.Secret("calcom", "api_key_env", c.APIKeyEnv)
+	key, err := b.Secret("api_key_env", c.APIKeyEnv)
 	if err != nil {
 		return nil, err
 	}
 	if c.EventTypeID < 0 {
-		return nil, fmt.Errorf("calcom destination %q: event_type_id must be a positive Cal.com event type id", p.Name)
+		return nil, b.Errorf("event_type_id must be a positive Cal.com event type id")
 	}
 	if c.TimeZone != "" {
 		if _, err := time.LoadLocation(c.TimeZone); err != nil {
-			return nil, fmt.Errorf("calcom destination %q: time_zone %q is not an IANA time zone", p.Name, c.TimeZone)
+			return nil, b.Errorf("time_zone %q is not an IANA time zone", c.TimeZone)
 		}
 	}
 	if c.OrganizerEmail != "" {
 		if a, err := mail.ParseAddress(c.OrganizerEmail); err != nil || a.Address != c.OrganizerEmail {
-			return nil, fmt.Errorf("calcom destination %q: organizer_email must be a bare email address", p.Name)
+			return nil, b.Errorf("organizer_email must be a bare email address")
 		}
 	}
 	if c.SlotMinutes <= 0 {
-		return nil, fmt.Errorf("calcom destination %q: slot_minutes must be positive", p.Name)
+		return nil, b.Errorf("slot_minutes must be positive")
 	}
-	rcv, err := webhook.NewReceiver(p, "calcom", c.WebhookSecretsEnv,
+	rcv, err := webhook.NewReceiver(p, typeName, c.WebhookSecretsEnv,
 		func(s []string) (connectors.WebhookVerifier, error) { return NewWebhookVerifier(s) })
 	if err != nil {
 		return nil, err
 	}
 	return &Connector{
+		Base: b, System: mapping.BookingSystem,
 		Receiver: rcv,
 		base:     base,
 		basePath: basePath,
 		key:      key,
 		cfg:      c,
-		client:   outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)),
 	}, nil
-}
-
-// Type implements connectors.Connector.
-func (c *Connector) Type() string { return "calcom" }
-
-// BreakerState reports the destination's circuit breaker.
-func (c *Connector) BreakerState() string { return c.client.BreakerState() }
-
-// IdentifierSystem implements connectors.Identified: the identifier
-// system this connector's ids are written back under at the EHR.
-func (c *Connector) IdentifierSystem(resourceType string) string {
-	return mapping.BookingSystem
 }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	if err := connectors.Accepts("calcom", d, "Appointment"); err != nil {
+	if err := c.Accepts(d, "Appointment"); err != nil {
 		return connectors.Result{}, err
 	}
 	plan, err := mapping.PlanDelivery(d.Resource, d.Related, mapping.Options{
@@ -436,7 +432,7 @@ func (c *Connector) do(ctx context.Context, req outbound.Request) (*outbound.Res
 	if req.Method == http.MethodGet {
 		req.Header.Del("Content-Type")
 	}
-	resp, err := c.client.Do(ctx, req)
+	resp, err := c.Client.Do(ctx, req)
 	if err != nil {
 		var ce *connectors.Error
 		if errors.As(err, &ce) && resp != nil {

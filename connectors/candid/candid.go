@@ -63,9 +63,12 @@ import (
 	mapping "github.com/switchboard-health/switchboard/mappings/candid"
 )
 
+// typeName is the connector's registered type.
+const typeName = "candid"
+
 func init() {
 	connectors.Register(connectors.Spec{
-		Type:    "candid",
+		Type:    typeName,
 		Summary: "Candid Health billing: a Claim becomes an encounter; ClaimResponse searches read it back",
 		Fields: outbound.SettingsFields(map[string]string{
 			"webhook_secrets_env":       "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
@@ -110,7 +113,11 @@ type Config struct {
 
 // Connector delivers Claims to one Candid Health organization.
 type Connector struct {
+	outbound.Base
 	webhook.Receiver
+	// System is the identifier system this connector's ids are written
+	// back under at the EHR (connectors.Identified).
+	connectors.System
 	base, basePath   string
 	clientID, secret string
 	opts             mapping.Options
@@ -128,24 +135,25 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if err := p.Decode(&c); err != nil {
 		return nil, err
 	}
-	base, basePath, err := connectors.BaseURL("candid", p.Name, c.BaseURL)
+	b := outbound.NewBase(typeName, p, c.Settings)
+	base, basePath, err := b.BaseURL(c.BaseURL)
 	if err != nil {
 		return nil, err
 	}
-	id, err := p.Secret("candid", "client_id_env", c.ClientIDEnv)
+	id, err := b.Secret("client_id_env", c.ClientIDEnv)
 	if err != nil {
 		return nil, err
 	}
-	secret, err := p.Secret("candid", "client_secret_env", c.ClientSecretEnv)
+	secret, err := b.Secret("client_secret_env", c.ClientSecretEnv)
 	if err != nil {
 		return nil, err
 	}
 	partial := c.BillingNPI != "" || c.BillingTaxID != "" || c.BillingAddress1 != ""
 	if partial && (c.BillingNPI == "" || c.BillingTaxID == "" || c.BillingAddress1 == "" || c.BillingCity == "" ||
 		c.BillingState == "" || c.BillingZip == "" || c.BillingZipPlusFour == "") {
-		return nil, fmt.Errorf("candid destination %q: a default billing provider needs billing_npi, billing_tax_id, billing_address1, billing_city, billing_state, billing_zip and billing_zip_plus_four", p.Name)
+		return nil, b.Errorf("a default billing provider needs billing_npi, billing_tax_id, billing_address1, billing_city, billing_state, billing_zip and billing_zip_plus_four")
 	}
-	rcv, err := webhook.NewReceiver(p, "candid", c.WebhookSecretsEnv,
+	rcv, err := webhook.NewReceiver(p, typeName, c.WebhookSecretsEnv,
 		func(s []string) (connectors.WebhookVerifier, error) {
 			return webhook.NewStandard(s, webhook.DefaultTolerance)
 		})
@@ -153,6 +161,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		return nil, err
 	}
 	return &Connector{
+		Base: b, System: mapping.SystemEncounter,
 		base: base, basePath: basePath, clientID: id, secret: secret, Receiver: rcv,
 		opts: mapping.Options{
 			BillingProvider: mapping.Provider{NPI: c.BillingNPI, TaxID: c.BillingTaxID, OrganizationName: c.BillingOrganizationName,
@@ -160,26 +169,13 @@ func New(p connectors.Params) (connectors.Connector, error) {
 				Zip: c.BillingZip, ZipPlusFour: c.BillingZipPlusFour},
 			PlaceOfServiceCode: c.PlaceOfServiceCode,
 		},
-		client: outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)),
-		now:    time.Now,
+		now: time.Now,
 	}, nil
-}
-
-// Type implements connectors.Connector.
-func (c *Connector) Type() string { return "candid" }
-
-// BreakerState reports the destination's circuit breaker.
-func (c *Connector) BreakerState() string { return c.client.BreakerState() }
-
-// IdentifierSystem implements connectors.Identified: the identifier
-// system this connector's ids are written back under at the EHR.
-func (c *Connector) IdentifierSystem(resourceType string) string {
-	return mapping.SystemEncounter
 }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	if err := connectors.Accepts("candid", d, "Claim"); err != nil {
+	if err := c.Accepts(d, "Claim"); err != nil {
 		return connectors.Result{}, err
 	}
 	opts := c.opts
@@ -304,7 +300,7 @@ func (c *Connector) call(ctx context.Context, r outbound.Request) (*outbound.Res
 	if r.Body != nil {
 		r.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.client.Do(ctx, r)
+	resp, err := c.Client.Do(ctx, r)
 	if err != nil {
 		var ce *connectors.Error
 		if errors.As(err, &ce) && ce.Status != 0 {
@@ -330,7 +326,7 @@ func (c *Connector) bearer(ctx context.Context) (string, error) {
 		return c.token, nil
 	}
 	body, _ := json.Marshal(map[string]string{"client_id": c.clientID, "client_secret": c.secret})
-	resp, err := c.client.Do(ctx, outbound.Request{
+	resp, err := c.Client.Do(ctx, outbound.Request{
 		Method: http.MethodPost, URL: c.base + "/api/auth/v2/token", PathTemplate: c.basePath + "/api/auth/v2/token",
 		Body: body, Header: http.Header{"Content-Type": {"application/json"}, "Accept": {"application/json"}},
 	})

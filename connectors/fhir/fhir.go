@@ -34,9 +34,12 @@ import (
 	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
+// typeName is the connector's registered type.
+const typeName = "fhir"
+
 func init() {
 	connectors.Register(connectors.Spec{
-		Type:    "fhir",
+		Type:    typeName,
 		Summary: "any FHIR R4 server (the EHR): conditional create on identifier, update by id",
 		Fields: outbound.SettingsFields(map[string]string{
 			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
@@ -63,10 +66,10 @@ type Config struct {
 
 // Connector delivers to one FHIR server.
 type Connector struct {
+	outbound.Base
 	webhook.Receiver
 	base      string
 	token     string
-	client    *outbound.Client
 	pollTypes []string
 	caps      capabilities // the server's search parameters (search.go)
 }
@@ -77,23 +80,23 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if err := p.Decode(&c); err != nil {
 		return nil, err
 	}
+	b := outbound.NewBase(typeName, p, c.Settings)
 	u, err := url.Parse(c.BaseURL)
 	if c.BaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("fhir destination %q: base_url must be an http(s) URL of the FHIR base", p.Name)
+		return nil, b.Errorf("base_url must be an http(s) URL of the FHIR base")
 	}
-	conn := &Connector{base: strings.TrimRight(c.BaseURL, "/")}
-	if conn.pollTypes, err = pollTypes(p.Name, c.PollTypes); err != nil {
+	conn := &Connector{Base: b, base: strings.TrimRight(c.BaseURL, "/")}
+	if conn.pollTypes, err = pollTypes(b, c.PollTypes); err != nil {
 		return nil, err
 	}
 	if c.AuthTokenEnv != "" {
 		v, _ := p.Env(c.AuthTokenEnv)
 		if v == "" {
-			return nil, fmt.Errorf("fhir destination %q: environment variable %s is empty", p.Name, c.AuthTokenEnv)
+			return nil, b.Errorf("environment variable %s is empty", c.AuthTokenEnv)
 		}
 		conn.token = v
 	}
-	conn.client = outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers))
-	if conn.Receiver, err = webhook.NewReceiver(p, "fhir", c.WebhookSecretsEnv,
+	if conn.Receiver, err = webhook.NewReceiver(p, typeName, c.WebhookSecretsEnv,
 		func(s []string) (connectors.WebhookVerifier, error) {
 			return webhook.NewStandard(s, webhook.DefaultTolerance)
 		}); err != nil {
@@ -101,12 +104,6 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	}
 	return conn, nil
 }
-
-// Type implements connectors.Connector.
-func (c *Connector) Type() string { return "fhir" }
-
-// BreakerState reports the destination's circuit breaker.
-func (c *Connector) BreakerState() string { return c.client.BreakerState() }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
@@ -170,7 +167,7 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 	if req.Body, err = mapping.Outbound(resource); err != nil {
 		return connectors.Result{}, connectors.PermanentError("mapping", err)
 	}
-	resp, err := c.client.Do(ctx, req)
+	resp, err := c.Client.Do(ctx, req)
 	if err != nil {
 		var ce *connectors.Error
 		if errors.As(err, &ce) && ce.Status == http.StatusPreconditionFailed && h.Get("If-Match") != "" {

@@ -98,7 +98,7 @@ func supersedes(current []byte, changedAt time.Time) bool {
 
 // Read implements connectors.Reader: GET {base}/{type}/{id}.
 func (c *Connector) Read(ctx context.Context, typ, id string) ([]byte, error) {
-	resp, err := c.client.Do(ctx, outbound.Request{Method: http.MethodGet,
+	resp, err := c.Client.Do(ctx, outbound.Request{Method: http.MethodGet,
 		URL: c.base + "/" + typ + "/" + url.PathEscape(id), PathTemplate: "/" + typ + "/{id}", Header: c.header()})
 	if err != nil {
 		var ce *connectors.Error
@@ -144,7 +144,7 @@ func (c *Connector) WriteIdentifier(ctx context.Context, w connectors.Identifier
 		h.Set("If-Match", `W/"`+v+`"`)
 		key += ":v" + v
 	}
-	_, err = c.client.Do(ctx, outbound.Request{Method: http.MethodPut,
+	_, err = c.Client.Do(ctx, outbound.Request{Method: http.MethodPut,
 		URL: c.base + "/" + w.ResourceType + "/" + url.PathEscape(w.ID), PathTemplate: "/" + w.ResourceType + "/{id}",
 		Header: h, Body: body, IdempotencyKey: key})
 	var ce *connectors.Error

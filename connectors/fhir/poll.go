@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -37,17 +36,17 @@ const sinceLayout = "2006-01-02T15:04:05.000Z"
 var resourceTypeRE = regexp.MustCompile(`^[A-Z][A-Za-z]{1,63}$`)
 
 // pollTypes checks the configured poll_types.
-func pollTypes(dest string, types []string) ([]string, error) {
+func pollTypes(b outbound.Base, types []string) ([]string, error) {
 	if len(types) == 0 {
 		return slices.Clone(defaultPollTypes), nil
 	}
 	seen := map[string]bool{}
 	for _, t := range types {
 		if !resourceTypeRE.MatchString(t) {
-			return nil, fmt.Errorf("fhir destination %q: poll_types lists %q, which is not a FHIR resource type", dest, t)
+			return nil, b.Errorf("poll_types lists %q, which is not a FHIR resource type", t)
 		}
 		if seen[t] {
-			return nil, fmt.Errorf("fhir destination %q: poll_types lists %s twice", dest, t)
+			return nil, b.Errorf("poll_types lists %s twice", t)
 		}
 		seen[t] = true
 	}
@@ -82,7 +81,7 @@ func (c *Connector) Poll(ctx context.Context, q connectors.PollQuery) (connector
 		}
 		u = q.Page
 	}
-	resp, err := c.client.Do(ctx, outbound.Request{Method: http.MethodGet, URL: u, PathTemplate: "/" + q.ResourceType, Header: c.header()})
+	resp, err := c.Client.Do(ctx, outbound.Request{Method: http.MethodGet, URL: u, PathTemplate: "/" + q.ResourceType, Header: c.header()})
 	if err != nil {
 		var ce *connectors.Error
 		if errors.As(err, &ce) && resp != nil {

@@ -41,7 +41,7 @@ func (c *Connector) Search(ctx context.Context, q connectors.SearchQuery) (conne
 		}
 		u = q.Cursor
 	}
-	resp, err := c.client.Do(ctx, outbound.Request{Method: http.MethodGet, URL: u, PathTemplate: "/" + q.ResourceType, Header: c.header()})
+	resp, err := c.Client.Do(ctx, outbound.Request{Method: http.MethodGet, URL: u, PathTemplate: "/" + q.ResourceType, Header: c.header()})
 	if err != nil {
 		var ce *connectors.Error
 		if errors.As(err, &ce) && ce.Status == http.StatusBadRequest && q.Cursor == "" && resp != nil {
@@ -147,7 +147,7 @@ type capabilities struct {
 }
 
 func (c *Connector) readCapabilities(ctx context.Context) (map[string][]connectors.SearchParam, error) {
-	resp, err := c.client.Do(ctx, outbound.Request{Method: http.MethodGet, URL: c.base + "/metadata", PathTemplate: "/metadata", Header: c.header()})
+	resp, err := c.Client.Do(ctx, outbound.Request{Method: http.MethodGet, URL: c.base + "/metadata", PathTemplate: "/metadata", Header: c.header()})
 	if err != nil {
 		return nil, err
 	}

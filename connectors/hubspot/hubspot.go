@@ -56,9 +56,12 @@ import (
 	mapping "github.com/switchboard-health/switchboard/mappings/hubspot"
 )
 
+// typeName is the connector's registered type.
+const typeName = "hubspot"
+
 func init() {
 	connectors.Register(connectors.Spec{
-		Type:    "hubspot",
+		Type:    typeName,
 		Summary: "HubSpot CRM marketing: a Patient becomes a contact (contact fields only), upserted by email",
 		Fields: outbound.SettingsFields(map[string]string{
 			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
@@ -93,7 +96,11 @@ var propertyName = regexp.MustCompile(`^[a-z][a-z0-9_]{0,99}$`)
 
 // Connector delivers Patients to one HubSpot portal.
 type Connector struct {
+	outbound.Base
 	webhook.Receiver
+	// System is the identifier system this connector's ids are written
+	// back under at the EHR (connectors.Identified).
+	connectors.System
 	base     string
 	basePath string
 	token    string
@@ -107,18 +114,19 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if err := p.Decode(&c); err != nil {
 		return nil, err // the decoder names the destination and the field
 	}
-	base, basePath, err := connectors.BaseURL("hubspot", p.Name, c.BaseURL)
+	b := outbound.NewBase(typeName, p, c.Settings)
+	base, basePath, err := b.BaseURL(c.BaseURL)
 	if err != nil {
 		return nil, err
 	}
-	token, err := p.Secret("hubspot", "token_env", c.TokenEnv)
+	token, err := b.Secret("token_env", c.TokenEnv)
 	if err != nil {
 		return nil, err
 	}
 	if c.FHIRIDProperty != "" && !propertyName.MatchString(c.FHIRIDProperty) {
-		return nil, fmt.Errorf("hubspot destination %q: fhir_id_property must be a HubSpot internal property name (lowercase letters, digits, '_')", p.Name)
+		return nil, b.Errorf("fhir_id_property must be a HubSpot internal property name (lowercase letters, digits, '_')")
 	}
-	rcv, err := webhook.NewReceiver(p, "hubspot", c.WebhookSecretsEnv,
+	rcv, err := webhook.NewReceiver(p, typeName, c.WebhookSecretsEnv,
 		func(s []string) (connectors.WebhookVerifier, error) {
 			return NewWebhookVerifier(s, DefaultWebhookTolerance)
 		})
@@ -126,30 +134,18 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		return nil, err
 	}
 	return &Connector{
+		Base: b, System: mapping.IdentifierSystem,
 		Receiver: rcv,
 		base:     base,
 		basePath: basePath,
 		token:    token,
 		idProp:   c.FHIRIDProperty,
-		client:   outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)),
 	}, nil
-}
-
-// Type implements connectors.Connector.
-func (c *Connector) Type() string { return "hubspot" }
-
-// BreakerState reports the destination's circuit breaker.
-func (c *Connector) BreakerState() string { return c.client.BreakerState() }
-
-// IdentifierSystem implements connectors.Identified: the identifier
-// system this connector's ids are written back under at the EHR.
-func (c *Connector) IdentifierSystem(resourceType string) string {
-	return mapping.IdentifierSystem
 }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	if err := connectors.Accepts("hubspot", d, "Patient"); err != nil {
+	if err := c.Accepts(d, "Patient"); err != nil {
 		return connectors.Result{}, err
 	}
 	in, err := mapping.Upsert(d.Resource, mapping.Options{FHIRIDProperty: c.idProp, TraceID: d.TransferID})
@@ -300,7 +296,7 @@ func (c *Connector) do(ctx context.Context, r outbound.Request) (*outbound.Respo
 	if r.Body != nil {
 		r.Header.Set("Content-Type", "application/json")
 	}
-	resp, err := c.client.Do(ctx, r)
+	resp, err := c.Client.Do(ctx, r)
 	if err != nil {
 		var ce *connectors.Error
 		if errors.As(err, &ce) && resp != nil {

@@ -85,7 +85,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -96,9 +95,12 @@ import (
 	mapping "github.com/switchboard-health/switchboard/mappings/stripe"
 )
 
+// typeName is the connector's registered type.
+const typeName = "stripe"
+
 func init() {
 	connectors.Register(connectors.Spec{
-		Type:    "stripe",
+		Type:    typeName,
 		Summary: "Stripe payments: a Patient becomes a Customer; an Invoice or ChargeItem becomes invoice items and an invoice",
 		Fields: outbound.SettingsFields(map[string]string{
 			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
@@ -129,12 +131,13 @@ type Config struct {
 
 // Connector delivers Patients, Invoices and ChargeItems to one Stripe account.
 type Connector struct {
+	outbound.Base
 	webhook.Receiver
+	connectors.Systems
 	base     string
 	basePath string
 	key      string
 	billing  mapping.BillingOptions
-	client   *outbound.Client
 }
 
 // New builds the connector and validates its configuration.
@@ -143,21 +146,20 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if err := p.Decode(&c); err != nil {
 		return nil, err // the decoder names the destination and the field
 	}
-	base, basePath, err := connectors.BaseURL("stripe", p.Name, c.BaseURL)
+	b := outbound.NewBase(typeName, p, c.Settings, func(o *outbound.Options) { o.Classify = classify })
+	base, basePath, err := b.BaseURL(c.BaseURL)
 	if err != nil {
 		return nil, err
 	}
-	key, err := p.Secret("stripe", "api_key_env", c.APIKeyEnv)
+	key, err := b.Secret("api_key_env", c.APIKeyEnv)
 	if err != nil {
 		return nil, err
 	}
 	billing, err := c.billing()
 	if err != nil {
-		return nil, fmt.Errorf("stripe destination %q: %w", p.Name, err)
+		return nil, b.Errorf("%w", err)
 	}
-	o := c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)
-	o.Classify = classify
-	rcv, err := webhook.NewReceiver(p, "stripe", c.WebhookSecretsEnv,
+	rcv, err := webhook.NewReceiver(p, typeName, c.WebhookSecretsEnv,
 		func(s []string) (connectors.WebhookVerifier, error) {
 			return NewWebhookVerifier(s, DefaultWebhookTolerance)
 		})
@@ -165,38 +167,25 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		return nil, err
 	}
 	return &Connector{
+		Base:     b,
 		Receiver: rcv,
+		// The identifier systems this connector's ids are written back
+		// under at the EHR (connectors.Identified).
+		Systems: connectors.Systems{
+			"Patient":    mapping.IdentifierSystem,
+			"Invoice":    mapping.InvoiceSystem,
+			"ChargeItem": mapping.InvoiceItemSystem,
+		},
 		base:     base,
 		basePath: basePath,
 		key:      key,
 		billing:  billing,
-		client:   outbound.New(o),
 	}, nil
-}
-
-// Type implements connectors.Connector.
-func (c *Connector) Type() string { return "stripe" }
-
-// BreakerState reports the destination's circuit breaker.
-func (c *Connector) BreakerState() string { return c.client.BreakerState() }
-
-// IdentifierSystem implements connectors.Identified: the identifier
-// system this connector's ids are written back under at the EHR.
-func (c *Connector) IdentifierSystem(resourceType string) string {
-	switch resourceType {
-	case "Patient":
-		return mapping.IdentifierSystem
-	case "Invoice":
-		return mapping.InvoiceSystem
-	case "ChargeItem":
-		return mapping.InvoiceItemSystem
-	}
-	return ""
 }
 
 // Deliver implements connectors.Deliverer.
 func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connectors.Result, error) {
-	if err := connectors.Accepts("stripe", d, "Patient", "Invoice", "ChargeItem"); err != nil {
+	if err := c.Accepts(d, "Patient", "Invoice", "ChargeItem"); err != nil {
 		return connectors.Result{}, err
 	}
 	if d.ResourceType != "Patient" {
@@ -233,7 +222,7 @@ func (c *Connector) header() http.Header {
 // send makes the call and reads Stripe's answer: the id of what it made
 // (cus_, ii_, in_) on success, the error type and code on failure.
 func (c *Connector) send(ctx context.Context, req outbound.Request) (connectors.Result, error) {
-	resp, err := c.client.Do(ctx, req)
+	resp, err := c.Client.Do(ctx, req)
 	if err != nil {
 		var ce *connectors.Error
 		if errors.As(err, &ce) && resp != nil {

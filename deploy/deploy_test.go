@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/labstack/echo/v4"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
@@ -35,9 +34,9 @@ func servedRoutes(t *testing.T) hubRoutes {
 	for role, healthOnly := range map[string]bool{"api": false, "worker": true} {
 		s := &api.Server{HealthOnly: healthOnly, Metrics: metrics.New("test", role),
 			Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-		e, ok := s.Handler().(*echo.Echo)
+		e, ok := s.Handler().(*api.Router)
 		if !ok {
-			t.Fatalf("api.Server.Handler is a %T, not *echo.Echo: update servedRoutes", s.Handler())
+			t.Fatalf("api.Server.Handler is a %T, not *api.Router: update servedRoutes", s.Handler())
 		}
 		for _, r := range e.Routes() {
 			if r.Method == "GET" && !strings.Contains(r.Path, ":") && !strings.Contains(r.Path, "*") {

@@ -111,8 +111,22 @@ type Registrar interface {
 // FHIRBase is the unified API's mount point.
 const FHIRBase = "/fhir/R4"
 
-// Handler returns the HTTP handler.
-func (s *Server) Handler() http.Handler { return headAsGet(s.routes()) }
+// Handler returns the HTTP handler, a *Router.
+func (s *Server) Handler() http.Handler {
+	e := s.routes()
+	return &Router{Handler: headAsGet(e), echo: e}
+}
+
+// Router is the API's handler: echo's router behind the HEAD handling.
+// Routes lists what it serves (for the access test and the deploy checks,
+// which must not miss a route).
+type Router struct {
+	http.Handler
+	echo *echo.Echo
+}
+
+// Routes lists the routes the router serves.
+func (r *Router) Routes() []*echo.Route { return r.echo.Routes() }
 
 // routes builds the router and its middleware.
 func (s *Server) routes() *echo.Echo {

@@ -20,9 +20,9 @@ import (
 // route that does not exist, so a new route cannot slip in unprotected.
 func TestRoleByRoute(t *testing.T) {
 	h := start(t, dialectSQLite)
-	e, ok := h.hub.Handler().(*echo.Echo)
+	e, ok := h.hub.Handler().(*api.Router)
 	if !ok {
-		t.Fatal("the hub's handler is not an echo router")
+		t.Fatalf("the hub's handler is a %T, not the API's router", h.hub.Handler())
 	}
 	policy := (&api.Server{}).Policy()
 

@@ -174,7 +174,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		basePath: basePath,
 		key:      key,
 		cfg:      c,
-		client:   outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)),
+		client:   outbound.New(c.Settings.Options(p.Name, p.Logger).WithParams(p)),
 	}, nil
 }
 

@@ -160,7 +160,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 				Zip: c.BillingZip, ZipPlusFour: c.BillingZipPlusFour},
 			PlaceOfServiceCode: c.PlaceOfServiceCode,
 		},
-		client: outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)),
+		client: outbound.New(c.Settings.Options(p.Name, p.Logger).WithParams(p)),
 		now:    time.Now,
 	}, nil
 }

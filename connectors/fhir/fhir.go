@@ -92,7 +92,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		}
 		conn.token = v
 	}
-	conn.client = outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers))
+	conn.client = outbound.New(c.Settings.Options(p.Name, p.Logger).WithParams(p))
 	if conn.Receiver, err = webhook.NewReceiver(p, "fhir", c.WebhookSecretsEnv,
 		func(s []string) (connectors.WebhookVerifier, error) {
 			return webhook.NewStandard(s, webhook.DefaultTolerance)

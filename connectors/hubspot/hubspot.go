@@ -131,7 +131,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 		basePath: basePath,
 		token:    token,
 		idProp:   c.FHIRIDProperty,
-		client:   outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)),
+		client:   outbound.New(c.Settings.Options(p.Name, p.Logger).WithParams(p)),
 	}, nil
 }
 

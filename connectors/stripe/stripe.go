@@ -155,7 +155,7 @@ func New(p connectors.Params) (connectors.Connector, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stripe destination %q: %w", p.Name, err)
 	}
-	o := c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)
+	o := c.Settings.Options(p.Name, p.Logger).WithParams(p)
 	o.Classify = classify
 	rcv, err := webhook.NewReceiver(p, "stripe", c.WebhookSecretsEnv,
 		func(s []string) (connectors.WebhookVerifier, error) {

@@ -27,6 +27,8 @@ type Metrics struct {
 	delDuration *prometheus.HistogramVec
 	retries     *prometheus.CounterVec
 	webhooks    *prometheus.CounterVec
+	throttled   *prometheus.CounterVec
+	inbound     *prometheus.CounterVec
 }
 
 // New makes the metric set with the Go runtime and process collectors.
@@ -63,12 +65,20 @@ func New(version, role string) *Metrics {
 			Name: "switchboard_webhook_verifications_total",
 			Help: "Inbound webhooks by source and result (accepted, duplicate, rejected).",
 		}, []string{"source", "result"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_rate_limited_total",
+			Help: "Vendor calls the destination's shared rate limit held back (the delivery was snoozed, or a search refused), by destination.",
+		}, []string{"destination"}),
+		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_inbound_throttled_total",
+			Help: "Requests answered 429 by this process's inbound limit, by kind (api, webhook).",
+		}, []string{"kind"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "switchboard_build_info", Help: "Always 1; the version and role of this process.",
 	}, []string{"version", "role"})
 	build.WithLabelValues(version, role).Set(1)
-	reg.MustRegister(m.requests, m.reqDuration, m.accept, m.deliveries, m.delDuration, m.retries, m.webhooks, build,
+	reg.MustRegister(m.requests, m.reqDuration, m.accept, m.deliveries, m.delDuration, m.retries, m.webhooks, m.throttled, m.inbound, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -81,6 +91,7 @@ func (m *Metrics) Known(destinations, webhookSources []string) {
 	}
 	for _, d := range destinations {
 		m.retries.WithLabelValues(d)
+		m.throttled.WithLabelValues(d)
 		m.deliveries.WithLabelValues(d, "delivered", "")
 	}
 	for _, s := range webhookSources {
@@ -154,4 +165,21 @@ func (m *Metrics) Webhook(source, result string) {
 		return
 	}
 	m.webhooks.WithLabelValues(source, result).Inc()
+}
+
+// Throttled records a vendor call the destination's rate limit held back.
+func (m *Metrics) Throttled(destination string) {
+	if m == nil {
+		return
+	}
+	m.throttled.WithLabelValues(destination).Inc()
+}
+
+// InboundThrottled records a request answered 429 by the inbound limit;
+// kind is "api" or "webhook" (never the client: ids are not labels).
+func (m *Metrics) InboundThrottled(kind string) {
+	if m == nil {
+		return
+	}
+	m.inbound.WithLabelValues(kind).Inc()
 }

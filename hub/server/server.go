@@ -36,6 +36,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/identity"
 	"github.com/switchboard-health/switchboard/hub/ledger"
 	"github.com/switchboard-health/switchboard/hub/metrics"
+	"github.com/switchboard-health/switchboard/hub/quota"
 	"github.com/switchboard-health/switchboard/hub/reconcile"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/store"
@@ -111,6 +112,8 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	// Breaker changes reach the notifier, which needs the store: it is
 	// built now and given the store once it is open.
 	notifier := &alert.Notifier{Config: table.Alerts, Process: processName(), Logger: log.With("component", "alerts")}
+	// Likewise the destinations' rate limits, shared through the database.
+	quotas := &quota.Shared{Horizon: cfg.RateLimitWait}
 	conns := map[string]connectors.Connector{}
 	adminDests := map[string]admin.Destination{}
 	dests := map[string]delivery.Destination{}
@@ -129,8 +132,12 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			continue
 		}
 		conn, err := spec.New(connectors.Params{Name: name, Decode: d.Decoder(), Env: o.Env, Logger: log.With("destination", name),
-			Breakers: notifier})
+			Breakers: notifier, Limiter: quotas.Destination(name)})
 		if err != nil {
+			errs = append(errs, fmt.Errorf("destination %q: %w", name, err))
+			continue
+		}
+		if err := quotas.Configure(name, d.Limit(conn)); err != nil {
 			errs = append(errs, fmt.Errorf("destination %q: %w", name, err))
 			continue
 		}
@@ -355,6 +362,13 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	led.DB, tlog.Store = st.DB(), st
 	adm.Store = st
 	notifier.DB = st.DB()
+	quotas.DB = st.DB()
+	for _, name := range table.DestinationNames() {
+		if l, ok := quotas.Limit(name); ok {
+			log.Info("destination rate limit", "destination", name, "per_second", l.PerSecond, "burst", l.Burst,
+				"from_routing_file", table.Destinations[name].RateLimit != nil)
+		}
+	}
 	notifier.Insert = alert.StoreInserter(st)
 	h.Log, h.Admin = tlog, adm
 	if h.poll != nil {
@@ -366,6 +380,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	h.Store, h.Transfers = st, svc
 	if h.Metrics != nil {
 		h.Metrics.Known(table.DestinationNames(), slices.Sorted(maps.Keys(verifiers)))
+		quotas.Throttled = h.Metrics.Throttled
 		queueNames := slices.Sorted(maps.Keys(queues))
 		h.Metrics.Register(&metrics.QueueCollector{DB: st.DB(), SQLite: !cfg.Postgres(), Queues: func() []string { return queueNames },
 			Logger: log.With("component", "metrics")})

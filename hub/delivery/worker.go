@@ -414,7 +414,7 @@ func throttleWait(ce *connectors.Error, snoozes int) time.Duration {
 
 const (
 	throttleWaitMin = 20 * time.Millisecond
-	throttleWaitMax = 5 * time.Second
+	throttleWaitMax = time.Second
 )
 
 // orderWait is the snooze of a delivery waiting for another one: doubling

@@ -408,6 +408,9 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		return nil, fmt.Errorf("river ui: %w", err)
 	}
 	h.queueUI, h.oidc = queueUI, oidc
+	// Inbound limits are per process (package quota, docs/decisions).
+	inbound := &quota.Inbound{}
+	webhookLimit := quota.Limit{PerSecond: cfg.WebhookRate, Burst: int(cfg.WebhookBurst)}
 	h.handler = (&api.Server{
 		Auth:      &auth.Authenticator{Clients: &auth.Clients{DB: st.DB()}, OIDC: oidc},
 		Admin:     &admin.Handlers{Service: adm, Actor: api.Actor},
@@ -418,7 +421,11 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		Logger: log.With("component", "api"), Ready: h.ready, Version: o.Version,
 		Searchers: searchers, Keys: keys.Ring,
 		Webhooks: &webhook.Intake{Store: st, Keys: keys.Ring, MAC: keys.MAC, Sources: verifiers, Log: tlog,
-			Logger: log.With("component", "webhooks")},
+			Logger: log.With("component", "webhooks"), Admit: func(source string) time.Duration {
+				return inbound.Admit("webhook:"+source, webhookLimit)
+			}},
+		Inbound:        inbound,
+		ClientLimit:    quota.Limit{PerSecond: cfg.ClientRate, Burst: int(cfg.ClientBurst)},
 		PublicURL:      cfg.PublicURL,
 		TrustedProxies: cfg.TrustedProxies,
 		CORSOrigins:    cfg.CORSOrigins,

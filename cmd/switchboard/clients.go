@@ -77,7 +77,11 @@ The token is printed once; only its hash is kept.`,
 				out := cmd.OutOrStdout()
 				fmt.Fprintf(out, "created API client %s (%s)\n", id, role)
 				if len(opts) > 0 {
-					fmt.Fprintf(out, "rate: %g requests per second, burst %d, per hub process\n", ratePS, max(burst, 1, int(ratePS)))
+					shown := burst
+					if shown == 0 {
+						shown = max(1, int(ratePS)) // as Create fills it in
+					}
+					fmt.Fprintf(out, "rate: %g requests per second, burst %d, per hub process\n", ratePS, shown)
 				}
 				fmt.Fprintf(out, "token: %s\n", token)
 				fmt.Fprintln(out, "Store the token now: it cannot be shown again (the hub keeps only its hash).")

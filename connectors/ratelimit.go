@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -67,4 +68,19 @@ type Limiter interface {
 func ThrottledError(destination string, wait time.Duration) *Error {
 	return &Error{Class: Throttled, Code: "throttled", RetryAfter: wait,
 		Err: fmt.Errorf("destination %q is at its rate limit", destination)}
+}
+
+// HeldBack reports whether err is a call that never reached the vendor
+// because the destination's circuit breaker or rate limit held it back:
+// a job should be snoozed for wait (the error's RetryAfter, else a
+// second) rather than count a failed attempt.
+func HeldBack(err error) (wait time.Duration, ok bool) {
+	var ce *Error
+	if !errors.As(err, &ce) || ce.Class != BreakerOpen && ce.Class != Throttled {
+		return 0, false
+	}
+	if ce.RetryAfter > 0 {
+		return ce.RetryAfter, true
+	}
+	return time.Second, true
 }

@@ -214,7 +214,9 @@ func New(o Options) *Client {
 
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &http.Client{
-		Transport: &tryLogger{next: limited(transport, o.Name, o.Limiter), log: o.Logger},
+		// The rate limit comes first: a call it holds back is no try
+		// (no log line, no span), and its wait is not the vendor's time.
+		Transport: limited(&tryLogger{next: transport, log: o.Logger}, o.Name, o.Limiter),
 		Timeout:   o.Timeout,
 		// A redirect would be followed with the Authorization header to
 		// wherever it points; vendors' write APIs do not redirect.

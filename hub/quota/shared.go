@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -112,10 +113,8 @@ func (s *Shared) Take(ctx context.Context, destination string) (delay time.Durat
 	if !known {
 		return 0, false, fmt.Errorf("rate limit of %q is not configured", destination)
 	}
-	interval := limit.Interval().Microseconds()
-	if interval < 1 {
-		interval = 1
-	}
+	// Rounded up, so that the microsecond grid never makes the rate faster.
+	interval := max(int64(math.Ceil(1e6/limit.PerSecond)), 1)
 	tolerance := int64(limit.Burst-1) * interval
 	horizon := s.horizon().Microseconds()
 	var b [8]byte

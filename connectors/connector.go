@@ -259,6 +259,10 @@ const (
 	// BreakerOpen means the destination's circuit breaker refused the call;
 	// the job is snoozed, not failed, and its attempt is not consumed.
 	BreakerOpen Class = "breaker_open"
+	// Throttled means the destination's rate limit held the call back
+	// before it reached the vendor; like BreakerOpen, the job is snoozed
+	// for RetryAfter and its attempt is not consumed.
+	Throttled Class = "throttled"
 )
 
 // Error is a classified delivery failure. Its message must never contain PHI:
@@ -350,6 +354,11 @@ type Params struct {
 	// (outbound.NewBase does, through outbound.Options.WithBreakers). Nil
 	// in tests and tools that need no reports.
 	Breakers BreakerObserver
+	// Limiter, when set, is the destination's rate limit, shared by every
+	// hub process; a connector passes it on to its outbound client
+	// (outbound.Options.WithParams), which takes a place in it before
+	// every HTTP try.
+	Limiter Limiter
 }
 
 // BreakerObserver is told when a destination's circuit breaker changes

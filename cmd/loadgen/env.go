@@ -68,7 +68,9 @@ func newEnv(ctx context.Context, o options) (*env, error) {
 		_, _ = w.Write([]byte(`{"resourceType":"Patient","id":"x"}`))
 	}))
 	e.dir, _ = os.MkdirTemp("", "loadgen")
-	routes := fmt.Sprintf("destinations:\n  sink:\n    type: fhir\n    max_workers: %d\n    config:\n      base_url: %s\n      webhook_secrets_env: [%s]\nroutes:\n  - resource: Patient\n    to: [sink]\n", o.workers, e.sink.URL, webhookSecretVar)
+	// The sink has no limit of its own: the benchmark measures the hub, so
+	// its shared rate limit (still consulted per call) is set out of reach.
+	routes := fmt.Sprintf("destinations:\n  sink:\n    type: fhir\n    max_workers: %d\n    rate_limit: {per_second: 1000000, burst: 1000000}\n    config:\n      base_url: %s\n      webhook_secrets_env: [%s]\nroutes:\n  - resource: Patient\n    to: [sink]\n", o.workers, e.sink.URL, webhookSecretVar)
 	if err := os.WriteFile(filepath.Join(e.dir, "routes.yaml"), []byte(routes), 0o600); err != nil {
 		return nil, err
 	}
@@ -85,6 +87,10 @@ func newEnv(ctx context.Context, o options) (*env, error) {
 		"DATABASE_URL": o.db, "SWITCHBOARD_ROUTES": filepath.Join(e.dir, "routes.yaml"),
 		"SWITCHBOARD_SEAL_KEYS": sealSpec, "SWITCHBOARD_HMAC_KEY": macSpec,
 		webhookSecretVar: whSecret,
+		// One client and one webhook source carry the whole load: the
+		// inbound limits are set out of reach, as the sink's rate_limit is.
+		"SWITCHBOARD_CLIENT_RATE": "1000000", "SWITCHBOARD_CLIENT_BURST": "1000000",
+		"SWITCHBOARD_WEBHOOK_RATE": "1000000", "SWITCHBOARD_WEBHOOK_BURST": "1000000",
 	}
 	e.cfg, err = config.FromEnv(e.lookup)
 	if err != nil {

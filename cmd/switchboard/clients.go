@@ -37,13 +37,18 @@ first admin token can be made before the hub is running.`,
 func clientsCreateCmd() *cobra.Command {
 	var name, role string
 	var scopes []string
+	var ratePS float64
+	var burst int
 	cmd := &cobra.Command{
-		Use:   "create --name NAME --role app|admin|auditor [--scope system/Patient.cu ...]",
+		Use:   "create --name NAME --role app|admin|auditor [--scope system/Patient.cu ...] [--rate N --burst M]",
 		Short: "Create an API client and print its token, once",
 		Long: `Create an API client. Apps need one --scope or more, SMART App Launch v2
 system scopes: system/<ResourceType|*>.<permissions>, the permissions being
 letters of c (create), r (read), u (update), d (delete), s (search) in that
 order, e.g. system/Patient.cu or system/*.rs. Admins and auditors take none.
+--rate and --burst give the client its own request rate (per second, per
+hub process) instead of SWITCHBOARD_CLIENT_RATE and SWITCHBOARD_CLIENT_BURST;
+above it the hub answers 429 with Retry-After.
 The token is printed once; only its hash is kept.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -54,8 +59,15 @@ The token is printed once; only its hash is kept.`,
 			if err := checkScopeTypes(list); err != nil {
 				return err
 			}
+			var opts []auth.CreateOption
+			switch {
+			case cmd.Flags().Changed("rate"):
+				opts = append(opts, auth.WithRateLimit(ratePS, burst))
+			case cmd.Flags().Changed("burst"):
+				return errors.New("--burst needs --rate")
+			}
 			return withClients(cmd, func(ctx context.Context, c *auth.Clients, db store.Querier) error {
-				id, token, err := c.Create(ctx, name, role, list)
+				id, token, err := c.Create(ctx, name, role, list, opts...)
 				if err != nil {
 					return err
 				}
@@ -64,6 +76,13 @@ The token is printed once; only its hash is kept.`,
 				}
 				out := cmd.OutOrStdout()
 				fmt.Fprintf(out, "created API client %s (%s)\n", id, role)
+				if len(opts) > 0 {
+					shown := burst
+					if shown == 0 {
+						shown = max(1, int(ratePS)) // as Create fills it in
+					}
+					fmt.Fprintf(out, "rate: %g requests per second, burst %d, per hub process\n", ratePS, shown)
+				}
 				fmt.Fprintf(out, "token: %s\n", token)
 				fmt.Fprintln(out, "Store the token now: it cannot be shown again (the hub keeps only its hash).")
 				return nil
@@ -73,6 +92,8 @@ The token is printed once; only its hash is kept.`,
 	cmd.Flags().StringVar(&name, "name", "", "who or what the client is, e.g. scheduling-tool (shown in lists, not PHI)")
 	cmd.Flags().StringVar(&role, "role", "", "app, admin or auditor")
 	cmd.Flags().StringArrayVar(&scopes, "scope", nil, "a SMART system scope for an app, e.g. system/Patient.cu (repeatable)")
+	cmd.Flags().Float64Var(&ratePS, "rate", 0, "the client's own requests per second, per hub process (default: SWITCHBOARD_CLIENT_RATE)")
+	cmd.Flags().IntVar(&burst, "burst", 0, "with --rate: requests at once above the rate (default: one second's worth)")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.MarkFlagRequired("role")
 	return cmd
@@ -119,10 +140,10 @@ func clientsListCmd() *cobra.Command {
 					return enc.Encode(list)
 				}
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-				fmt.Fprintln(tw, "ID\tNAME\tROLE\tSCOPES\tCREATED\tLAST USED\tREVOKED")
+				fmt.Fprintln(tw, "ID\tNAME\tROLE\tSCOPES\tRATE\tCREATED\tLAST USED\tREVOKED")
 				for _, ci := range list {
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ci.ID, ci.Name, ci.Role, dash(strings.Join(ci.Scopes, " ")),
-						stamp(ci.Created), stamp(ci.LastUsed), stamp(ci.Revoked))
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", ci.ID, ci.Name, ci.Role, dash(strings.Join(ci.Scopes, " ")),
+						rateOf(ci.RateLimit), stamp(ci.Created), stamp(ci.LastUsed), stamp(ci.Revoked))
 				}
 				return tw.Flush()
 			})
@@ -178,6 +199,14 @@ func withClients(cmd *cobra.Command, fn func(context.Context, *auth.Clients, sto
 		return errors.New("the database schema is not current: run `switchboard migrate` first")
 	}
 	return fn(ctx, &auth.Clients{DB: st.DB()}, st.DB())
+}
+
+// rateOf shows a client's own limit, "default" for the hub's.
+func rateOf(r *auth.RateLimit) string {
+	if r == nil {
+		return "default"
+	}
+	return fmt.Sprintf("%g/s burst %d", r.PerSecond, r.Burst)
 }
 
 func stamp(t time.Time) string {

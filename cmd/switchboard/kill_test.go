@@ -154,7 +154,7 @@ func killAndRestart(t *testing.T, dialect string) {
 	// Slow the EHR so deliveries are still queued and in flight at the kill.
 	setFaults(t, simURL, `{"latency_ms": 40}`)
 
-	routes := fmt.Sprintf("destinations:\n  ehr:\n    type: fhir\n    max_workers: 8\n    config: {base_url: %q}\nroutes:\n  - {resource: Patient, to: [ehr]}\n", simURL+"/fhir/R4")
+	routes := fmt.Sprintf("destinations:\n  ehr:\n    type: fhir\n    rate_limit: {per_second: 1000000, burst: 1000000}\n    max_workers: 8\n    config: {base_url: %q}\nroutes:\n  - {resource: Patient, to: [ehr]}\n", simURL+"/fhir/R4")
 	if err := os.WriteFile(filepath.Join(dir, "routes.yaml"), []byte(routes), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -162,6 +162,10 @@ func killAndRestart(t *testing.T, dialect string) {
 		"SWITCHBOARD_ADDR=127.0.0.1:" + fmt.Sprint(hubPort),
 		"SWITCHBOARD_ROUTES=" + filepath.Join(dir, "routes.yaml"),
 		"SWITCHBOARD_RETRY_BASE=200ms",
+		// The load is one client and one webhook source: out of reach of
+		// the inbound limits, which are not what is tested here.
+		"SWITCHBOARD_CLIENT_RATE=1000000", "SWITCHBOARD_CLIENT_BURST=1000000",
+		"SWITCHBOARD_WEBHOOK_RATE=1000000", "SWITCHBOARD_WEBHOOK_BURST=1000000",
 		"SWITCHBOARD_DELIVERY_TIMEOUT=2s",
 		"SWITCHBOARD_RESCUE_AFTER=3s",
 		"SWITCHBOARD_DEV_KEYS=" + filepath.Join(dir, "dev-keys.env"),

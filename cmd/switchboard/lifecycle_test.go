@@ -54,7 +54,7 @@ func sigtermUnderLoad(t *testing.T, latency time.Duration, finish bool) {
 	simURL := startSim(t, simBin, dir)
 	setFaults(t, simURL, fmt.Sprintf(`{"latency_ms": %d}`, latency.Milliseconds()))
 
-	routes := fmt.Sprintf("destinations:\n  ehr:\n    type: fhir\n    max_workers: 16\n    config: {base_url: %q}\nroutes:\n  - {resource: Patient, to: [ehr]}\n", simURL+"/fhir/R4")
+	routes := fmt.Sprintf("destinations:\n  ehr:\n    type: fhir\n    rate_limit: {per_second: 1000000, burst: 1000000}\n    max_workers: 16\n    config: {base_url: %q}\nroutes:\n  - {resource: Patient, to: [ehr]}\n", simURL+"/fhir/R4")
 	env := pgHubEnv(t, dir, dbURL, routes,
 		"SWITCHBOARD_AUTO_MIGRATE=true",
 		"SWITCHBOARD_SHUTDOWN_TIMEOUT="+shutdown.String(),
@@ -167,7 +167,7 @@ func postgresOutage(t *testing.T, scenario, dbURL string, down, up func()) {
 	simURL := startSim(t, simBin, dir)
 	setFaults(t, simURL, `{"latency_ms": 10}`)
 
-	routes := fmt.Sprintf("destinations:\n  ehr:\n    type: fhir\n    max_workers: 8\n    config: {base_url: %q}\nroutes:\n  - {resource: Patient, to: [ehr]}\n", simURL+"/fhir/R4")
+	routes := fmt.Sprintf("destinations:\n  ehr:\n    type: fhir\n    rate_limit: {per_second: 1000000, burst: 1000000}\n    max_workers: 8\n    config: {base_url: %q}\nroutes:\n  - {resource: Patient, to: [ehr]}\n", simURL+"/fhir/R4")
 	env := pgHubEnv(t, dir, dbURL, routes)
 	migrate(t, hubBin, env)
 	token := createClient(t, hubBin, env, "system/Patient.c")

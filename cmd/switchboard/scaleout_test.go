@@ -49,6 +49,10 @@ func pgHubEnv(t *testing.T, dir, dbURL, routes string, extra ...string) []string
 		"SWITCHBOARD_ROUTES=" + path,
 		"SWITCHBOARD_AUTO_MIGRATE=false",
 		"SWITCHBOARD_RETRY_BASE=200ms",
+		// The load is one client and one webhook source: out of reach of
+		// the inbound limits, which are not what is tested here.
+		"SWITCHBOARD_CLIENT_RATE=1000000", "SWITCHBOARD_CLIENT_BURST=1000000",
+		"SWITCHBOARD_WEBHOOK_RATE=1000000", "SWITCHBOARD_WEBHOOK_BURST=1000000",
 		"SWITCHBOARD_RETRY_MAX=2s",
 		"SWITCHBOARD_DELIVERY_TIMEOUT=5s",
 		"SWITCHBOARD_RESCUE_AFTER=6s",
@@ -473,10 +477,12 @@ func TestScaleOutTwoAPIsTwoWorkersOnePostgres(t *testing.T) {
 	routes := fmt.Sprintf(`destinations:
   ehr:
     type: fhir
+    rate_limit: {per_second: 1000000, burst: 1000000}
     max_workers: 16
     config: {base_url: %q}
   changes:
     type: fhir
+    rate_limit: {per_second: 1000000, burst: 1000000}
     poll: {interval: %s}
     config: {base_url: %q, poll_types: [Appointment]}
 routes:

@@ -27,6 +27,7 @@ import (
 const webhookKillRoutes = `destinations:
   ehr:
     type: fhir
+    rate_limit: {per_second: 1000000, burst: 1000000}
     max_workers: 4
     config: {base_url: %q}
   scheduling:
@@ -114,6 +115,10 @@ func webhookKillAndRestart(t *testing.T, dialect, uid string, waitForKill func(*
 		"SWITCHBOARD_ADDR=127.0.0.1:" + fmt.Sprint(hubPort),
 		"SWITCHBOARD_ROUTES=" + filepath.Join(dir, "routes.yaml"),
 		"SWITCHBOARD_RETRY_BASE=200ms",
+		// The load is one client and one webhook source: out of reach of
+		// the inbound limits, which are not what is tested here.
+		"SWITCHBOARD_CLIENT_RATE=1000000", "SWITCHBOARD_CLIENT_BURST=1000000",
+		"SWITCHBOARD_WEBHOOK_RATE=1000000", "SWITCHBOARD_WEBHOOK_BURST=1000000",
 		"SWITCHBOARD_DELIVERY_TIMEOUT=3s",
 		"SWITCHBOARD_RESCUE_AFTER=3s",
 		"SWITCHBOARD_DEV_KEYS=" + filepath.Join(dir, "dev-keys.env"),

@@ -33,7 +33,7 @@ type Base struct {
 // connector type typ. complete, when given, finishes the client's Options
 // before the client is built (a vendor's own Classify).
 func NewBase(typ string, p connectors.Params, s Settings, complete ...func(*Options)) Base {
-	o := s.Options(p.Name, p.Logger).WithBreakers(p.Breakers)
+	o := s.Options(p.Name, p.Logger).WithParams(p)
 	for _, f := range complete {
 		f(&o)
 	}

@@ -47,6 +47,9 @@ func (c *Client) checkRetry(ctx context.Context, resp *http.Response, err error)
 	if t, _ := ctx.Value(tryKey{}).(*tryInfo); t != nil && t.once {
 		return false, nil
 	}
+	if connectors.ClassOf(err) == connectors.Throttled {
+		return false, nil // the rate limit's wait is the queue's to honour
+	}
 	if err != nil {
 		return true, nil // connection error or timeout of one try
 	}

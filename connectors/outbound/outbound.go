@@ -93,18 +93,33 @@ type Options struct {
 	// MaxBody). A longer answer is an error wrapping ErrResponseTooLarge,
 	// never a cut body (see Do).
 	MaxResponseBytes int64
+	// Limiter, when set, is the destination's rate limit: every HTTP try
+	// takes a place in it first (limit.go). See WithParams.
+	Limiter connectors.Limiter
 	// Transport replaces the default transport (tests).
 	Transport http.RoundTripper
 }
 
 // WithBreakers returns o with OnBreakerChange reporting to obs, the
 // observer a connector receives in connectors.Params.Breakers; a nil obs
-// leaves o as it is. It lets a connector pass the observer on in one line:
-//
-//	client: outbound.New(c.Settings.Options(p.Name, p.Logger).WithBreakers(p.Breakers)),
+// leaves o as it is. Connectors use WithParams, which also passes on the
+// rate limit.
 func (o Options) WithBreakers(obs connectors.BreakerObserver) Options {
 	if obs != nil {
 		o.OnBreakerChange = obs.BreakerChanged
+	}
+	return o
+}
+
+// WithParams returns o with what the hub hands a connector for its client
+// in connectors.Params: the breaker observer (WithBreakers) and the
+// destination's rate limit. Connectors build their client with it:
+//
+//	b := outbound.NewBase(typeName, p, c.Settings) // uses WithParams
+func (o Options) WithParams(p connectors.Params) Options {
+	o = o.WithBreakers(p.Breakers)
+	if p.Limiter != nil {
+		o.Limiter = p.Limiter
 	}
 	return o
 }
@@ -211,7 +226,9 @@ func New(o Options) *Client {
 
 	rc := retryablehttp.NewClient()
 	rc.HTTPClient = &http.Client{
-		Transport: &tryLogger{next: transport, log: o.Logger},
+		// The rate limit comes first: a call it holds back is no try
+		// (no log line, no span), and its wait is not the vendor's time.
+		Transport: limited(&tryLogger{next: transport, log: o.Logger}, o.Name, o.Limiter),
 		Timeout:   o.Timeout,
 		// A redirect would be followed with the Authorization header to
 		// wherever it points; vendors' write APIs do not redirect.
@@ -233,8 +250,11 @@ func New(o Options) *Client {
 		},
 		IsSuccessful: func(err error) bool { return !vendorUnwell(err) },
 		// A caller's cancellation (shutdown, a drained worker) says nothing
-		// about the vendor.
-		IsExcluded: func(err error) bool { return errors.Is(err, context.Canceled) },
+		// about the vendor, nor does a call the rate limit held back (it
+		// must not close a half-open breaker as if a probe had succeeded).
+		IsExcluded: func(err error) bool {
+			return errors.Is(err, context.Canceled) || connectors.ClassOf(err) == connectors.Throttled
+		},
 		OnStateChange: func(name string, from, to gobreaker.State) {
 			// Runs under the breaker's lock: record and log only.
 			if to == gobreaker.StateOpen {
@@ -329,6 +349,12 @@ func (c *Client) Do(ctx context.Context, r Request) (*Response, error) {
 			Err:        fmt.Errorf("circuit breaker of destination %q is open", c.o.Name),
 		}
 	}
+	if connectors.ClassOf(err) == connectors.Throttled {
+		// Expected whenever the queue is ahead of the vendor's limit: the
+		// metric counts it, the log need not shout.
+		c.log.LogAttrs(ctx, slog.LevelDebug, "vendor call held back by the rate limit", try.attrs()...)
+		return nil, err
+	}
 	if err != nil {
 		status := 0
 		if resp != nil {
@@ -360,6 +386,9 @@ func (c *Client) send(ctx context.Context, r Request, try *tryInfo) (*Response, 
 		req.Header.Set("Idempotency-Key", r.IdempotencyKey)
 	}
 	hr, err := c.http.Do(req)
+	if ce := (*connectors.Error)(nil); errors.As(err, &ce) && ce.Class == connectors.Throttled {
+		return nil, ce
+	}
 	if err != nil {
 		return nil, transportError(ctx, r, err)
 	}

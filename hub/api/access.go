@@ -172,6 +172,9 @@ func (s *Server) access(rules map[string]Access) echo.MiddlewareFunc {
 				return outcome.New(http.StatusUnauthorized, "login", "", "the bearer token is not valid")
 			}
 			c.Set(principalKey, p)
+			if oe := s.throttleClient(c, p); oe != nil {
+				return oe
+			}
 			if !allows(rule, p) {
 				return outcome.New(http.StatusForbidden, "forbidden", "", "the "+p.Role+" role cannot use this route")
 			}

@@ -24,6 +24,7 @@ import (
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/metrics"
 	"github.com/switchboard-health/switchboard/hub/outcome"
+	"github.com/switchboard-health/switchboard/hub/quota"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/tracing"
@@ -97,6 +98,12 @@ type Server struct {
 	// Metrics records requests, accepts and webhooks; with Metrics set,
 	// /metrics serves them (nil: neither).
 	Metrics *metrics.Metrics
+	// Inbound, when set, limits each authenticated caller's request rate
+	// in this process: ClientLimit unless the client has its own (429
+	// with Retry-After above it). Webhook sources are limited by the
+	// webhook intake, after their signature is verified.
+	Inbound     Admitter
+	ClientLimit quota.Limit
 	// DBTimeout bounds a request's wait on the database, so that a database
 	// that is down is answered with 503 and Retry-After rather than a hung
 	// request (default 5s).

@@ -98,7 +98,7 @@ func (s *Server) search(c echo.Context) error {
 			// nothing else.
 			undeclared, err := connectors.Unapplied(ctx, searcher, q, connectors.SearchPage{})
 			if err != nil {
-				return fail(c, readFailure(ctx, err))
+				return fail(c, readFailure(ctx, c, err))
 			}
 			if len(undeclared) > 0 && !lenient {
 				return fail(c, notApplied(typ, undeclared))
@@ -109,12 +109,12 @@ func (s *Server) search(c echo.Context) error {
 
 	page, err := searcher.Search(ctx, q)
 	if err != nil {
-		return fail(c, readFailure(ctx, err))
+		return fail(c, readFailure(ctx, c, err))
 	}
 	if q.Cursor == "" {
 		unapplied, err := connectors.Unapplied(ctx, searcher, q, page)
 		if err != nil {
-			return fail(c, readFailure(ctx, err))
+			return fail(c, readFailure(ctx, c, err))
 		}
 		if len(unapplied) > 0 && !lenient {
 			return fail(c, notApplied(typ, unapplied))
@@ -179,18 +179,22 @@ type entrySearch struct {
 
 // readFailure translates a connector's failure into an OperationOutcome:
 // 400 naming the parameter when the client asked wrongly (BadSearch), 503
-// while the vendor's breaker is open, 504 on a timeout, 502 otherwise, and
-// 502 naming the cause when the source's answer is over the answer limit:
-// the client can ask for a smaller _count.
+// while the vendor's breaker is open, 429 with Retry-After while the
+// vendor's shared rate limit has no place free soon, 504 on a timeout, 502
+// otherwise, and 502 naming the cause when the source's answer is over the
+// answer limit: the client can ask for a smaller _count.
 // Only the PHI-free code of the connector's error is shown, and a bad
 // search's reason, which connectors write for the client.
-func readFailure(ctx context.Context, err error) *outcome.Error {
+func readFailure(ctx context.Context, c echo.Context, err error) *outcome.Error {
 	var ce *connectors.Error
 	errors.As(err, &ce)
 	var bad *connectors.SearchParamError
 	switch {
 	case errors.As(err, &bad):
 		return outcome.New(http.StatusBadRequest, "invalid", paramExpression(bad.Param), bad.Reason)
+	case ce != nil && ce.Class == connectors.Throttled:
+		setRetryAfter(c, ce.RetryAfter)
+		return outcome.New(http.StatusTooManyRequests, "throttled", "", "the source vendor's rate limit is reached; retry after the number of seconds in Retry-After")
 	case ce != nil && ce.Class == connectors.BreakerOpen:
 		oe := outcome.New(http.StatusServiceUnavailable, "transient", "", "the source vendor is unavailable (circuit breaker open)")
 		return oe

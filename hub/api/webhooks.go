@@ -46,7 +46,12 @@ func (s *Server) webhook(c echo.Context) error {
 		Method: req.Method, URL: s.calledURL(req), Header: req.Header, Body: body,
 	})
 	// Only configured sources become a label: the path is the caller's.
+	var throttled *webhook.ThrottledError
 	switch {
+	case errors.As(err, &throttled):
+		s.Metrics.InboundThrottled("webhook")
+		setRetryAfter(c, throttled.RetryAfter)
+		return c.JSON(http.StatusTooManyRequests, map[string]string{"error": "too many webhooks from this source; retry later"})
 	case errors.Is(err, connectors.ErrUnauthenticated):
 		s.Metrics.Webhook(c.Param("source"), webhook.Rejected)
 		return c.JSON(http.StatusUnauthorized, map[string]string{"error": "signature not verified"})

@@ -71,6 +71,27 @@ type ClientInfo struct {
 	Created  time.Time `json:"created_at"`
 	Revoked  time.Time `json:"revoked_at,omitzero"`
 	LastUsed time.Time `json:"last_used_at,omitzero"`
+	// RateLimit is the client's own inbound limit; nil takes the hub's
+	// default.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+}
+
+// RateLimit is an API client's own inbound limit: Burst requests at once,
+// refilled at PerSecond, in each hub process.
+type RateLimit struct {
+	PerSecond float64 `json:"per_second"`
+	Burst     int     `json:"burst"`
+}
+
+// CreateOption sets something about a client being created.
+type CreateOption func(*createOptions)
+
+type createOptions struct{ rate *RateLimit }
+
+// WithRateLimit gives the client its own inbound limit instead of the
+// hub's default. A burst of 0 is one second's worth (at least 1).
+func WithRateLimit(perSecond float64, burst int) CreateOption {
+	return func(o *createOptions) { o.rate = &RateLimit{PerSecond: perSecond, Burst: burst} }
 }
 
 const (
@@ -87,7 +108,21 @@ var secretEncoding = base64.RawURLEncoding.Strict()
 // not kept and cannot be shown again. An app needs at least one valid
 // system scope (an invalid one is an error here, not silently ignored, so
 // a typo is caught when it is cheap); admins and auditors take none.
-func (c *Clients) Create(ctx context.Context, name, role string, scopes []string) (id, token string, err error) {
+func (c *Clients) Create(ctx context.Context, name, role string, scopes []string, opts ...CreateOption) (id, token string, err error) {
+	var o createOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	var ratePS, rateBurst any // NULL: the hub's default
+	if r := o.rate; r != nil {
+		if r.Burst == 0 {
+			r.Burst = max(1, int(r.PerSecond))
+		}
+		if !(r.PerSecond > 0) || r.PerSecond > 1e6 || r.Burst < 1 || r.Burst > 1e6 {
+			return "", "", errors.New("create API client: the rate must be above 0 requests per second and the burst 1 or more")
+		}
+		ratePS, rateBurst = r.PerSecond, r.Burst
+	}
 	name = strings.TrimSpace(name)
 	if name == "" || len(name) > maxNameBytes {
 		return "", "", fmt.Errorf("create API client: the name must be 1 to %d bytes", maxNameBytes)
@@ -116,8 +151,9 @@ func (c *Clients) Create(ctx context.Context, name, role string, scopes []string
 	}
 	id = idPrefix + hex.EncodeToString(raw[:8])
 	secret := secretEncoding.EncodeToString(raw[8:])
-	if _, err := c.DB.Exec(ctx, `INSERT INTO switchboard_client (id, name, role, scopes, secret_hash, created_at)
-		VALUES ($1, $2, $3, $4, $5, $6)`, id, name, role, strings.Join(kept, " "), hashSecret(secret), c.now().UnixMicro()); err != nil {
+	if _, err := c.DB.Exec(ctx, `INSERT INTO switchboard_client (id, name, role, scopes, secret_hash, created_at, rate_per_second, rate_burst)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`, id, name, role, strings.Join(kept, " "), hashSecret(secret), c.now().UnixMicro(),
+		ratePS, rateBurst); err != nil {
 		return "", "", fmt.Errorf("create API client: %w", err)
 	}
 	return id, tokenPrefix + id + "_" + secret, nil
@@ -125,7 +161,7 @@ func (c *Clients) Create(ctx context.Context, name, role string, scopes []string
 
 // List returns every client, revoked ones included, oldest first.
 func (c *Clients) List(ctx context.Context) ([]ClientInfo, error) {
-	rows, err := c.DB.Query(ctx, `SELECT id, name, role, scopes, created_at, revoked_at, last_used_at
+	rows, err := c.DB.Query(ctx, `SELECT id, name, role, scopes, created_at, revoked_at, last_used_at, rate_per_second, rate_burst
 		FROM switchboard_client ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list API clients: %w", err)
@@ -136,8 +172,9 @@ func (c *Clients) List(ctx context.Context) ([]ClientInfo, error) {
 		var ci ClientInfo
 		var scopes string
 		var created int64
-		var revoked, used sql.NullInt64
-		if err := rows.Scan(&ci.ID, &ci.Name, &ci.Role, &scopes, &created, &revoked, &used); err != nil {
+		var revoked, used, burst sql.NullInt64
+		var ratePS sql.NullFloat64
+		if err := rows.Scan(&ci.ID, &ci.Name, &ci.Role, &scopes, &created, &revoked, &used, &ratePS, &burst); err != nil {
 			return nil, fmt.Errorf("list API clients: %w", err)
 		}
 		ci.Scopes = strings.Fields(scopes)
@@ -147,6 +184,9 @@ func (c *Clients) List(ctx context.Context) ([]ClientInfo, error) {
 		}
 		if used.Valid {
 			ci.LastUsed = time.UnixMicro(used.Int64).UTC()
+		}
+		if ratePS.Valid && burst.Valid {
+			ci.RateLimit = &RateLimit{PerSecond: ratePS.Float64, Burst: int(burst.Int64)}
 		}
 		out = append(out, ci)
 	}
@@ -194,9 +234,11 @@ func (c *Clients) Verify(ctx context.Context, token string) (*Principal, error) 
 		return p, nil
 	}
 	var name, role, scopes, stored string
-	var revoked sql.NullInt64
-	err := c.DB.QueryRow(ctx, `SELECT name, role, scopes, secret_hash, revoked_at FROM switchboard_client WHERE id = $1`, id).
-		Scan(&name, &role, &scopes, &stored, &revoked)
+	var revoked, burst sql.NullInt64
+	var ratePS sql.NullFloat64
+	err := c.DB.QueryRow(ctx, `SELECT name, role, scopes, secret_hash, revoked_at, rate_per_second, rate_burst
+		FROM switchboard_client WHERE id = $1`, id).
+		Scan(&name, &role, &scopes, &stored, &revoked, &ratePS, &burst)
 	if store.IsNoRows(err) {
 		// Answering faster for an unknown id than for a wrong secret tells
 		// only whether an id exists; ids are not secret (they are the
@@ -213,6 +255,9 @@ func (c *Clients) Verify(ctx context.Context, token string) (*Principal, error) 
 		return nil, fmt.Errorf("%w: API client %s is revoked", ErrInvalidToken, id)
 	}
 	p := &Principal{ID: id, Name: name, Role: role, Scopes: strings.Fields(scopes)}
+	if ratePS.Valid && burst.Valid {
+		p.RatePerSecond, p.RateBurst = ratePS.Float64, int(burst.Int64)
+	}
 	c.remember(key, p, now)
 	c.touch(ctx, id, now)
 	return p.clone(), nil

@@ -43,6 +43,11 @@ type Principal struct {
 	Name   string   `json:"name"`
 	Role   string   `json:"role"`
 	Scopes []string `json:"scopes"`
+	// RatePerSecond and RateBurst are the client's own inbound limit
+	// (switchboard clients create --rate --burst); zero takes the hub's
+	// default (SWITCHBOARD_CLIENT_RATE, SWITCHBOARD_CLIENT_BURST).
+	RatePerSecond float64 `json:"-"`
+	RateBurst     int     `json:"-"`
 }
 
 // Allows reports whether p may perform perm (one of 'c' create, 'r' read,

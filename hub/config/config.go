@@ -73,6 +73,11 @@ type Config struct {
 	WebhookKeep     time.Duration  // SWITCHBOARD_WEBHOOK_RETENTION: webhook de-duplication rows kept (default 720h; longer than any vendor's retry schedule)
 	FetchCooldown   time.Duration  // SWITCHBOARD_FETCH_COOLDOWN: least time between a queue's fetches (default 10ms on PostgreSQL, 50ms on SQLite)
 	DBTimeout       time.Duration  // SWITCHBOARD_DB_TIMEOUT: an API request's wait on the database (default 5s)
+	RateLimitWait   time.Duration  // SWITCHBOARD_RATE_LIMIT_WAIT: longest a vendor call waits in its worker for a place in the destination's rate limit before the delivery is snoozed (default 1s)
+	ClientRate      float64        // SWITCHBOARD_CLIENT_RATE: an API client's requests per second in one process, unless the client has its own (default 50)
+	ClientBurst     int64          // SWITCHBOARD_CLIENT_BURST: an API client's burst (default 100)
+	WebhookRate     float64        // SWITCHBOARD_WEBHOOK_RATE: a webhook source's verified events per second in one process (default 100)
+	WebhookBurst    int64          // SWITCHBOARD_WEBHOOK_BURST: a webhook source's burst (default 200)
 	LogLevel        string         // SWITCHBOARD_LOG_LEVEL: debug | info | warn | error (default info)
 	LogFormat       string         // SWITCHBOARD_LOG_FORMAT: json | text | syslog (default json)
 	SyslogAddr      string         // SWITCHBOARD_SYSLOG_ADDR: where syslog lines go (default stdout)
@@ -188,6 +193,18 @@ func FromEnv(env Lookup) (Config, error) {
 		}
 		return n
 	}
+	rate := func(name string, def float64) float64 {
+		v := get(name, "")
+		if v == "" {
+			return def
+		}
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || !(f > 0) || f > 1e6 {
+			errs = append(errs, fmt.Errorf("%s: want requests per second above 0, like 50 or 0.5, got %q", name, v))
+			return def
+		}
+		return f
+	}
 	boolean := func(name string, def bool) bool {
 		v := get(name, "")
 		if v == "" {
@@ -227,6 +244,11 @@ func FromEnv(env Lookup) (Config, error) {
 		ReplayWindow:    dur("SWITCHBOARD_REPLAY_WINDOW", 7*24*time.Hour),
 		WebhookKeep:     dur("SWITCHBOARD_WEBHOOK_RETENTION", 30*24*time.Hour),
 		DBTimeout:       dur("SWITCHBOARD_DB_TIMEOUT", 5*time.Second),
+		RateLimitWait:   dur("SWITCHBOARD_RATE_LIMIT_WAIT", time.Second),
+		ClientRate:      rate("SWITCHBOARD_CLIENT_RATE", 50),
+		ClientBurst:     num("SWITCHBOARD_CLIENT_BURST", 100),
+		WebhookRate:     rate("SWITCHBOARD_WEBHOOK_RATE", 100),
+		WebhookBurst:    num("SWITCHBOARD_WEBHOOK_BURST", 200),
 		LogLevel:        get("SWITCHBOARD_LOG_LEVEL", "info"),
 		LogFormat:       get("SWITCHBOARD_LOG_FORMAT", "json"),
 		SyslogAddr:      get("SWITCHBOARD_SYSLOG_ADDR", "stdout"),

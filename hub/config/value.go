@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -62,6 +63,16 @@ func (c *Config) Value(name string) string {
 		return c.ShutdownTimeout.String()
 	case "SWITCHBOARD_DB_TIMEOUT":
 		return c.DBTimeout.String()
+	case "SWITCHBOARD_RATE_LIMIT_WAIT":
+		return c.RateLimitWait.String()
+	case "SWITCHBOARD_CLIENT_RATE":
+		return strconv.FormatFloat(c.ClientRate, 'g', -1, 64)
+	case "SWITCHBOARD_CLIENT_BURST":
+		return strconv.FormatInt(c.ClientBurst, 10)
+	case "SWITCHBOARD_WEBHOOK_RATE":
+		return strconv.FormatFloat(c.WebhookRate, 'g', -1, 64)
+	case "SWITCHBOARD_WEBHOOK_BURST":
+		return strconv.FormatInt(c.WebhookBurst, 10)
 	case "SWITCHBOARD_COMPLETED_RETENTION":
 		return c.CompletedKeep.String()
 	case "SWITCHBOARD_REPLAY_WINDOW":

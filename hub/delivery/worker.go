@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/riverqueue/river"
@@ -39,6 +40,9 @@ type Outcome struct {
 	Attempt   int
 	LatencyMS int64
 	Digest    string
+
+	// snoozes is how often River has snoozed the job (not recorded).
+	snoozes int
 }
 
 // Delivery states recorded by the worker.
@@ -142,7 +146,8 @@ func (w *Worker) Timeout(*river.Job[Args]) time.Duration {
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	a := job.Args
 	log := w.Logger.With("transfer_id", a.TransferID, "entry", a.Entry, "destination", a.Destination, "job_id", job.ID, "attempt", job.Attempt)
-	out := Outcome{TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination, CountTry: true, Attempt: job.Attempt}
+	out := Outcome{TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination, CountTry: true, Attempt: job.Attempt,
+		snoozes: Snoozes(job.Metadata)}
 
 	dest, ok := w.Destinations[a.Destination]
 	if !ok {
@@ -331,6 +336,14 @@ func (w *Worker) failed(ctx context.Context, log *slog.Logger, dest Destination,
 		log.Warn("delivery failed permanently", "status", out.HTTPStatus, "error_code", out.ErrorCode)
 		w.failedFinally(ctx, out.Destination)
 		return river.JobCancel(derr)
+	case connectors.Throttled:
+		// The destination's rate limit held the call back before it
+		// reached the vendor: nothing happened there, so nothing is
+		// recorded and no try is counted (a snooze does not advance
+		// River's attempt either). The rate limit counts it (metrics).
+		wait := throttleWait(ce, out.snoozes)
+		log.Debug("destination at its rate limit, snoozing", "snooze_ms", wait.Milliseconds())
+		return river.JobSnooze(wait)
 	case connectors.BreakerOpen:
 		out.State, out.CountTry = StateRetrying, false
 		w.record(ctx, log, out)
@@ -389,6 +402,26 @@ func (w *Worker) record(ctx context.Context, log *slog.Logger, o Outcome) int {
 	}
 	return tries
 }
+
+// throttleWait is the snooze of a delivery the rate limit held back: the
+// limit's own wait, but at least a floor that doubles with each snooze
+// from throttleWaitMin up to throttleWaitMax, with up to half again of
+// jitter. While a backlog is far ahead of the vendor's limit, the waiting
+// deliveries then come back spread out and less often, rather than every
+// one of them asking the limit again every few milliseconds.
+func throttleWait(ce *connectors.Error, snoozes int) time.Duration {
+	wait := throttleWaitMin
+	if ce != nil {
+		wait = max(wait, ce.RetryAfter)
+	}
+	wait = max(wait, min(throttleWaitMin<<min(snoozes, 10), throttleWaitMax))
+	return wait + time.Duration(rand.Int64N(int64(wait)/2+1))
+}
+
+const (
+	throttleWaitMin = 20 * time.Millisecond
+	throttleWaitMax = time.Second
+)
 
 // orderWait is the snooze of a delivery waiting for another one: doubling
 // with each snooze from orderWaitMin up to orderWaitMax.

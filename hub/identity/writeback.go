@@ -157,6 +157,10 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		ResourceType: p.ResourceType, ID: id, Identifier: p.Ref,
 		IdempotencyKey: "sb-" + a.TransferID + "-" + strconv.Itoa(a.Entry) + "-" + a.Target + "-id-" + a.Source,
 	})
+	if wait, held := connectors.HeldBack(err); held {
+		// The EHR's breaker or rate limit kept the call from it: not a try.
+		return river.JobSnooze(wait)
+	}
 	switch connectors.ClassOf(err) {
 	case "":
 		log.Info("identifier written back", "system", p.Ref.System)
@@ -164,8 +168,6 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	case connectors.Permanent:
 		log.Warn("identity write-back failed permanently", "error", err)
 		return river.JobCancel(err)
-	case connectors.BreakerOpen:
-		return river.JobSnooze(time.Second)
 	default:
 		log.Info("identity write-back will be retried", "error", err)
 		return err

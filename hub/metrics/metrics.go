@@ -28,6 +28,8 @@ type Metrics struct {
 	retries     *prometheus.CounterVec
 	webhooks    *prometheus.CounterVec
 	rejected    *prometheus.CounterVec
+	throttled   *prometheus.CounterVec
+	inbound     *prometheus.CounterVec
 }
 
 // New makes the metric set with the Go runtime and process collectors.
@@ -69,12 +71,20 @@ func New(version, role string) *Metrics {
 			Help: "Webhook requests refused before anything was stored, by source (\"\" for a name that takes no webhooks) and reason " +
 				"(missing_signature, malformed_signature, bad_signature, stale_timestamp, bad_json, not_configured, unknown_source, oversize).",
 		}, []string{"source", "reason"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_rate_limited_total",
+			Help: "Vendor calls the destination's shared rate limit held back (the delivery was snoozed, or a search refused), by destination.",
+		}, []string{"destination"}),
+		inbound: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "switchboard_inbound_throttled_total",
+			Help: "Requests answered 429 by this process's inbound limit, by kind (api, webhook).",
+		}, []string{"kind"}),
 	}
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "switchboard_build_info", Help: "Always 1; the version and role of this process.",
 	}, []string{"version", "role"})
 	build.WithLabelValues(version, role).Set(1)
-	reg.MustRegister(m.requests, m.reqDuration, m.accept, m.deliveries, m.delDuration, m.retries, m.webhooks, m.rejected, build,
+	reg.MustRegister(m.requests, m.reqDuration, m.accept, m.deliveries, m.delDuration, m.retries, m.webhooks, m.rejected, m.throttled, m.inbound, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -87,6 +97,7 @@ func (m *Metrics) Known(destinations, webhookSources []string) {
 	}
 	for _, d := range destinations {
 		m.retries.WithLabelValues(d)
+		m.throttled.WithLabelValues(d)
 		m.deliveries.WithLabelValues(d, "delivered", "")
 	}
 	for _, s := range webhookSources {
@@ -169,4 +180,21 @@ func (m *Metrics) Webhook(source, result string) {
 		return
 	}
 	m.webhooks.WithLabelValues(source, result).Inc()
+}
+
+// Throttled records a vendor call the destination's rate limit held back.
+func (m *Metrics) Throttled(destination string) {
+	if m == nil {
+		return
+	}
+	m.throttled.WithLabelValues(destination).Inc()
+}
+
+// InboundThrottled records a request answered 429 by the inbound limit;
+// kind is "api" or "webhook" (never the client: ids are not labels).
+func (m *Metrics) InboundThrottled(kind string) {
+	if m == nil {
+		return
+	}
+	m.inbound.WithLabelValues(kind).Inc()
 }

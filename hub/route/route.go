@@ -10,6 +10,7 @@
 //	    max_workers: 10            # this destination's share of the workers
 //	    max_attempts: 12           # tries before the delivery becomes a failed sync
 //	    projection: full           # what it may receive: full (default) or contact
+//	    rate_limit: {per_second: 10, burst: 20}   # all processes together (default: the connector's)
 //	    config:                    # the connector's own block, validated by it
 //	      base_url: http://127.0.0.1:9090/fhir/R4
 //	routes:
@@ -64,8 +65,13 @@ type Destination struct {
 	RequiresConsent *ConsentRule `yaml:"requires_consent"`
 	// Poll makes the hub poll the destination for changes (package
 	// reconcile); its connector must be a connectors.Poller.
-	Poll   *Poll     `yaml:"poll"`
-	Config yaml.Node `yaml:"config"`
+	Poll *Poll `yaml:"poll"`
+	// RateLimit bounds the calls to the destination's vendor, every hub
+	// process together (package quota); nil takes the connector's default
+	// (connectors.RateLimited, else connectors.FallbackRateLimit). A burst
+	// left out is one second's worth (at least 1).
+	RateLimit *connectors.RateLimit `yaml:"rate_limit"`
+	Config    yaml.Node             `yaml:"config"`
 
 	projection projection.Projection
 }
@@ -227,6 +233,14 @@ func Parse(data []byte, isType IsResourceType) (*Table, error) {
 		}
 		if d.MaxWorkers < 0 || d.MaxAttempts < 0 {
 			errs = append(errs, fmt.Errorf("destination %q: max_workers and max_attempts must be positive", name))
+		}
+		if rl := d.RateLimit; rl != nil {
+			if rl.Burst == 0 && rl.PerSecond > 0 {
+				rl.Burst = max(1, int(rl.PerSecond))
+			}
+			if err := rl.Check(); err != nil {
+				errs = append(errs, fmt.Errorf("destination %q: %w", name, err))
+			}
 		}
 		p, err := projection.Named(d.Projection)
 		if err != nil {
@@ -445,4 +459,17 @@ func (d *Destination) Decoder() connectors.Decoder {
 		}
 		return nil
 	}
+}
+
+// Limit is the destination's rate limit: the routing file's rate_limit,
+// else the default its connector publishes (connectors.RateLimited), else
+// connectors.FallbackRateLimit.
+func (d *Destination) Limit(conn connectors.Connector) connectors.RateLimit {
+	if d.RateLimit != nil {
+		return *d.RateLimit
+	}
+	if rl, ok := conn.(connectors.RateLimited); ok {
+		return rl.DefaultRateLimit()
+	}
+	return connectors.FallbackRateLimit()
 }

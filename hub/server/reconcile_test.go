@@ -13,13 +13,17 @@ import (
 
 // pollRoutes polls the EHR for Patients and routes what changed there to a
 // second FHIR server (the marketing sandbox standing in for any vendor).
+// Both sandboxes take far more than the fhir connector's conservative
+// default rate: 500 changes are routed within the test's minute.
 const pollRoutes = `destinations:
   ehr:
     type: fhir
     poll: {interval: 1s, page_size: 50}
+    rate_limit: {per_second: 1000, burst: 100}
     config: {base_url: %[1]q, poll_types: [Patient]}
   mirror:
     type: fhir
+    rate_limit: {per_second: 1000, burst: 100}
     config: {base_url: %[3]q}
 routes:
   - {resource: Patient, to: [ehr, mirror]}

@@ -36,6 +36,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/identity"
 	"github.com/switchboard-health/switchboard/hub/ledger"
 	"github.com/switchboard-health/switchboard/hub/metrics"
+	"github.com/switchboard-health/switchboard/hub/quota"
 	"github.com/switchboard-health/switchboard/hub/reconcile"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/store"
@@ -115,6 +116,8 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	// Breaker changes reach the notifier, which needs the store: it is
 	// built now and given the store once it is open.
 	notifier := &alert.Notifier{Config: table.Alerts, Process: processName(), Logger: log.With("component", "alerts")}
+	// Likewise the destinations' rate limits, shared through the database.
+	quotas := &quota.Shared{Horizon: cfg.RateLimitWait}
 	conns := map[string]connectors.Connector{}
 	adminDests := map[string]admin.Destination{}
 	dests := map[string]delivery.Destination{}
@@ -133,8 +136,12 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			continue
 		}
 		conn, err := spec.New(connectors.Params{Name: name, Decode: d.Decoder(), Env: o.Env, Logger: log.With("destination", name),
-			Breakers: notifier})
+			Breakers: notifier, Limiter: quotas.Destination(name)})
 		if err != nil {
+			errs = append(errs, fmt.Errorf("destination %q: %w", name, err))
+			continue
+		}
+		if err := quotas.Configure(name, d.Limit(conn)); err != nil {
 			errs = append(errs, fmt.Errorf("destination %q: %w", name, err))
 			continue
 		}
@@ -359,6 +366,13 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	led.DB, tlog.Store = st.DB(), st
 	adm.Store = st
 	notifier.DB = st.DB()
+	quotas.DB = st.DB()
+	for _, name := range table.DestinationNames() {
+		if l, ok := quotas.Limit(name); ok {
+			log.Info("destination rate limit", "destination", name, "per_second", l.PerSecond, "burst", l.Burst,
+				"from_routing_file", table.Destinations[name].RateLimit != nil)
+		}
+	}
 	notifier.Insert = alert.StoreInserter(st)
 	h.Log, h.Admin = tlog, adm
 	if h.poll != nil {
@@ -370,6 +384,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	h.Store, h.Transfers = st, svc
 	if h.Metrics != nil {
 		h.Metrics.Known(table.DestinationNames(), slices.Sorted(maps.Keys(verifiers)))
+		quotas.Throttled = h.Metrics.Throttled
 		queueNames := slices.Sorted(maps.Keys(queues))
 		h.Metrics.Register(&metrics.QueueCollector{DB: st.DB(), SQLite: !cfg.Postgres(), Queues: func() []string { return queueNames },
 			Logger: log.With("component", "metrics")})
@@ -398,6 +413,9 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	}
 	h.queueUI, h.oidc = queueUI, oidc
 	h.Rejections = &webhook.Rejections{Log: tlog, Count: h.Metrics.WebhookRejected, Logger: log.With("component", "webhooks")}
+	// Inbound limits are per process (docs/decisions/0012-rate-limits.md).
+	inbound := &quota.Inbound{}
+	webhookLimit := quota.Limit{PerSecond: cfg.WebhookRate, Burst: int(cfg.WebhookBurst)}
 	h.handler = (&api.Server{
 		Auth:      &auth.Authenticator{Clients: &auth.Clients{DB: st.DB()}, OIDC: oidc},
 		Admin:     &admin.Handlers{Service: adm, Actor: api.Actor},
@@ -408,7 +426,11 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		Logger: log.With("component", "api"), Ready: h.ready, Version: o.Version,
 		Searchers: searchers, Keys: keys.Ring,
 		Webhooks: &webhook.Intake{Store: st, Keys: keys.Ring, MAC: keys.MAC, Sources: verifiers, Log: tlog,
-			Rejections: h.Rejections, Logger: log.With("component", "webhooks")},
+			Rejections: h.Rejections, Logger: log.With("component", "webhooks"), Admit: func(source string) time.Duration {
+				return inbound.Admit("webhook:"+source, webhookLimit)
+			}},
+		Inbound:        inbound,
+		ClientLimit:    quota.Limit{PerSecond: cfg.ClientRate, Burst: int(cfg.ClientBurst)},
 		PublicURL:      cfg.PublicURL,
 		TrustedProxies: cfg.TrustedProxies,
 		CORSOrigins:    cfg.CORSOrigins,

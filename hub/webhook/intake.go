@@ -62,6 +62,17 @@ const (
 // ErrUnknownSource means no destination of that name takes webhooks.
 var ErrUnknownSource = errors.New("webhook: no destination of that name takes webhooks")
 
+// ThrottledError means a source's verified webhook was refused, not
+// stored, because the source is over its inbound rate: the vendor is told
+// to retry after RetryAfter (429), as vendors do.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("webhook: source over its rate; retry after %s", e.RetryAfter)
+}
+
 // Intake receives webhooks.
 type Intake struct {
 	Store store.Store
@@ -77,6 +88,11 @@ type Intake struct {
 	Rejections *Rejections
 	Logger     *slog.Logger
 	Now        func() time.Time
+	// Admit, when set, is the source's inbound limit: zero admits the
+	// event, else how long until the source may send again. It is asked
+	// after the signature verifies, so that forged requests cannot spend
+	// a vendor's allowance and have its real events refused.
+	Admit func(source string) time.Duration
 }
 
 // Reject counts a request to source refused before it reached Receive
@@ -107,6 +123,11 @@ func (in *Intake) Receive(ctx context.Context, source string, r connectors.Webho
 		// send these as fast as the hub answers).
 		in.Rejections.Add(source, rejectionCode(err))
 		return Rejected, err
+	}
+	if in.Admit != nil {
+		if wait := in.Admit(source); wait > 0 {
+			return "", &ThrottledError{RetryAfter: wait}
+		}
 	}
 	hash := in.MAC.Sum([]byte("webhook-event"), []byte(source), []byte(ev.ID))
 	typ := eventType(ev.Type)

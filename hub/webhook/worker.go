@@ -66,6 +66,11 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	}
 	changes, err := tr.TranslateWebhook(ctx, connectors.WebhookEvent{ID: p.ID, Type: p.Type, Time: p.Time, Body: p.Body})
 	if err != nil {
+		if wait, held := connectors.HeldBack(err); held {
+			// A translation that reads from the vendor was held back by
+			// its breaker or rate limit: wait, without spending a try.
+			return river.JobSnooze(wait)
+		}
 		if connectors.ClassOf(err) == connectors.Permanent {
 			log.Warn("webhook cannot be mapped", "error", err)
 			return river.JobCancel(err)

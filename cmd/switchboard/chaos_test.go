@@ -115,7 +115,10 @@ func newChaosRig(t *testing.T, name string, breakerOpenFor time.Duration, simFau
 	if simFaults != "" {
 		setFaults(t, r.sim, simFaults)
 	}
-	routes := fmt.Sprintf("destinations:\n  ehr:\n    type: fhir\n    max_workers: 8\n    config: {base_url: %q, breaker_open_for: %s}\n"+
+	// The destination's own rate limit is set out of reach: the suite
+	// measures the vendor's faults, not the hub's throttling (the FHIR
+	// default, 10 a second, would queue the load behind it).
+	routes := fmt.Sprintf("destinations:\n  ehr:\n    type: fhir\n    rate_limit: {per_second: 1000000, burst: 1000000}\n    max_workers: 8\n    config: {base_url: %q, breaker_open_for: %s}\n"+
 		"routes:\n  - {resource: Patient, to: [ehr]}\n", r.sim+"/fhir/R4", breakerOpenFor)
 	// The hub's defaults for the try, the rescue window and retries: the
 	// figures are a deployment's.

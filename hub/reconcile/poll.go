@@ -108,6 +108,17 @@ type Counts struct {
 // maxBackoff caps the wait after repeated failures.
 const maxBackoff = time.Hour
 
+// Timeout bounds one poll or drift run: every page of every type since the
+// cursor, each change judged and routed. It is its own, not the delivery
+// try's (15 s, docs/decisions/0011-rescue-window.md): a poll after a
+// downtime routes hundreds of changes, and one cut short by the try's
+// timeout lost its counts and was re-read as unchanged. River's rescuer
+// waits out a kind's own timeout before it takes a job for a dead one.
+const Timeout = 5 * time.Minute
+
+// Timeout implements river.Worker.
+func (w *Worker) Timeout(*river.Job[Args]) time.Duration { return Timeout }
+
 // Work implements river.Worker.
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	a := job.Args

@@ -6,10 +6,11 @@
 // folder under mappings/ (pure FHIR <-> vendor functions). It registers itself
 // from an init function:
 //
-//	func init() { connectors.Register(connectors.Spec{Type: "stripe", New: New, ...}) }
+//	func init() { connectors.Register(connectors.Spec{Type: "stripe", Config: Config{}, New: New, ...}) }
 //
-// and cmd/switchboard imports the folder for its side effect. Nothing else in
-// the hub changes when a vendor is added.
+// and connectors/all imports the folder for its side effect (the one line
+// naming it outside its folders). Nothing else in the hub changes when a
+// vendor is added.
 package connectors
 
 import (
@@ -378,7 +379,13 @@ type Spec struct {
 	Type string
 	// Summary is one line on what the connector talks to.
 	Summary string
+	// Config is the connector's config struct (a zero value, e.g.
+	// Config{}): its `yaml` and `doc` tags are the configuration block's
+	// documentation (ConfigFields), so a field is declared once. Register
+	// fills Fields from it.
+	Config any
 	// Fields documents each configuration field: name -> description.
+	// Derived from Config when that is set.
 	Fields map[string]string
 	// New builds a connector named name from its configuration. It must
 	// validate the configuration and fail with a message that names the
@@ -403,6 +410,13 @@ func Register(s Spec) {
 	}
 	if _, dup := registry[s.Type]; dup {
 		panic("connectors: type " + s.Type + " registered twice")
+	}
+	if s.Config != nil {
+		fields, err := ConfigFields(s.Config)
+		if err != nil {
+			panic("connectors: type " + s.Type + ": " + err.Error())
+		}
+		s.Fields = fields
 	}
 	registry[s.Type] = s
 }

@@ -387,10 +387,26 @@ type Spec struct {
 	// Fields documents each configuration field: name -> description.
 	// Derived from Config when that is set.
 	Fields map[string]string
+	// Docs is what the README's connector table says of the connector
+	// (cmd/gen writes the table from the registry).
+	Docs Docs
 	// New builds a connector named name from its configuration. It must
 	// validate the configuration and fail with a message that names the
 	// missing field or environment variable.
 	New func(p Params) (Connector, error)
+}
+
+// Docs describes a connector for the README's connector table, in
+// Markdown, one cell each.
+type Docs struct {
+	// Vendor is what the connector talks to, e.g. "Stripe (payments)".
+	Vendor string
+	// Receives is the FHIR writes it takes and what they become.
+	Receives string
+	// Searches is the FHIR searches it answers; "" for none.
+	Searches string
+	// IDs says how the vendor's id and the hub's travel.
+	IDs string
 }
 
 // The registry is the one piece of package-level state the hub allows: it is

@@ -5,6 +5,8 @@
 // package instead of listing connectors.
 package all
 
+//go:generate go run ../../cmd/gen -root ../..
+
 import (
 	_ "github.com/switchboard-health/switchboard/connectors/calcom"
 	_ "github.com/switchboard-health/switchboard/connectors/candid"

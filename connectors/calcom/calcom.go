@@ -52,8 +52,8 @@
 // # Configuration
 //
 // The destination's `config:` block is [Config]: each field's yaml and doc
-// tags name and describe it, and the registered spec, the README's
-// "Connector configuration" table and `go doc` all read them from there.
+// tags name and describe it; the registered spec and docs/connectors.md
+// (go generate ./connectors/all) are read from there.
 package calcom
 
 import (
@@ -89,7 +89,13 @@ func init() {
 		Type:    typeName,
 		Summary: "Cal.com scheduling: an Appointment becomes a booking (created, rescheduled or cancelled); Slot and Appointment searches",
 		Config:  Config{},
-		New:     New,
+		Docs: connectors.Docs{
+			Vendor:   "Cal.com API v2 (scheduling)",
+			Receives: "`Appointment` → booking create, reschedule (only when the start moved), cancel; the attendee from a contained or related Patient; no clinical content",
+			Searches: "`Slot` (`start`, `end`, `service-type`; from `/v2/slots`), `Appointment` (`identifier`, the booking uid, alone; or `patient.email` and/or a `date` window)",
+			IDs:      "identifier `https://switchboard.health/id/calcom-booking`; transfer id in booking `metadata`",
+		},
+		New: New,
 	})
 }
 

@@ -32,8 +32,8 @@
 // # Configuration
 //
 // The destination's `config:` block is [Config]: each field's yaml and doc
-// tags name and describe it, and the registered spec, the README's
-// "Connector configuration" table and `go doc` all read them from there.
+// tags name and describe it; the registered spec and docs/connectors.md
+// (go generate ./connectors/all) are read from there.
 package candid
 
 import (
@@ -65,7 +65,13 @@ func init() {
 		Type:    typeName,
 		Summary: "Candid Health billing: a Claim becomes an encounter; ClaimResponse searches read it back",
 		Config:  Config{},
-		New:     New,
+		Docs: connectors.Docs{
+			Vendor:   "Candid Health (billing)",
+			Receives: "`Claim` with its `Patient`, `Coverage`, `Encounter` (contained or from the same Bundle) → an encounter with diagnoses and service lines, in exact cents",
+			Searches: "`ClaimResponse` by `identifier` (the Candid encounter id)",
+			IDs:      "identifier `https://switchboard.health/id/candid-encounter`; the Claim's id as Candid's `external_id`",
+		},
+		New: New,
 	})
 }
 

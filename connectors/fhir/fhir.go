@@ -42,7 +42,13 @@ func init() {
 		Type:    typeName,
 		Summary: "any FHIR R4 server (the EHR): conditional create on identifier, update by id",
 		Config:  Config{},
-		New:     New,
+		Docs: connectors.Docs{
+			Vendor:   "any FHIR R4 server (the EHR; `cmd/vendorsim` locally)",
+			Receives: "any resource: conditional create on its first identifier (`If-None-Exist`), update by id, with the origin tag in `meta.tag`",
+			Searches: "any type, with the parameters its server applies (its `self` link) and lists (its CapabilityStatement), following the server's `next` links",
+			IDs:      "the server's own ids",
+		},
+		New: New,
 	})
 }
 

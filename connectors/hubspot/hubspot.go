@@ -27,8 +27,8 @@
 // # Configuration
 //
 // The destination's `config:` block is [Config]: each field's yaml and doc
-// tags name and describe it, and the registered spec, the README's
-// "Connector configuration" table and `go doc` all read them from there.
+// tags name and describe it; the registered spec and docs/connectors.md
+// (go generate ./connectors/all) are read from there.
 package hubspot
 
 import (
@@ -57,7 +57,13 @@ func init() {
 		Type:    typeName,
 		Summary: "HubSpot CRM marketing: a Patient becomes a contact (contact fields only), upserted by email",
 		Config:  Config{},
-		New:     New,
+		Docs: connectors.Docs{
+			Vendor:   "HubSpot CRM contacts v3 (marketing)",
+			Receives: "`Patient` → contact upserted by email, allow-listed contact properties only",
+			Searches: "`Patient` by `email`",
+			IDs:      "identifier `https://switchboard.health/id/hubspot-contact`; the FHIR id in a contact property (`fhir_id_property`)",
+		},
+		New: New,
 	})
 }
 

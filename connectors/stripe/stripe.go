@@ -65,8 +65,8 @@
 // # Configuration
 //
 // The destination's `config:` block is [Config]: each field's yaml and doc
-// tags name and describe it, and the registered spec, the README's
-// "Connector configuration" table and `go doc` all read them from there.
+// tags name and describe it; the registered spec and docs/connectors.md
+// (go generate ./connectors/all) are read from there.
 package stripe
 
 import (
@@ -91,7 +91,12 @@ func init() {
 		Type:    typeName,
 		Summary: "Stripe payments: a Patient becomes a Customer; an Invoice or ChargeItem becomes invoice items and an invoice",
 		Config:  Config{},
-		New:     New,
+		Docs: connectors.Docs{
+			Vendor:   "Stripe (payments)",
+			Receives: "`Patient` → Customer; `Invoice` → invoice items then an invoice; `ChargeItem` → an invoice item; amounts in exact minor units per currency, no clinical text",
+			IDs:      "identifier `https://switchboard.health/id/stripe-customer`; FHIR ids in Stripe `metadata`",
+		},
+		New: New,
 	})
 }
 

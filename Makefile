@@ -6,7 +6,7 @@ GO ?= go
 BIN := var/bin
 FUZZTIME ?= 1m
 
-.PHONY: help run test bench chaos lint build clean conformance fuzz
+.PHONY: help run test bench chaos lint build clean conformance fuzz generate
 
 help:
 	@echo "make run     start the hub and local vendor sandboxes (SQLite, dev keys)"
@@ -17,11 +17,15 @@ help:
 	@echo "make fuzz    every fuzz target for FUZZTIME (default 1m); figures in RELIABILITY.md"
 	@echo "make lint    gofmt, go vet, staticcheck"
 	@echo "make build   build the binaries into $(BIN)"
+	@echo "make generate  rewrite what lists the connectors (README table, docs/connectors.md) from the registry"
 
 build:
 	@mkdir -p $(BIN)
 	$(GO) build -o $(BIN)/switchboard ./cmd/switchboard
 	$(GO) build -o $(BIN)/vendorsim ./cmd/vendorsim
+
+generate:
+	$(GO) generate ./connectors/all
 
 run: build
 	@bash scripts/run.sh

@@ -6,10 +6,11 @@
 // folder under mappings/ (pure FHIR <-> vendor functions). It registers itself
 // from an init function:
 //
-//	func init() { connectors.Register(connectors.Spec{Type: "stripe", New: New, ...}) }
+//	func init() { connectors.Register(connectors.Spec{Type: "stripe", Config: Config{}, New: New, ...}) }
 //
-// and cmd/switchboard imports the folder for its side effect. Nothing else in
-// the hub changes when a vendor is added.
+// and connectors/all imports the folder for its side effect (the one line
+// naming it outside its folders). Nothing else in the hub changes when a
+// vendor is added.
 package connectors
 
 import (
@@ -378,12 +379,34 @@ type Spec struct {
 	Type string
 	// Summary is one line on what the connector talks to.
 	Summary string
+	// Config is the connector's config struct (a zero value, e.g.
+	// Config{}): its `yaml` and `doc` tags are the configuration block's
+	// documentation (ConfigFields), so a field is declared once. Register
+	// fills Fields from it.
+	Config any
 	// Fields documents each configuration field: name -> description.
+	// Derived from Config when that is set.
 	Fields map[string]string
+	// Docs is what the README's connector table says of the connector
+	// (cmd/gen writes the table from the registry).
+	Docs Docs
 	// New builds a connector named name from its configuration. It must
 	// validate the configuration and fail with a message that names the
 	// missing field or environment variable.
 	New func(p Params) (Connector, error)
+}
+
+// Docs describes a connector for the README's connector table, in
+// Markdown, one cell each.
+type Docs struct {
+	// Vendor is what the connector talks to, e.g. "Stripe (payments)".
+	Vendor string
+	// Receives is the FHIR writes it takes and what they become.
+	Receives string
+	// Searches is the FHIR searches it answers; "" for none.
+	Searches string
+	// IDs says how the vendor's id and the hub's travel.
+	IDs string
 }
 
 // The registry is the one piece of package-level state the hub allows: it is
@@ -403,6 +426,13 @@ func Register(s Spec) {
 	}
 	if _, dup := registry[s.Type]; dup {
 		panic("connectors: type " + s.Type + " registered twice")
+	}
+	if s.Config != nil {
+		fields, err := ConfigFields(s.Config)
+		if err != nil {
+			panic("connectors: type " + s.Type + ": " + err.Error())
+		}
+		s.Fields = fields
 	}
 	registry[s.Type] = s
 }

@@ -29,10 +29,6 @@ func container(t *testing.T, objs []object, deployment string) *corev1.Container
 	return &find[*appsv1.Deployment](t, objs, deployment).Spec.Template.Spec.Containers[0]
 }
 
-func envIndex(ctr *corev1.Container, name string) int {
-	return slices.IndexFunc(ctr.Env, func(e corev1.EnvVar) bool { return e.Name == name })
-}
-
 // TestCheckerCatchesBrokenManifests breaks a copy of the real manifests in
 // one way per case, in memory, and expects the decoder or the checker to
 // name the problem; the real files stay untouched.
@@ -88,23 +84,27 @@ func TestCheckerCatchesBrokenManifests(t *testing.T) {
 			container(t, o, "switchboard-worker").ReadinessProbe = nil
 		}, want: "needs a readinessProbe on /readyz"},
 		{name: "secret moved into a ConfigMap", mut: func(t *testing.T, o []object) {
-			ctr := container(t, o, "switchboard-api")
-			ctr.Env = slices.Delete(ctr.Env, envIndex(ctr, "DATABASE_URL"), envIndex(ctr, "DATABASE_URL")+1)
+			delete(find[*corev1.Secret](t, o, "switchboard-secrets").StringData, "DATABASE_URL")
 			find[*corev1.ConfigMap](t, o, "switchboard-settings").Data["DATABASE_URL"] = "postgres://u:p@db/switchboard"
 		}, want: "ConfigMap/switchboard-settings: DATABASE_URL looks like a secret"},
 		{name: "secret taken from a ConfigMap key", mut: func(t *testing.T, o []object) {
 			ctr := container(t, o, "switchboard-worker")
-			ctr.Env[envIndex(ctr, "HUBSPOT_TOKEN")].ValueFrom = &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
-				LocalObjectReference: corev1.LocalObjectReference{Name: "switchboard-settings"}, Key: "SWITCHBOARD_LOG_LEVEL"}}
+			ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "HUBSPOT_TOKEN", ValueFrom: &corev1.EnvVarSource{ConfigMapKeyRef: &corev1.ConfigMapKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "switchboard-settings"}, Key: "SWITCHBOARD_LOG_LEVEL"}}})
 		}, want: "env HUBSPOT_TOKEN is a secret taken from ConfigMap/switchboard-settings"},
 		{name: "secret as a literal value", mut: func(t *testing.T, o []object) {
 			ctr := container(t, o, "switchboard-api")
-			ctr.Env[envIndex(ctr, "SWITCHBOARD_HMAC_KEY")] = corev1.EnvVar{Name: "SWITCHBOARD_HMAC_KEY", Value: "c2VjcmV0"}
+			ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "SWITCHBOARD_HMAC_KEY", Value: "c2VjcmV0"})
 		}, want: "SWITCHBOARD_HMAC_KEY is a secret given as a literal value"},
 		{name: "secretKeyRef to a key the Secret lacks", mut: func(t *testing.T, o []object) {
 			ctr := container(t, o, "switchboard-api")
-			ctr.Env[envIndex(ctr, "STRIPE_API_KEY")].ValueFrom.SecretKeyRef.Key = "STRIPE_KEY"
+			ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "STRIPE_API_KEY", ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+				LocalObjectReference: corev1.LocalObjectReference{Name: "switchboard-secrets"}, Key: "STRIPE_KEY"}}})
 		}, want: "secretKeyRef key STRIPE_KEY is not in Secret/switchboard-secrets"},
+		{name: "envFrom a missing Secret", mut: func(t *testing.T, o []object) {
+			ctr := container(t, o, "switchboard-worker")
+			ctr.EnvFrom[slices.IndexFunc(ctr.EnvFrom, func(e corev1.EnvFromSource) bool { return e.SecretRef != nil })].SecretRef.Name = "secrets"
+		}, want: "envFrom names Secret/secrets, which is not in the manifests"},
 		{name: "configMapKeyRef to a missing ConfigMap", mut: func(t *testing.T, o []object) {
 			ctr := container(t, o, "switchboard-api")
 			ctr.Env = append(ctr.Env, corev1.EnvVar{Name: "SWITCHBOARD_LOG_LEVEL", ValueFrom: &corev1.EnvVarSource{

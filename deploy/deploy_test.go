@@ -15,11 +15,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/switchboard-health/switchboard/connectors"
-	_ "github.com/switchboard-health/switchboard/connectors/calcom"
-	_ "github.com/switchboard-health/switchboard/connectors/candid"
-	_ "github.com/switchboard-health/switchboard/connectors/fhir"
-	_ "github.com/switchboard-health/switchboard/connectors/hubspot"
-	_ "github.com/switchboard-health/switchboard/connectors/stripe"
+	_ "github.com/switchboard-health/switchboard/connectors/all"
 	"github.com/switchboard-health/switchboard/hub/api"
 	"github.com/switchboard-health/switchboard/hub/metrics"
 	"github.com/switchboard-health/switchboard/hub/route"

@@ -90,6 +90,8 @@ func TestLayoutProblems(t *testing.T) {
 		"hub/api/testdata/x.go":   "package ignored",
 		"hub/seal/seal_test.go":   "package seal",
 		"connectors/connector.go": "package connectors",
+		"connectors/acme/acme.go": "package acme",
+		"connectors/zeta/zeta.go": "package zeta",
 		"testdata/fhir/p.json":    "{}",
 		".git/hooks/x.go":         "package ignored",
 		"var/run/x.go":            "package ignored",
@@ -101,16 +103,21 @@ func TestLayoutProblems(t *testing.T) {
 		readme string
 		want   []string
 	}{
-		{"complete", head + "| `hub/api`, `hub/seal` | a |\n| `connectors/` | b |\n| `testdata/` | c |\n" + after, nil},
-		{"a package missing", head + "| `hub/api` | a |\n| `connectors` | b |\n" + after,
+		{"complete", head + "| `hub/api`, `hub/seal` | a |\n| `connectors/` | b |\n| `connectors/acme`, `connectors/zeta` | v |\n| `testdata/` | c |\n" + after, nil},
+		{"a placeholder covers every vendor", head + "| `hub/api`, `hub/seal` | a |\n| `connectors/` | b |\n| `connectors/<vendor>` | v |\n" + after, nil},
+		{"a placeholder matching nothing", head + "| `hub/api`, `hub/seal` | a |\n| `connectors/`, `connectors/<vendor>` | b |\n| `mappings/<vendor>` | v |\n" + after,
+			[]string{"mappings/<vendor> matches no folder"}},
+		{"a package missing", head + "| `hub/api` | a |\n| `connectors` | b |\n| `connectors/<vendor>` | v |\n" + after,
 			[]string{"hub/seal holds Go files but has no row"}},
-		{"a folder that is gone", head + "| `hub/api`, `hub/seal`, `hub/gone` | a |\n| `connectors` | b |\n" + after,
+		{"a vendor missing", head + "| `hub/api`, `hub/seal` | a |\n| `connectors`, `connectors/acme` | b |\n" + after,
+			[]string{"connectors/zeta holds Go files but has no row"}},
+		{"a folder that is gone", head + "| `hub/api`, `hub/seal`, `hub/gone` | a |\n| `connectors`, `connectors/<vendor>` | b |\n" + after,
 			[]string{"hub/gone is listed but is not a folder"}},
-		{"a file is not a folder", head + "| `hub/api`, `hub/seal`, `hub/api/api.go` | a |\n| `connectors` | b |\n",
+		{"a file is not a folder", head + "| `hub/api`, `hub/seal`, `hub/api/api.go` | a |\n| `connectors`, `connectors/<vendor>` | b |\n",
 			[]string{"hub/api/api.go is listed but is not a folder"}},
-		{"listed twice", head + "| `hub/api`, `hub/seal` | a |\n| `connectors`, `hub/api` | b |\n",
+		{"listed twice", head + "| `hub/api`, `hub/seal` | a |\n| `connectors`, `connectors/<vendor>`, `hub/api` | b |\n",
 			[]string{"hub/api is listed more than once"}},
-		{"outside the repository", head + "| `hub/api`, `hub/seal`, `../x` | a |\n| `connectors` | b |\n",
+		{"outside the repository", head + "| `hub/api`, `hub/seal`, `../x` | a |\n| `connectors`, `connectors/<vendor>` | b |\n",
 			[]string{`"../x" is not a folder path`}},
 	}
 	dir := tree(t, files)

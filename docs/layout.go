@@ -97,9 +97,25 @@ func layoutFolders(readme string) ([]string, error) {
 	return folders, nil
 }
 
+// placeholder is a <name> in a Layout row: one path segment, so that a row
+// such as `connectors/<vendor>` covers every vendor's folder and a new
+// vendor needs no row of its own.
+var placeholder = regexp.MustCompile(`<[^>/]+>`)
+
+// layoutPattern turns a row naming a placeholder into the folders it
+// covers; nil for a plain folder.
+func layoutPattern(f string) *regexp.Regexp {
+	if !placeholder.MatchString(f) {
+		return nil
+	}
+	return regexp.MustCompile("^" + placeholder.ReplaceAllString(regexp.QuoteMeta(f), `[^/]+`) + "$")
+}
+
 // layoutProblems compares the README's Layout table with the folders under
 // root: a folder with Go files the table does not name, a folder named
-// twice, and a name that is not a folder under root.
+// twice, and a name that is not a folder under root. A row with a
+// placeholder (`mappings/<vendor>`) covers the folders it matches that no
+// row names, and must match one.
 func layoutProblems(root, readme string) ([]string, error) {
 	listed, err := layoutFolders(readme)
 	if err != nil {
@@ -111,10 +127,18 @@ func layoutProblems(root, readme string) ([]string, error) {
 	}
 	var problems []string
 	count := map[string]int{}
+	var patterns []*regexp.Regexp
 	for _, f := range listed {
 		count[f]++
 		if count[f] == 2 {
 			problems = append(problems, fmt.Sprintf("README Layout: %s is listed more than once", f))
+		}
+		if p := layoutPattern(f); p != nil {
+			if !slices.ContainsFunc(dirs, p.MatchString) {
+				problems = append(problems, fmt.Sprintf("README Layout: %s matches no folder with Go files", f))
+			}
+			patterns = append(patterns, p)
+			continue
 		}
 		if f != path.Clean(f) || path.IsAbs(f) || strings.HasPrefix(f, "..") {
 			problems = append(problems, fmt.Sprintf("README Layout: %q is not a folder path inside the repository", f))
@@ -126,7 +150,7 @@ func layoutProblems(root, readme string) ([]string, error) {
 		}
 	}
 	for _, d := range dirs {
-		if count[d] == 0 {
+		if count[d] == 0 && !slices.ContainsFunc(patterns, func(p *regexp.Regexp) bool { return p.MatchString(d) }) {
 			problems = append(problems, fmt.Sprintf("README Layout: %s holds Go files but has no row", d))
 		}
 	}

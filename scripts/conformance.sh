@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # `make conformance`: every connector's golden requests and one end-to-end
 # flow per connector, sent to mocks driven by the vendors' published API
-# specs (../shared/vendor-mocks: Prism for HubSpot, Cal.com and Candid, which
-# answer 4xx with the violations for any request off the spec; stripe-mock
-# for Stripe). Fails on any violation and prints the count checked per vendor.
+# specs (../shared/vendor-mocks: Prism for the vendors with an OpenAPI spec,
+# which answers 4xx with the violations for any request off the spec;
+# stripe-mock for Stripe). Every connector with a conformance_test.go is
+# checked, and every mock the start script knows is started: a new connector
+# changes nothing here. Fails on any violation and prints the count checked
+# per vendor.
 #
 # The specs are not ours to ship, so this needs ../shared beside the project
 # (CI has it; .ci/run calls this target only then). Mocks that are already
@@ -40,8 +43,14 @@ else
   # mocks): take the next free ones instead of failing.
   busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
   next=20411
-  for v in HUBSPOT:4011 CALCOM:4012 CANDID:4013 STRIPE:12111 STRIPE_HTTPS:12112; do
-    name=${v%%:*} port=${v##*:} var="VENDOR_MOCKS_${v%%:*}_PORT"
+  # Each mock's port variable and default, as the start script declares
+  # them (VENDOR_MOCKS_<NAME>_PORT:-<port>).
+  mock_ports=$(grep -o 'VENDOR_MOCKS_[A-Z_]*_PORT:-[0-9]*' "$mocks/start" | sort -u)
+  if [ -z "$mock_ports" ]; then
+    echo "conformance: $mocks/start declares no VENDOR_MOCKS_*_PORT: cannot move a mock off a taken port" >&2
+  fi
+  for v in $mock_ports; do
+    var=${v%%:-*} port=${v##*:-} name=${var#VENDOR_MOCKS_} name=${name%_PORT}
     if [ -z "${!var:-}" ] && busy "$port"; then
       while busy "$next"; do next=$((next + 1)); done
       export "$var=$next"

@@ -1,17 +1,17 @@
 #!/usr/bin/env bash
 # `make run`: the hub on the embedded SQLite default with local sandboxes for
-# its five destinations: the EHR, Cal.com, Candid and HubSpot sandboxes
-# (cmd/vendorsim) and stripe-mock (Stripe's own mock, installed with
-# `go install` on first use). Ctrl-C stops them all.
+# its destinations: the EHR and every vendor sandbox of cmd/vendorsim
+# (cmd/vendorsim/sandboxes.go lists them; their addresses and credentials
+# come back in var/sandboxes.env) and stripe-mock (Stripe's own mock,
+# installed with `go install` on first use). Ctrl-C stops them all.
+# VENDORSIM_ARGS adds flags to vendorsim, e.g. "-candid-addr 127.0.0.1:9192"
+# when a sandbox's port is taken.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 BIN=${BIN:-var/bin}
 ADDR=${SWITCHBOARD_ADDR:-127.0.0.1:8080}
 EHR_PORT=${EHR_PORT:-9090}
-CALCOM_PORT=${CALCOM_PORT:-9091}
-CANDID_PORT=${CANDID_PORT:-9092}
-HUBSPOT_PORT=${HUBSPOT_PORT:-9093}
 STRIPE_PORT=${STRIPE_MOCK_PORT:-12111}
 STRIPE_TLS_PORT=${STRIPE_MOCK_HTTPS_PORT:-$((STRIPE_PORT + 1))}
 STRIPE_MOCK_VERSION=v0.203.0
@@ -76,9 +76,7 @@ else
     > >(stripe_log >var/log/stripe-mock.log) 2>&1 &
   pids+=($!)
 fi
-for v in EHR_PORT CALCOM_PORT CANDID_PORT HUBSPOT_PORT; do
-  if busy "${!v}"; then echo "port ${!v} is in use; set $v" >&2; exit 1; fi
-done
+if busy "$EHR_PORT"; then echo "port $EHR_PORT is in use; set EHR_PORT" >&2; exit 1; fi
 export CALCOM_WEBHOOK_SECRET=${CALCOM_WEBHOOK_SECRET:-whsec_dev_calcom}
 # With SWITCHBOARD_TLS_CERT and _KEY the hub serves HTTPS only: every URL of
 # it says https, and the sandboxes that call it (Cal.com's webhooks) trust
@@ -89,15 +87,20 @@ if [ -n "${SWITCHBOARD_TLS_CERT:-}" ]; then
   scheme=https
   sim_env=(env "SSL_CERT_FILE=$SWITCHBOARD_TLS_CERT")
 fi
-"${sim_env[@]}" "$BIN/vendorsim" -addr "127.0.0.1:$EHR_PORT" -calcom-addr "127.0.0.1:$CALCOM_PORT" \
-  -calcom-webhook-url "$scheme://$ADDR/webhooks/scheduling" \
-  -candid-addr "127.0.0.1:$CANDID_PORT" -hubspot-addr "127.0.0.1:$HUBSPOT_PORT" >var/log/vendorsim.log 2>&1 &
+# vendorsim writes var/sandboxes.env once every sandbox listens: that is
+# the signal it is up, and the hub's variables for each sandbox
+# (<NAME>_BASE_URL and credentials).
+rm -f var/sandboxes.env
+# shellcheck disable=SC2086
+"${sim_env[@]}" "$BIN/vendorsim" -addr "127.0.0.1:$EHR_PORT" -sandboxes 127.0.0.1 -env-file var/sandboxes.env \
+  -calcom-webhook-url "$scheme://$ADDR/webhooks/scheduling" ${VENDORSIM_ARGS:-} >var/log/vendorsim.log 2>&1 &
 pids+=($!)
 
 ready=
 for _ in $(seq 1 200); do
   code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer sk_test_123' "http://127.0.0.1:$STRIPE_PORT/v1/customers" 2>/dev/null || true)
-  if [ "$code" = 200 ] && busy "$EHR_PORT" && busy "$CALCOM_PORT" && busy "$CANDID_PORT" && busy "$HUBSPOT_PORT"; then ready=1; break; fi
+  if [ "$code" = 200 ] && [ -f var/sandboxes.env ]; then ready=1; break; fi
+  kill -0 "${pids[-1]}" 2>/dev/null || break # vendorsim stopped (a port taken?)
   sleep 0.1
 done
 if [ -z "$ready" ]; then
@@ -110,13 +113,16 @@ SWITCHBOARD_ROUTES=$(abs "${SWITCHBOARD_ROUTES:-deploy/local/switchboard.yaml}")
 SWITCHBOARD_SQLITE_PATH=$(abs "${SWITCHBOARD_SQLITE_PATH:-var/switchboard.db}")
 SWITCHBOARD_DEV_KEYS=$(abs "${SWITCHBOARD_DEV_KEYS:-var/dev-keys.env}")
 export SWITCHBOARD_ROUTES SWITCHBOARD_SQLITE_PATH SWITCHBOARD_DEV_KEYS
-export EHR_BASE_URL="http://127.0.0.1:$EHR_PORT/fhir/R4"
+# The sandboxes' variables, exported (set -a) for the hub; their prefixes
+# (EHR, CANDID, …) pick what var/dev.env keeps below.
+sandbox_prefixes=$(sed -n 's/^\([A-Z][A-Z0-9_]*\)_BASE_URL=.*/\1/p' var/sandboxes.env | paste -sd'|' -)
+set -a
+# shellcheck disable=SC1091
+. var/sandboxes.env
+set +a
 export STRIPE_BASE_URL="http://127.0.0.1:$STRIPE_PORT"
 export STRIPE_API_KEY=${STRIPE_API_KEY:-sk_test_123}
 export STRIPE_WEBHOOK_SECRET=${STRIPE_WEBHOOK_SECRET:-whsec_dev_stripe} CALCOM_WEBHOOK_SECRET=${CALCOM_WEBHOOK_SECRET:-whsec_dev_calcom}
-export CALCOM_BASE_URL="http://127.0.0.1:$CALCOM_PORT" CALCOM_API_KEY=${CALCOM_API_KEY:-cal_test_sandbox}
-export CANDID_BASE_URL="http://127.0.0.1:$CANDID_PORT" CANDID_CLIENT_ID=${CANDID_CLIENT_ID:-sandbox} CANDID_CLIENT_SECRET=${CANDID_CLIENT_SECRET:-sandbox}
-export HUBSPOT_BASE_URL="http://127.0.0.1:$HUBSPOT_PORT" HUBSPOT_TOKEN=${HUBSPOT_TOKEN:-pat-sandbox}
 export SWITCHBOARD_LOG_FORMAT=${SWITCHBOARD_LOG_FORMAT:-text}
 export SWITCHBOARD_ADDR=$ADDR SWITCHBOARD_URL="$scheme://$ADDR"
 
@@ -128,7 +134,7 @@ export SWITCHBOARD_ADDR=$ADDR SWITCHBOARD_URL="$scheme://$ADDR"
 # they verify). The CLI sends the admin's token for `admin` commands and
 # the auditor's for `audit`, so there is no SWITCHBOARD_TOKEN.
 "$BIN/switchboard" migrate >/dev/null
-mapfile -t settings < <(compgen -e | grep -E '^(SWITCHBOARD_[A-Z0-9_]+|DATABASE_URL|(EHR|STRIPE|CALCOM|CANDID|HUBSPOT)_[A-Z0-9_]+)$' |
+mapfile -t settings < <(compgen -e | grep -E "^(SWITCHBOARD_[A-Z0-9_]+|DATABASE_URL|(STRIPE|$sandbox_prefixes)_[A-Z0-9_]+)\$" |
   grep -vE '^SWITCHBOARD_((APP|ADMIN|AUDITOR)_)?TOKEN$' || true)
 trust=()
 if [ "$scheme" = https ]; then
@@ -153,11 +159,8 @@ cat <<MSG
     the hub's URL (\$SWITCHBOARD_URL), the routing file and sandboxes, switchboard on PATH,
     and API tokens: \$SWITCHBOARD_APP_TOKEN, \$SWITCHBOARD_ADMIN_TOKEN, \$SWITCHBOARD_AUDITOR_TOKEN
   Sandboxes
-    EHR (FHIR R4)      http://127.0.0.1:$EHR_PORT/fhir/R4   (request log: /_sandbox/log)
     Stripe (stripe-mock) http://127.0.0.1:$STRIPE_PORT
-    Cal.com            http://127.0.0.1:$CALCOM_PORT   (request log: /_sandbox/log)
-    Candid Health      http://127.0.0.1:$CANDID_PORT   (request log: /_sandbox/log)
-    HubSpot            http://127.0.0.1:$HUBSPOT_PORT   (request log: /_sandbox/log)
+$(grep -o '^[A-Z0-9_]*_BASE_URL=[^ ]*' var/sandboxes.env | sed 's/_BASE_URL=/  /; s/^/    /')   (each with its request log at /_sandbox/log)
   Logs of the sandboxes (method, path and status; no bodies): var/log/.  Ctrl-C stops everything.
 
 MSG

@@ -80,7 +80,6 @@ func walkthrough(t *testing.T, overTLS bool) {
 
 	env := userEnv()
 	hubPort, ehrPort := testenv.FreePort(t), testenv.FreePort(t)
-	calPort, candidPort, hubspotPort := testenv.FreePort(t), testenv.FreePort(t), testenv.FreePort(t)
 	addr := fmt.Sprintf("127.0.0.1:%d", hubPort)
 	// `make run` is `make build` (above), then this script.
 	run := exec.Command("bash", "scripts/run.sh")
@@ -110,9 +109,8 @@ func walkthrough(t *testing.T, overTLS bool) {
 	run.Env = append(run.Env,
 		"SWITCHBOARD_ADDR="+addr,
 		fmt.Sprintf("EHR_PORT=%d", ehrPort),
-		fmt.Sprintf("CALCOM_PORT=%d", calPort),
-		fmt.Sprintf("CANDID_PORT=%d", candidPort),
-		fmt.Sprintf("HUBSPOT_PORT=%d", hubspotPort),
+		// Every vendor sandbox on a free port; var/sandboxes.env says which.
+		"VENDORSIM_ARGS=-sandboxes 127.0.0.1:0",
 		fmt.Sprintf("STRIPE_MOCK_PORT=%d", testenv.FreePort(t)),
 		fmt.Sprintf("STRIPE_MOCK_HTTPS_PORT=%d", testenv.FreePort(t)),
 	)
@@ -203,8 +201,13 @@ func walkthrough(t *testing.T, overTLS bool) {
 	}
 
 	// Each vendor sandbox took its effect once.
-	for name, port := range map[string]int{"Cal.com": calPort, "Candid": candidPort, "HubSpot": hubspotPort} {
-		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/_sandbox/log", port))
+	sandboxes := envFile(t, filepath.Join(project, "var", "sandboxes.env"))
+	for _, name := range []string{"CALCOM", "CANDID", "HUBSPOT"} {
+		base := sandboxes[name+"_BASE_URL"]
+		if base == "" {
+			t.Fatalf("var/sandboxes.env has no %s_BASE_URL", name)
+		}
+		resp, err := http.Get(base + "/_sandbox/log")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -226,7 +229,7 @@ func walkthrough(t *testing.T, overTLS bool) {
 	scanned += scanForCanaries(t, runLog, canaries)
 	t.Logf("%d files scanned for %d canaries", scanned, len(canaries))
 	checkOwnerOnly(t, filepath.Join(project, "var"))
-	for _, f := range []string{"dev.env", "dev-keys.env", "switchboard.db", "log/stripe-mock.log", "log/vendorsim.log", "audit-checkpoint.json"} {
+	for _, f := range []string{"dev.env", "dev-keys.env", "sandboxes.env", "switchboard.db", "log/stripe-mock.log", "log/vendorsim.log", "audit-checkpoint.json"} {
 		if _, err := os.Stat(filepath.Join(project, "var", f)); err != nil {
 			t.Errorf("var/%s: %v (the scan above assumed it)", f, err)
 		}
@@ -443,4 +446,20 @@ func tail(s string, n int) string {
 		return s
 	}
 	return "…" + s[len(s)-n:]
+}
+
+// envFile reads the KEY=VALUE lines of a file vendorsim -env-file wrote.
+func envFile(t *testing.T, path string) map[string]string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			out[k] = v
+		}
+	}
+	return out
 }

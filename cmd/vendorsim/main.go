@@ -1,17 +1,22 @@
 // Command vendorsim runs local vendor sandboxes for `make run` and tests: an
 // EHR speaking FHIR R4 (package ehrsim), with its request log, fault
-// injection and a benchmark sink, and on request Cal.com (calsim), Candid
-// Health (candidsim) and HubSpot (hubsim), each on its own listener.
+// injection and a benchmark sink, and on request the vendor sandboxes listed
+// in sandboxes.go (calsim, candidsim, hubsim, …), each on its own listener.
 //
-//	go run ./cmd/vendorsim -addr 127.0.0.1:9090 \
-//	    -calcom-addr 127.0.0.1:9091 -candid-addr 127.0.0.1:9092 -hubspot-addr 127.0.0.1:9093
+//	go run ./cmd/vendorsim -addr 127.0.0.1:9090 -sandboxes 127.0.0.1 -env-file var/sandboxes.env
+//
+// starts every sandbox on its own port of 127.0.0.1 (9091, 9092, …; a
+// -<name>-addr flag such as -candid-addr moves one) and, once all listen,
+// writes to the env file the variables a hub needs to reach them
+// (CANDID_BASE_URL=http://127.0.0.1:9092 and the credentials they take),
+// in shell syntax.
 //
 // serves the EHR at http://127.0.0.1:9090/fhir/R4, its evidence at
 // /_sandbox/log and /_sandbox/stats, faults at /_sandbox/faults and the
 // benchmark sink at /sink/ (counters at /_sandbox/sink). The other sandboxes
 // answer at the root of their address (a connector's base_url) with their
 // evidence at /_sandbox/log and POST /_sandbox/reset. An empty -*-addr
-// leaves that sandbox off.
+// leaves that sandbox off unless -sandboxes is given.
 package main
 
 import (
@@ -24,13 +29,13 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
-	"github.com/switchboard-health/switchboard/cmd/vendorsim/calsim"
-	"github.com/switchboard-health/switchboard/cmd/vendorsim/candidsim"
 	"github.com/switchboard-health/switchboard/cmd/vendorsim/ehrsim"
-	"github.com/switchboard-health/switchboard/cmd/vendorsim/hubsim"
 	"github.com/switchboard-health/switchboard/hub/logging"
 )
 
@@ -49,11 +54,15 @@ func run(args []string) error {
 	ignoreKeys := fs.Bool("ignore-idempotency-keys", false, "play an EHR that does not honour Idempotency-Key")
 	logLevel := fs.String("log-level", "info", "debug, info, warn or error (debug also logs each sink request)")
 	logFormat := fs.String("log-format", "json", "json or text")
-	calAddr := fs.String("calcom-addr", "", "listen address of the Cal.com API v2 sandbox (empty: not started)")
 	calHook := fs.String("calcom-webhook-url", "", "where the Cal.com sandbox posts booking webhooks (BOOKING_CREATED, _RESCHEDULED, _CANCELLED) for every change made through its API (empty: none)")
 	calHookSecret := fs.String("calcom-webhook-secret", "", "secret signing the Cal.com sandbox's webhooks (X-Cal-Signature-256); default $CALCOM_WEBHOOK_SECRET")
-	candidAddr := fs.String("candid-addr", "", "listen address of the Candid Health sandbox (empty: not started)")
-	hubAddr := fs.String("hubspot-addr", "", "listen address of the HubSpot CRM contacts sandbox (empty: not started)")
+	sims := sandboxes()
+	simAddrs := make([]*string, len(sims))
+	for i, x := range sims {
+		simAddrs[i] = fs.String(x.name+"-addr", "", "listen address of the "+x.what+" (empty: not started, unless -sandboxes)")
+	}
+	allHost := fs.String("sandboxes", "", "start every vendor sandbox on this host at its own port (9091, 9092, …; HOST:0 for free ports), unless its -<name>-addr says otherwise")
+	envFile := fs.String("env-file", "", "once every sandbox listens, write here the variables a hub needs to reach them (<NAME>_BASE_URL and credentials, shell syntax)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -72,7 +81,26 @@ func run(args []string) error {
 		*calHookSecret = os.Getenv("CALCOM_WEBHOOK_SECRET")
 	}
 	logger := logging.New(os.Stderr, *logLevel, *logFormat)
-	if *calHook != "" && *calAddr == "" {
+	if *allHost != "" {
+		// HOST gives each sandbox its own port; HOST:0 a free one (tests).
+		host, port := *allHost, ""
+		if h, p, err := net.SplitHostPort(*allHost); err == nil {
+			host, port = h, p
+		}
+		if port != "" && port != "0" {
+			return errors.New("-sandboxes takes a host, or host:0 for free ports")
+		}
+		for i, x := range sims {
+			if *simAddrs[i] == "" {
+				p := port
+				if p == "" {
+					p = strconv.Itoa(x.port)
+				}
+				*simAddrs[i] = net.JoinHostPort(host, p)
+			}
+		}
+	}
+	if i := slices.IndexFunc(sims, func(x vendorSandbox) bool { return x.name == "calcom" }); *calHook != "" && *simAddrs[i] == "" {
 		logger.Warn("-calcom-webhook-url is set but -calcom-addr is not: the Cal.com sandbox is not started, no webhooks will be sent")
 	}
 	if *calHook != "" && *calHookSecret == "" {
@@ -95,30 +123,31 @@ func run(args []string) error {
 	servers := []*sandbox{{name: "EHR", srv: &http.Server{Handler: sim, ReadHeaderTimeout: 10 * time.Second}, ln: ln}}
 	// Listen on every address before serving any, so a taken port fails
 	// start-up at once instead of leaving half the sandboxes running.
-	extra := []struct {
-		name, addr, what string
-		handler          func() http.Handler
-	}{
-		{"Cal.com", *calAddr, "Cal.com API v2 sandbox", func() http.Handler {
-			return calsim.New(calsim.Options{Logger: logger,
-				WebhookURL: *calHook, WebhookSecret: *calHookSecret})
-		}},
-		{"Candid", *candidAddr, "Candid Health sandbox", func() http.Handler { return candidsim.New(candidsim.Options{Logger: logger}) }},
-		{"HubSpot", *hubAddr, "HubSpot CRM contacts sandbox", func() http.Handler { return hubsim.New(hubsim.Options{Logger: logger}) }},
-	}
-	for _, x := range extra {
-		if x.addr == "" {
+	opts := sandboxOptions{logger: logger, calcomWebhookURL: *calHook, calcomWebhookSecret: *calHookSecret}
+	env := []string{"EHR_BASE_URL=http://" + ln.Addr().String() + sim.BasePath()}
+	for i, x := range sims {
+		addr := *simAddrs[i]
+		if addr == "" {
 			continue
 		}
-		l, err := net.Listen("tcp", x.addr)
+		l, err := net.Listen("tcp", addr)
 		if err != nil {
 			for _, s := range servers {
 				_ = s.ln.Close()
 			}
-			return fmt.Errorf("listen on %s for the %s sandbox: %w", x.addr, x.name, err)
+			return fmt.Errorf("listen on %s for the %s sandbox (move it with -%s-addr): %w", addr, x.name, x.name, err)
 		}
 		servers = append(servers, &sandbox{name: x.name, what: x.what,
-			srv: &http.Server{Handler: x.handler(), ReadHeaderTimeout: 10 * time.Second}, ln: l})
+			srv: &http.Server{Handler: x.handler(opts), ReadHeaderTimeout: 10 * time.Second}, ln: l})
+		env = append(env, x.envLines(l.Addr().String())...)
+	}
+	if *envFile != "" {
+		if err := writeEnvFile(*envFile, env); err != nil {
+			for _, s := range servers {
+				_ = s.ln.Close()
+			}
+			return err
+		}
 	}
 	fmt.Printf("vendorsim: EHR FHIR R4 sandbox at http://%s%s\n", ln.Addr(), sim.BasePath())
 	logger.Info("vendorsim started", "addr", ln.Addr().String(), "base_path", sim.BasePath(),
@@ -173,4 +202,19 @@ type sandbox struct {
 	name, what string
 	srv        *http.Server
 	ln         net.Listener
+}
+
+// writeEnvFile writes the sandboxes' variables to path (owner-only: it
+// holds sandbox credentials), through a temporary file renamed into place,
+// so a script waiting for the file never reads half of it.
+func writeEnvFile(path string, lines []string) error {
+	tmp := path + ".tmp"
+	body := "# Written by vendorsim -env-file: the sandboxes' addresses and credentials.\n" + strings.Join(lines, "\n") + "\n"
+	if err := os.WriteFile(tmp, []byte(body), 0o600); err != nil {
+		return fmt.Errorf("write the env file: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fmt.Errorf("write the env file: %w", err)
+	}
+	return nil
 }

@@ -51,16 +51,9 @@
 //
 // # Configuration
 //
-// The destination's `config:` block:
-//
-//	base_url          API base (default https://api.cal.com; the Prism mock: http://127.0.0.1:4012)
-//	api_key_env       environment variable holding the API key (default CALCOM_API_KEY)
-//	event_type_id     event type of Appointments without a https://cal.com/event-type serviceType
-//	time_zone         attendee time zone when the Patient has no tz-code extension (IANA, e.g. Europe/Lisbon)
-//	slot_minutes      length of a slot Cal.com returns without an end (default 30)
-//	organizer_email   email of the Cal.com user whose API key the hub uses (optional): sent as
-//	                  rescheduledBy, it tells the hub's own reschedules and cancels from others'
-//	timeout, retry_max, breaker_failures, breaker_open_for  as for every connector
+// The destination's `config:` block is [Config]: each field's yaml and doc
+// tags name and describe it; the registered spec and docs/connectors.md
+// (go generate ./connectors/all) are read from there.
 package calcom
 
 import (
@@ -95,33 +88,31 @@ func init() {
 	connectors.Register(connectors.Spec{
 		Type:    typeName,
 		Summary: "Cal.com scheduling: an Appointment becomes a booking (created, rescheduled or cancelled); Slot and Appointment searches",
-		Fields: outbound.SettingsFields(map[string]string{
-			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
-			"base_url":            "API base URL (default https://api.cal.com)",
-			"api_key_env":         "environment variable holding the API key (default CALCOM_API_KEY)",
-			"event_type_id":       "Cal.com event type id for Appointments without a https://cal.com/event-type serviceType coding",
-			"time_zone":           "IANA time zone of attendees whose Patient has no tz-code extension, e.g. Europe/Lisbon",
-			"slot_minutes":        "length of a slot Cal.com returns without an end (default 30)",
-			"organizer_email":     "email of the Cal.com user whose API key the hub uses (optional): sent as rescheduledBy, so that the hub's own reschedules and cancels are not taken for someone else's",
-		}),
+		Config:  Config{},
+		Docs: connectors.Docs{
+			Vendor:   "Cal.com API v2 (scheduling)",
+			Receives: "`Appointment` → booking create, reschedule (only when the start moved), cancel; the attendee from a contained or related Patient; no clinical content",
+			Searches: "`Slot` (`start`, `end`, `service-type`; from `/v2/slots`), `Appointment` (`identifier`, the booking uid, alone; or `patient.email` and/or a `date` window)",
+			IDs:      "identifier `https://switchboard.health/id/calcom-booking`; transfer id in booking `metadata`",
+		},
 		New: New,
 	})
 }
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL     string `yaml:"base_url"`
-	APIKeyEnv   string `yaml:"api_key_env"`
-	EventTypeID int64  `yaml:"event_type_id"`
-	TimeZone    string `yaml:"time_zone"`
-	SlotMinutes int    `yaml:"slot_minutes"`
+	BaseURL     string `yaml:"base_url" doc:"API base URL (default https://api.cal.com)"`
+	APIKeyEnv   string `yaml:"api_key_env" doc:"environment variable holding the API key (default CALCOM_API_KEY)"`
+	EventTypeID int64  `yaml:"event_type_id" doc:"Cal.com event type id for Appointments without a https://cal.com/event-type serviceType coding"`
+	TimeZone    string `yaml:"time_zone" doc:"IANA time zone of attendees whose Patient has no tz-code extension, e.g. Europe/Lisbon"`
+	SlotMinutes int    `yaml:"slot_minutes" doc:"length of a slot Cal.com returns without an end (default 30)"`
 	// OrganizerEmail is the email of the Cal.com user whose API key the hub
 	// uses: sent as rescheduledBy, and how the hub recognises its own
 	// changes (rescheduledByEmail, cancelledByEmail) when it reads a booking.
-	OrganizerEmail string `yaml:"organizer_email"`
+	OrganizerEmail string `yaml:"organizer_email" doc:"email of the Cal.com user whose API key the hub uses (optional): sent as rescheduledBy, so that the hub's own reschedules and cancels are not taken for someone else's"`
 	// WebhookSecretsEnv names the environment variables holding the
 	// webhook secrets (several during a rotation).
-	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
+	WebhookSecretsEnv []string `yaml:"webhook_secrets_env" doc:"environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)"`
 	outbound.Settings `yaml:",inline"`
 }
 

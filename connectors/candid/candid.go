@@ -31,15 +31,9 @@
 //
 // # Configuration
 //
-//	base_url                    API base (default https://api.joincandidhealth.com)
-//	client_id_env               environment variable holding the client id (default CANDID_CLIENT_ID)
-//	client_secret_env           environment variable holding the client secret (default CANDID_CLIENT_SECRET)
-//	billing_npi, billing_tax_id, billing_organization_name,
-//	billing_address1, billing_address2, billing_city, billing_state,
-//	billing_zip, billing_zip_plus_four
-//	                            the billing provider used when the Claim does not reference one
-//	place_of_service_code       CMS place of service used when the Claim has none (e.g. 11)
-//	timeout, retry_max, breaker_failures, breaker_open_for   (outbound.Settings)
+// The destination's `config:` block is [Config]: each field's yaml and doc
+// tags name and describe it; the registered spec and docs/connectors.md
+// (go generate ./connectors/all) are read from there.
 package candid
 
 import (
@@ -70,44 +64,35 @@ func init() {
 	connectors.Register(connectors.Spec{
 		Type:    typeName,
 		Summary: "Candid Health billing: a Claim becomes an encounter; ClaimResponse searches read it back",
-		Fields: outbound.SettingsFields(map[string]string{
-			"webhook_secrets_env":       "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
-			"base_url":                  "API base URL (default https://api.joincandidhealth.com)",
-			"client_id_env":             "environment variable holding the client id (default CANDID_CLIENT_ID)",
-			"client_secret_env":         "environment variable holding the client secret (default CANDID_CLIENT_SECRET)",
-			"billing_npi":               "NPI of the default billing provider",
-			"billing_tax_id":            "tax id (TIN/EIN) of the default billing provider",
-			"billing_organization_name": "name of the default billing provider",
-			"billing_address1":          "street line of the default billing provider",
-			"billing_address2":          "second street line of the default billing provider",
-			"billing_city":              "city of the default billing provider",
-			"billing_state":             "two-letter state of the default billing provider",
-			"billing_zip":               "5-digit ZIP of the default billing provider",
-			"billing_zip_plus_four":     "ZIP+4 suffix of the default billing provider (Candid requires it)",
-			"place_of_service_code":     "CMS place of service code used when the Claim has none, e.g. 11",
-		}),
+		Config:  Config{},
+		Docs: connectors.Docs{
+			Vendor:   "Candid Health (billing)",
+			Receives: "`Claim` with its `Patient`, `Coverage`, `Encounter` (contained or from the same Bundle) → an encounter with diagnoses and service lines, in exact cents",
+			Searches: "`ClaimResponse` by `identifier` (the Candid encounter id)",
+			IDs:      "identifier `https://switchboard.health/id/candid-encounter`; the Claim's id as Candid's `external_id`",
+		},
 		New: New,
 	})
 }
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL                 string `yaml:"base_url"`
-	ClientIDEnv             string `yaml:"client_id_env"`
-	ClientSecretEnv         string `yaml:"client_secret_env"`
-	BillingNPI              string `yaml:"billing_npi"`
-	BillingTaxID            string `yaml:"billing_tax_id"`
-	BillingOrganizationName string `yaml:"billing_organization_name"`
-	BillingAddress1         string `yaml:"billing_address1"`
-	BillingAddress2         string `yaml:"billing_address2"`
-	BillingCity             string `yaml:"billing_city"`
-	BillingState            string `yaml:"billing_state"`
-	BillingZip              string `yaml:"billing_zip"`
-	BillingZipPlusFour      string `yaml:"billing_zip_plus_four"`
-	PlaceOfServiceCode      string `yaml:"place_of_service_code"`
+	BaseURL                 string `yaml:"base_url" doc:"API base URL (default https://api.joincandidhealth.com)"`
+	ClientIDEnv             string `yaml:"client_id_env" doc:"environment variable holding the client id (default CANDID_CLIENT_ID)"`
+	ClientSecretEnv         string `yaml:"client_secret_env" doc:"environment variable holding the client secret (default CANDID_CLIENT_SECRET)"`
+	BillingNPI              string `yaml:"billing_npi" doc:"NPI of the default billing provider"`
+	BillingTaxID            string `yaml:"billing_tax_id" doc:"tax id (TIN/EIN) of the default billing provider"`
+	BillingOrganizationName string `yaml:"billing_organization_name" doc:"name of the default billing provider"`
+	BillingAddress1         string `yaml:"billing_address1" doc:"street line of the default billing provider"`
+	BillingAddress2         string `yaml:"billing_address2" doc:"second street line of the default billing provider"`
+	BillingCity             string `yaml:"billing_city" doc:"city of the default billing provider"`
+	BillingState            string `yaml:"billing_state" doc:"two-letter state of the default billing provider"`
+	BillingZip              string `yaml:"billing_zip" doc:"5-digit ZIP of the default billing provider"`
+	BillingZipPlusFour      string `yaml:"billing_zip_plus_four" doc:"ZIP+4 suffix of the default billing provider (Candid requires it)"`
+	PlaceOfServiceCode      string `yaml:"place_of_service_code" doc:"CMS place of service code used when the Claim has none, e.g. 11"`
 	// WebhookSecretsEnv names the environment variables holding the
 	// webhook secrets (several during a rotation).
-	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
+	WebhookSecretsEnv []string `yaml:"webhook_secrets_env" doc:"environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)"`
 	outbound.Settings `yaml:",inline"`
 }
 

@@ -41,26 +41,27 @@ func init() {
 	connectors.Register(connectors.Spec{
 		Type:    typeName,
 		Summary: "any FHIR R4 server (the EHR): conditional create on identifier, update by id",
-		Fields: outbound.SettingsFields(map[string]string{
-			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
-			"base_url":            "FHIR base URL (required)",
-			"auth_token_env":      "environment variable with a bearer token (optional)",
-			"poll_types":          "resource types polled for changes, in order (optional; default [Patient, Appointment])",
-		}),
+		Config:  Config{},
+		Docs: connectors.Docs{
+			Vendor:   "any FHIR R4 server (the EHR; `cmd/vendorsim` locally)",
+			Receives: "any resource: conditional create on its first identifier (`If-None-Exist`), update by id, with the origin tag in `meta.tag`",
+			Searches: "any type, with the parameters its server applies (its `self` link) and lists (its CapabilityStatement), following the server's `next` links",
+			IDs:      "the server's own ids",
+		},
 		New: New,
 	})
 }
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL      string `yaml:"base_url"`
-	AuthTokenEnv string `yaml:"auth_token_env"`
+	BaseURL      string `yaml:"base_url" doc:"FHIR base URL (required)"`
+	AuthTokenEnv string `yaml:"auth_token_env" doc:"environment variable with a bearer token (optional)"`
 	// WebhookSecretsEnv names the environment variables holding the
 	// webhook secrets (several during a rotation).
-	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
+	WebhookSecretsEnv []string `yaml:"webhook_secrets_env" doc:"environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)"`
 	// PollTypes are the resource types polled for changes, in order;
 	// empty means Patient and Appointment.
-	PollTypes         []string `yaml:"poll_types"`
+	PollTypes         []string `yaml:"poll_types" doc:"resource types polled for changes, in order (optional; default [Patient, Appointment])"`
 	outbound.Settings `yaml:",inline"`
 }
 

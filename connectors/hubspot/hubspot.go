@@ -26,16 +26,9 @@
 //
 // # Configuration
 //
-// The destination's `config:` block:
-//
-//	base_url          API base (default https://api.hubapi.com; Prism mock: http://127.0.0.1:4011)
-//	token_env         environment variable holding the private app token (default HUBSPOT_TOKEN)
-//	fhir_id_property  contact property receiving the Patient's FHIR id (default switchboard_fhir_id;
-//	                  "" disables it). It is a custom property: create it in the portal first.
-//	timeout           one HTTP try (default 10s)
-//	retry_max         extra tries within one delivery attempt (default 2; -1 for none)
-//	breaker_failures  consecutive failed attempts that open the breaker (default 5)
-//	breaker_open_for  how long the breaker stays open (default 30s)
+// The destination's `config:` block is [Config]: each field's yaml and doc
+// tags name and describe it; the registered spec and docs/connectors.md
+// (go generate ./connectors/all) are read from there.
 package hubspot
 
 import (
@@ -63,12 +56,13 @@ func init() {
 	connectors.Register(connectors.Spec{
 		Type:    typeName,
 		Summary: "HubSpot CRM marketing: a Patient becomes a contact (contact fields only), upserted by email",
-		Fields: outbound.SettingsFields(map[string]string{
-			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
-			"base_url":            "API base URL (default https://api.hubapi.com)",
-			"token_env":           "environment variable holding the private app token (default HUBSPOT_TOKEN)",
-			"fhir_id_property":    "custom contact property receiving the Patient's FHIR id, which must exist in the portal (default switchboard_fhir_id; empty disables it)",
-		}),
+		Config:  Config{},
+		Docs: connectors.Docs{
+			Vendor:   "HubSpot CRM contacts v3 (marketing)",
+			Receives: "`Patient` → contact upserted by email, allow-listed contact properties only",
+			Searches: "`Patient` by `email`",
+			IDs:      "identifier `https://switchboard.health/id/hubspot-contact`; the FHIR id in a contact property (`fhir_id_property`)",
+		},
 		New: New,
 	})
 }
@@ -82,12 +76,12 @@ const (
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL        string `yaml:"base_url"`
-	TokenEnv       string `yaml:"token_env"`
-	FHIRIDProperty string `yaml:"fhir_id_property"`
+	BaseURL        string `yaml:"base_url" doc:"API base URL (default https://api.hubapi.com)"`
+	TokenEnv       string `yaml:"token_env" doc:"environment variable holding the private app token (default HUBSPOT_TOKEN)"`
+	FHIRIDProperty string `yaml:"fhir_id_property" doc:"custom contact property receiving the Patient's FHIR id, which must exist in the portal (default switchboard_fhir_id; empty disables it)"`
 	// WebhookSecretsEnv names the environment variables holding the
 	// webhook secrets (several during a rotation).
-	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
+	WebhookSecretsEnv []string `yaml:"webhook_secrets_env" doc:"environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)"`
 	outbound.Settings `yaml:",inline"`
 }
 

@@ -64,21 +64,9 @@
 //
 // # Configuration
 //
-// The destination's `config:` block:
-//
-//	base_url             API base (default https://api.stripe.com; stripe-mock: http://127.0.0.1:12111)
-//	api_key_env          environment variable holding the secret key (default STRIPE_API_KEY)
-//	invoice_description  the text of every invoice item (default "Healthcare services"); keep it
-//	                     generic: it is shown to the payer and must carry nothing clinical
-//	collection_method    send_invoice (default: Stripe e-mails the invoice) or charge_automatically
-//	                     (the customer's default payment method is charged)
-//	days_until_due       days to pay a send_invoice invoice, 0 to 365 (default 30); not allowed
-//	                     with charge_automatically
-//	auto_advance         let Stripe finalize and collect the invoice (default true)
-//	timeout              one HTTP try (default 10s)
-//	retry_max            extra tries within one delivery attempt (default 2; -1 for none)
-//	breaker_failures     consecutive failed attempts that open the breaker (default 5)
-//	breaker_open_for     how long the breaker stays open (default 30s)
+// The destination's `config:` block is [Config]: each field's yaml and doc
+// tags name and describe it; the registered spec and docs/connectors.md
+// (go generate ./connectors/all) are read from there.
 package stripe
 
 import (
@@ -102,30 +90,27 @@ func init() {
 	connectors.Register(connectors.Spec{
 		Type:    typeName,
 		Summary: "Stripe payments: a Patient becomes a Customer; an Invoice or ChargeItem becomes invoice items and an invoice",
-		Fields: outbound.SettingsFields(map[string]string{
-			"webhook_secrets_env": "environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)",
-			"base_url":            "API base URL (default https://api.stripe.com)",
-			"api_key_env":         "environment variable holding the secret key (default STRIPE_API_KEY)",
-			"invoice_description": `text of every invoice item, shown to the payer; generic, never clinical (default "Healthcare services")`,
-			"collection_method":   "send_invoice (default) or charge_automatically",
-			"days_until_due":      "days to pay a send_invoice invoice, 0 to 365 (default 30)",
-			"auto_advance":        "let Stripe finalize and collect invoices (default true)",
-		}),
+		Config:  Config{},
+		Docs: connectors.Docs{
+			Vendor:   "Stripe (payments)",
+			Receives: "`Patient` → Customer; `Invoice` → invoice items then an invoice; `ChargeItem` → an invoice item; amounts in exact minor units per currency, no clinical text",
+			IDs:      "identifier `https://switchboard.health/id/stripe-customer`; FHIR ids in Stripe `metadata`",
+		},
 		New: New,
 	})
 }
 
 // Config is the connector's configuration block.
 type Config struct {
-	BaseURL            string `yaml:"base_url"`
-	APIKeyEnv          string `yaml:"api_key_env"`
-	InvoiceDescription string `yaml:"invoice_description"`
-	CollectionMethod   string `yaml:"collection_method"`
-	DaysUntilDue       *int   `yaml:"days_until_due"`
-	AutoAdvance        *bool  `yaml:"auto_advance"`
+	BaseURL            string `yaml:"base_url" doc:"API base URL (default https://api.stripe.com)"`
+	APIKeyEnv          string `yaml:"api_key_env" doc:"environment variable holding the secret key (default STRIPE_API_KEY)"`
+	InvoiceDescription string `yaml:"invoice_description" doc:"text of every invoice item, shown to the payer; generic, never clinical (default Healthcare services)"`
+	CollectionMethod   string `yaml:"collection_method" doc:"send_invoice (default) or charge_automatically"`
+	DaysUntilDue       *int   `yaml:"days_until_due" doc:"days to pay a send_invoice invoice, 0 to 365 (default 30)"`
+	AutoAdvance        *bool  `yaml:"auto_advance" doc:"let Stripe finalize and collect invoices (default true)"`
 	// WebhookSecretsEnv names the environment variables holding the
 	// webhook secrets (several during a rotation).
-	WebhookSecretsEnv []string `yaml:"webhook_secrets_env"`
+	WebhookSecretsEnv []string `yaml:"webhook_secrets_env" doc:"environment variables holding the webhook secrets, several while rotating (optional: without them webhooks are refused)"`
 	outbound.Settings `yaml:",inline"`
 }
 

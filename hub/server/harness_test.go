@@ -24,11 +24,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/testenv"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 
-	_ "github.com/switchboard-health/switchboard/connectors/calcom"
-	_ "github.com/switchboard-health/switchboard/connectors/candid"
-	_ "github.com/switchboard-health/switchboard/connectors/fhir"
-	_ "github.com/switchboard-health/switchboard/connectors/hubspot"
-	_ "github.com/switchboard-health/switchboard/connectors/stripe"
+	_ "github.com/switchboard-health/switchboard/connectors/all"
 )
 
 func TestMain(m *testing.M) { testenv.Main(m) }

@@ -5,6 +5,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	mapping "github.com/switchboard-health/switchboard/mappings/calcom"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Pair implements connectors.Pairer: a booking and the EHR's Appointment
@@ -27,7 +28,7 @@ func (c *Connector) Pair(resourceType string, resource []byte) connectors.Pairin
 	}
 	var p connectors.Pairing
 	for _, t := range v.Meta.Tag {
-		if t.System == mapping.OriginSystem && t.Code == mapping.RescheduledTag {
+		if t.System == fhirjson.OriginSystem && t.Code == mapping.RescheduledTag {
 			p.Superseded = true
 		}
 	}

@@ -61,7 +61,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/ledger"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
-	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // DriftKind is the River job kind of a drift repair.
@@ -372,11 +372,11 @@ func (w *DriftWorker) run(ctx context.Context, jobID int64, r DriftRule, from, t
 
 // synced reports whether two Appointments agree on what the hub syncs.
 func synced(a, b []byte) (bool, error) {
-	fa, err := mapping.SyncedFields(a, connectors.IdentifierSystemPrefix)
+	fa, err := fhirjson.SyncedFields(a, connectors.IdentifierSystemPrefix)
 	if err != nil {
 		return false, err
 	}
-	fb, err := mapping.SyncedFields(b, connectors.IdentifierSystemPrefix)
+	fb, err := fhirjson.SyncedFields(b, connectors.IdentifierSystemPrefix)
 	if err != nil {
 		return false, err
 	}

@@ -5,9 +5,10 @@ package reconcile
 // in a window at the scheduling tool and at the EHR through their
 // connectors.Searcher, pairs them as the scheduling connector says
 // (connectors.Pairer: a key both sides carry, e.g. the booking's id, which
-// the EHR's copy keeps as an identifier), compares what the hub syncs (mappings/fhir.SyncedFields: status, start, end) and routes a
-// repair like any vendor change, through transfer.Accept: normal routing,
-// normal delivery, the origin never written back to.
+// the EHR's copy keeps as an identifier), compares what the hub syncs
+// (fhirjson.SyncedFields: status, start, end) and routes a repair like any
+// vendor change, through transfer.Accept: normal routing, normal delivery,
+// the origin never written back to.
 //
 // The decision, per Appointment:
 //

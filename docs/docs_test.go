@@ -24,6 +24,38 @@ func TestReadmeLayoutListsEveryPackage(t *testing.T) {
 	}
 }
 
+// TestHubNamesNoVendor: the hub's code knows vendors only through the
+// connector interfaces and the routing file.
+func TestHubNamesNoVendor(t *testing.T) {
+	problems, err := vendorProblems(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Error(p)
+	}
+}
+
+func TestVendorProblems(t *testing.T) {
+	dir := tree(t, map[string]string{
+		"mappings/acme/acme.go":   "package acme",
+		"mappings/fhir/fhir.go":   "package fhir",
+		"hub/ok/ok.go":            "package ok\n\nimport _ \"" + modulePath + "/mappings/fhir\"\n\nvar s = \"fhir\"\n",
+		"hub/ok/ok_test.go":       "package ok\n\nimport _ \"" + modulePath + "/mappings/acme\"\n",
+		"hub/bad/imports.go":      "package bad\n\nimport _ \"" + modulePath + "/mappings/acme\"\n",
+		"hub/bad/connector.go":    "package bad\n\nimport _ \"" + modulePath + "/connectors/acme\"\n",
+		"hub/bad/literal.go":      "package bad\n\nfunc f() string { return \"Acme\" }\n",
+		"hub/bad/testdata/x.go":   "package ignored\n\nvar s = \"acme\"\n",
+		"connectors/acme/acme.go": "package acme\n\nvar s = \"acme\"\n",
+	})
+	got, err := vendorProblems(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectProblems(t, got, []string{"hub/bad/imports.go:3 imports " + modulePath + "/mappings/acme",
+		"hub/bad/connector.go:3 imports " + modulePath + "/connectors/acme", `hub/bad/literal.go:3 names the vendor "Acme"`})
+}
+
 func TestCitedDecisionsExist(t *testing.T) {
 	problems, err := citationProblems(root)
 	if err != nil {

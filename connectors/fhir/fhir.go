@@ -31,7 +31,7 @@ import (
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
 	"github.com/switchboard-health/switchboard/connectors/webhook"
-	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // typeName is the connector's registered type.
@@ -121,7 +121,7 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 	switch d.Interaction {
 	case connectors.Create:
 		req.Method, req.URL = http.MethodPost, c.base+"/"+d.ResourceType
-		if cond := mapping.ConditionalCreate(resource); cond != "" {
+		if cond := fhirjson.ConditionalCreate(resource); cond != "" {
 			h.Set("If-None-Exist", cond)
 		}
 	case connectors.Update:
@@ -140,7 +140,7 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 				break
 			}
 			d.ResourceID = id
-			if resource, err = mapping.WithID(resource, id); err != nil {
+			if resource, err = fhirjson.WithID(resource, id); err != nil {
 				return connectors.Result{}, connectors.PermanentError("mapping", err)
 			}
 		}
@@ -165,7 +165,7 @@ func (c *Connector) Deliver(ctx context.Context, d connectors.Delivery) (connect
 	default:
 		return connectors.Result{}, connectors.PermanentError("unsupported_interaction", fmt.Errorf("interaction %q", d.Interaction))
 	}
-	if req.Body, err = mapping.Outbound(resource); err != nil {
+	if req.Body, err = fhirjson.Outbound(resource); err != nil {
 		return connectors.Result{}, connectors.PermanentError("mapping", err)
 	}
 	resp, err := c.Client.Do(ctx, req)

@@ -12,7 +12,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
-	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // The EHR is the source of truth for who a resource is at the other
@@ -43,7 +43,7 @@ func (c *Connector) ownReferences(d connectors.Delivery) ([]byte, error) {
 			refs[k] = v.ResourceType + "/" + v.ID
 		}
 	}
-	out, unresolved, err := mapping.RewriteReferences(d.Resource, refs)
+	out, unresolved, err := fhirjson.RewriteReferences(d.Resource, refs)
 	if err != nil {
 		return nil, connectors.PermanentError("mapping", err)
 	}
@@ -68,11 +68,11 @@ func (c *Connector) keepHubIdentifiers(ctx context.Context, typ, id string, reso
 	if err != nil {
 		return nil, "", nil, err
 	}
-	out, _, err := mapping.MergeIdentifiers(resource, mapping.Identifiers(current, connectors.IdentifierSystemPrefix), false)
+	out, _, err := fhirjson.MergeIdentifiers(resource, fhirjson.Identifiers(current, connectors.IdentifierSystemPrefix), false)
 	if err != nil {
 		return nil, "", nil, connectors.PermanentError("mapping", err)
 	}
-	return out, mapping.VersionID(current), current, nil
+	return out, fhirjson.VersionID(current), current, nil
 }
 
 // supersedes reports whether current, the server's version of a record a
@@ -81,7 +81,7 @@ func (c *Connector) keepHubIdentifiers(ctx context.Context, typ, id string, reso
 // and the edit, which the poller brings in, stands. Versions the hub wrote
 // (meta.source) do not count: they carry earlier changes, not newer ones.
 func supersedes(current []byte, changedAt time.Time) bool {
-	if changedAt.IsZero() || current == nil || mapping.MadeByHub(current) {
+	if changedAt.IsZero() || current == nil || fhirjson.MadeByHub(current) {
 		return false
 	}
 	var r struct {
@@ -125,22 +125,22 @@ func (c *Connector) WriteIdentifier(ctx context.Context, w connectors.Identifier
 		}
 		return err
 	}
-	updated, changed, err := mapping.MergeIdentifiers(current,
-		[]mapping.Identifier{{System: w.Identifier.System, Value: w.Identifier.ID}}, true)
+	updated, changed, err := fhirjson.MergeIdentifiers(current,
+		[]fhirjson.Identifier{{System: w.Identifier.System, Value: w.Identifier.ID}}, true)
 	if err != nil {
 		return connectors.PermanentError("mapping", err)
 	}
 	if !changed {
 		return nil
 	}
-	body, err := mapping.Outbound(updated)
+	body, err := fhirjson.Outbound(updated)
 	if err != nil {
 		return connectors.PermanentError("mapping", err)
 	}
 	h := c.header()
 	h.Set("Content-Type", "application/fhir+json")
 	key := w.IdempotencyKey
-	if v := mapping.VersionID(current); v != "" {
+	if v := fhirjson.VersionID(current); v != "" {
 		h.Set("If-Match", `W/"`+v+`"`)
 		key += ":v" + v
 	}

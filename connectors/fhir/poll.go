@@ -14,7 +14,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/connectors/outbound"
-	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // The EHR has no webhooks the hub can rely on, so the hub polls it
@@ -60,7 +60,7 @@ func (c *Connector) PollTypes() []string { return slices.Clone(c.pollTypes) }
 // {base}/{type}?_lastUpdated=ge{since}&_sort=_lastUpdated&_count={count},
 // then the server's next links (followed only under base_url). Each entry
 // of the type becomes a Change; Ours is read from meta.source, the one mark
-// that belongs to a version (mapping.MadeByHub).
+// that belongs to a version (fhirjson.MadeByHub).
 func (c *Connector) Poll(ctx context.Context, q connectors.PollQuery) (connectors.PollPage, error) {
 	if !resourceTypeRE.MatchString(q.ResourceType) {
 		return connectors.PollPage{}, connectors.PermanentError("resource_type", errors.New("the polled type is not a FHIR resource type"))
@@ -130,7 +130,7 @@ func (c *Connector) Poll(ctx context.Context, q connectors.PollQuery) (connector
 			ID:           r.ID,
 			Version:      r.Meta.VersionID,
 			Resource:     e.Resource,
-			Ours:         mapping.MadeByHub(e.Resource),
+			Ours:         fhirjson.MadeByHub(e.Resource),
 		}
 		if r.Meta.LastUpdated != "" {
 			// An instant the server cannot write is left zero, as a

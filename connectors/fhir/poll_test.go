@@ -18,7 +18,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/cmd/vendorsim/ehrsim"
 	"github.com/switchboard-health/switchboard/connectors"
-	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // pollSandbox is the EHR sandbox in-process, the connector pointed at it,
@@ -278,7 +278,7 @@ func TestPollTellsTheHubsVersionsFromOthers(t *testing.T) {
 				}
 			}
 			_ = json.Unmarshal(ch.Resource, &got)
-			if len(got.Meta.Tag) != 1 || got.Meta.Tag[0].System != mapping.OriginSystem {
+			if len(got.Meta.Tag) != 1 || got.Meta.Tag[0].System != fhirjson.OriginSystem {
 				t.Fatalf("the origin tag should be carried forward either way: %+v", got.Meta.Tag)
 			}
 			since = ch.Updated
@@ -363,7 +363,7 @@ func TestPollReadsWhatServersAnswer(t *testing.T) {
 	answer.status, answer.body = 200, `{"resourceType":"Bundle","type":"searchset",
 		"link":[{"relation":"self","url":"`+srv.URL+`/fhir/Patient"},{"relation":"next","url":"`+srv.URL+`/fhir?_getpages=x"}],
 		"entry":[
-		{"resource":{"resourceType":"Patient","id":"a","meta":{"versionId":"3","lastUpdated":"2026-12-01T10:00:00.123+01:00","source":"`+mapping.OriginSource+`#req-9"}},"search":{"mode":"match"}},
+		{"resource":{"resourceType":"Patient","id":"a","meta":{"versionId":"3","lastUpdated":"2026-12-01T10:00:00.123+01:00","source":"`+fhirjson.OriginSource+`#req-9"}},"search":{"mode":"match"}},
 		{"resource":{"resourceType":"OperationOutcome","issue":[{"severity":"information","code":"informational"}]},"search":{"mode":"outcome"}},
 		{"resource":{"resourceType":"Observation","id":"o"}},
 		{"resource":{"resourceType":"Patient"}},

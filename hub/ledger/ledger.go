@@ -32,7 +32,7 @@ import (
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/store"
-	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Verdict is what the ledger makes of a change a vendor reported.
@@ -62,7 +62,7 @@ func Keys(resourceType, vendorID string, resource []byte) []string {
 	if vendorID != "" {
 		keys = append(keys, resourceType+"/"+vendorID)
 	}
-	for _, id := range mapping.Identifiers(resource, connectors.IdentifierSystemPrefix) {
+	for _, id := range fhirjson.Identifiers(resource, connectors.IdentifierSystemPrefix) {
 		keys = append(keys, MatchKey(resourceType, id.System+"|"+id.Value))
 	}
 	return keys
@@ -215,7 +215,7 @@ func (l *Ledger) key(vendor, k string) string {
 }
 
 func (l *Ledger) fingerprint(resource []byte) (string, error) {
-	f, err := mapping.SyncedFields(resource, connectors.IdentifierSystemPrefix)
+	f, err := fhirjson.SyncedFields(resource, connectors.IdentifierSystemPrefix)
 	if err != nil {
 		return "", fmt.Errorf("ledger: %w", err)
 	}

@@ -5,17 +5,29 @@
 // content never has it in its queue, let alone on the wire; it is not left to
 // mapping code.
 //
-// Projections are allow-lists built into the hub, named in the routing file:
+// A projection is data in the routing file: per resource type, the FHIR R4
+// elements kept, as dotted paths from the resource (name keeps every name
+// whole; name.family keeps only the family inside each name). The resource
+// types it lists are the only ones the destination may receive;
+// resourceType is always kept. Or a preset's name:
 //
 //	destinations:
 //	  marketing:
 //	    type: hubspot
 //	    projection: contact
+//	  newsletter:
+//	    type: hubspot
+//	    projection:
+//	      Patient: [id, name.given, telecom.system, telecom.value]
 //
 //	full     everything (the default)
 //	contact  Patient only: id, name (family, given, prefix, suffix, text,
 //	         use) and telecom (system, value, use, rank). No identifiers,
 //	         extensions, dates, addresses, narrative or contained resources.
+//
+// The routing file is checked against FHIR R4 (package validation): an
+// element the type does not have is an error at start-up, not a field
+// silently never sent. See docs/decisions/0014-the-hub-names-no-vendor.md.
 package projection
 
 import (
@@ -27,7 +39,8 @@ import (
 
 // Projection limits one destination's payloads.
 type Projection interface {
-	// Name is the projection's name in the routing file.
+	// Name is the projection's name in the routing file ("declared" for a
+	// field list).
 	Name() string
 	// Allows reports whether resources of this type may be routed through it.
 	Allows(resourceType string) bool
@@ -37,38 +50,54 @@ type Projection interface {
 	Apply(resourceType string, resource []byte) ([]byte, error)
 }
 
-// Names lists the built-in projections.
+// Fields is a projection as the routing file declares it: per resource
+// type, the element paths kept.
+type Fields map[string][]string
+
+// presets are the projections a routing file names. Each is a field list,
+// built like a declared one, so a preset cannot mean anything a routing
+// file could not say.
+func presets() map[string]Fields {
+	return map[string]Fields{
+		"contact": {"Patient": {"id",
+			"name.family", "name.given", "name.prefix", "name.suffix", "name.text", "name.use",
+			"telecom.system", "telecom.value", "telecom.use", "telecom.rank"}},
+	}
+}
+
+// Preset returns a preset's field list; false for "full" (no list) and for
+// a name that is none.
+func Preset(name string) (Fields, bool) {
+	f, ok := presets()[name]
+	return f, ok
+}
+
+// Names lists the presets, full among them.
 func Names() []string {
-	out := make([]string, 0, len(builtin))
-	for n := range builtin {
+	out := []string{"full"}
+	for n := range presets() {
 		out = append(out, n)
 	}
 	sort.Strings(out)
 	return out
 }
 
-// Named returns a built-in projection; "" means full.
+// Named returns a preset; "" means full.
 func Named(name string) (Projection, error) {
-	if name == "" {
-		name = "full"
+	if name == "" || name == "full" {
+		return full{}, nil
 	}
-	p, ok := builtin[name]
+	f, ok := presets()[name]
 	if !ok {
-		return nil, fmt.Errorf("unknown projection %q (have %v)", name, Names())
+		return nil, fmt.Errorf("unknown projection %q (have %v, or a field list per resource type)", name, Names())
 	}
-	return p, nil
+	return build(name, f)
 }
 
-var builtin = map[string]Projection{
-	"full": full{},
-	"contact": allowList{name: "contact", types: map[string]elements{
-		"Patient": {
-			"resourceType": nil,
-			"id":           nil,
-			"name":         {"family": nil, "given": nil, "prefix": nil, "suffix": nil, "text": nil, "use": nil},
-			"telecom":      {"system": nil, "value": nil, "use": nil, "rank": nil},
-		},
-	}},
+// Declared returns the projection of a field list, each path checked
+// against the FHIR R4 elements of its resource type.
+func Declared(f Fields) (Projection, error) {
+	return build("declared", f)
 }
 
 type full struct{}
@@ -77,9 +106,8 @@ func (full) Name() string                               { return "full" }
 func (full) Allows(string) bool                         { return true }
 func (full) Apply(_ string, res []byte) ([]byte, error) { return res, nil }
 
-// elements maps an element name to the elements kept inside it (nil: keep
-// the value whole; it must then be a primitive).
-type elements map[string]elements
+// ErrNotAllowed means a resource type the projection does not carry.
+var ErrNotAllowed = errors.New("projection: resource type not allowed")
 
 type allowList struct {
 	name  string
@@ -92,9 +120,6 @@ func (a allowList) Allows(resourceType string) bool {
 	_, ok := a.types[resourceType]
 	return ok
 }
-
-// ErrNotAllowed means a resource type the projection does not carry.
-var ErrNotAllowed = errors.New("projection: resource type not allowed")
 
 func (a allowList) Apply(resourceType string, res []byte) ([]byte, error) {
 	keep, ok := a.types[resourceType]
@@ -110,60 +135,4 @@ func (a allowList) Apply(resourceType string, res []byte) ([]byte, error) {
 		return nil, errors.New("projection: resource is not a JSON object")
 	}
 	return json.Marshal(out)
-}
-
-// project keeps the allowed elements of v, recursing into objects and
-// arrays of objects. A primitive where an object is expected is dropped.
-func project(v any, keep elements) any {
-	switch x := v.(type) {
-	case []any:
-		var out []any
-		for _, item := range x {
-			if p := project(item, keep); p != nil {
-				out = append(out, p)
-			}
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		return out
-	case map[string]any:
-		out := map[string]any{}
-		for k, sub := range keep {
-			val, ok := x[k]
-			if !ok {
-				continue
-			}
-			if sub == nil {
-				if isPrimitive(val) {
-					out[k] = val
-				}
-				continue
-			}
-			if p := project(val, sub); p != nil {
-				out[k] = p
-			}
-		}
-		if len(out) == 0 {
-			return nil
-		}
-		return out
-	}
-	return nil
-}
-
-// isPrimitive accepts JSON primitives and arrays of them (given names).
-func isPrimitive(v any) bool {
-	switch x := v.(type) {
-	case string, bool, float64:
-		return true
-	case []any:
-		for _, e := range x {
-			if !isPrimitive(e) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
 }

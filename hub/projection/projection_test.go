@@ -112,3 +112,73 @@ func sortedKeys(m map[string]any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// TestPresetIsAFieldList: the contact preset is the field list a routing
+// file could declare, and gives the same bytes as that declaration.
+func TestPresetIsAFieldList(t *testing.T) {
+	in, err := os.ReadFile(filepath.Join(testenv.RepoRoot(t), "testdata", "fhir", "projection", "patient-clinical.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fields, ok := projection.Preset("contact")
+	if !ok {
+		t.Fatal("no contact preset")
+	}
+	declared, err := projection.Declared(fields)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contact, _ := projection.Named("contact")
+	a, errA := contact.Apply("Patient", in)
+	b, errB := declared.Apply("Patient", in)
+	if errA != nil || errB != nil || !bytes.Equal(a, b) {
+		t.Fatalf("preset %s (%v), declared %s (%v)", a, errA, b, errB)
+	}
+	if _, ok := projection.Preset("full"); ok {
+		t.Fatal("full is no field list")
+	}
+}
+
+// TestDeclaredFieldLists: a field list is checked against FHIR R4 element
+// names and keeps primitives as primitives, complex elements whole.
+func TestDeclaredFieldLists(t *testing.T) {
+	bad := []struct {
+		name   string
+		fields projection.Fields
+		want   string
+	}{
+		{"no type", projection.Fields{}, "names no resource type"},
+		{"unknown type", projection.Fields{"Patinet": {"id"}}, `"Patinet" is not a FHIR R4 resource type`},
+		{"no element", projection.Fields{"Patient": nil}, "Patient lists no element"},
+		{"unknown element", projection.Fields{"Patient": {"nmae"}}, "Patient.nmae is not a FHIR R4 element"},
+		{"inside a primitive", projection.Fields{"Patient": {"gender.code"}}, "Patient.gender.code is not a FHIR R4 element"},
+		{"a choice without its type", projection.Fields{"Patient": {"deceased"}}, "Patient.deceased is not a FHIR R4 element"},
+		{"resourceType is implied", projection.Fields{"Patient": {"resourceType"}}, "Patient.resourceType is not a FHIR R4 element"},
+	}
+	for _, c := range bad {
+		if _, err := projection.Declared(c.fields); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", c.name, err, c.want)
+		}
+	}
+	p, err := projection.Declared(projection.Fields{"Patient": {"gender", "name", "name.family", "deceasedBoolean"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ name, in, want string }{
+		{"a complex element listed whole stays whole", `{"resourceType":"Patient","name":[{"family":"Okafor","given":["Ada"]}]}`,
+			`{"name":[{"family":"Okafor","given":["Ada"]}],"resourceType":"Patient"}`},
+		{"primitives and choices", `{"resourceType":"Patient","gender":"female","deceasedBoolean":false,"birthDate":"1990-01-01"}`,
+			`{"deceasedBoolean":false,"gender":"female","resourceType":"Patient"}`},
+		{"an object where a primitive belongs is dropped", `{"resourceType":"Patient","gender":{"x":"Zz"}}`, `{"resourceType":"Patient"}`},
+		{"a scalar where an object belongs is dropped", `{"resourceType":"Patient","name":"Zz"}`, `{"resourceType":"Patient"}`},
+	}
+	for _, c := range cases {
+		out, err := p.Apply("Patient", []byte(c.in))
+		if err != nil || string(out) != c.want {
+			t.Errorf("%s: got %s (%v), want %s", c.name, out, err, c.want)
+		}
+	}
+	if p.Name() != "declared" || p.Allows("Observation") {
+		t.Fatalf("%s allows Observation: %v", p.Name(), p.Allows("Observation"))
+	}
+}

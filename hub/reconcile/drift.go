@@ -3,11 +3,12 @@ package reconcile
 // Drift repair: for each `drift:` rule of the routing file, a River periodic
 // job (enqueued by the elected leader only) lists the Appointments starting
 // in a window at the scheduling tool and at the EHR through their
-// connectors.Searcher, pairs them by the Cal.com booking uid (identifier
-// mappings/calcom.BookingSystem, which both sides carry), compares what the
-// hub syncs (mappings/fhir.SyncedFields: status, start, end) and routes a
-// repair like any vendor change, through transfer.Accept: normal routing,
-// normal delivery, the origin never written back to.
+// connectors.Searcher, pairs them as the scheduling connector says
+// (connectors.Pairer: a key both sides carry, e.g. the booking's id, which
+// the EHR's copy keeps as an identifier), compares what the hub syncs
+// (fhirjson.SyncedFields: status, start, end) and routes a repair like any
+// vendor change, through transfer.Accept: normal routing, normal delivery,
+// the origin never written back to.
 //
 // The decision, per Appointment:
 //
@@ -15,18 +16,18 @@ package reconcile
 //	pair differs, EHR meta.lastUpdated     differed, repaired_to_scheduling: the EHR's
 //	  later                                  Appointment routed from the EHR (update, ResourceID)
 //	pair differs, scheduling later, or     differed, repaired_to_ehr: the booking routed from
-//	  the same time (a tie: the              the scheduling tool (update, Match BookingSystem|uid)
+//	  the same time (a tie: the              the scheduling tool (update, Match: Pairer.PairMatch)
 //	  scheduling side wins)
 //	booking missing at the EHR             missing_at_ehr; routed from the scheduling tool
 //	                                         (Match), unless cancelled (skipped_cancelled)
 //	EHR Appointment whose booking the      missing_at_scheduling; NOT routed: the booking may be
 //	  scheduling tool did not list           outside the list for reasons the hub cannot see
 //	                                         (another calendar, an API key's scope, deleted)
-//	EHR Appointment without a booking      unsynced_at_ehr; routed from the EHR (the routing
-//	  identifier                             decides whether the scheduling tool receives it),
+//	EHR Appointment without a pairing      unsynced_at_ehr; routed from the EHR (the routing
+//	  key                                    decides whether the scheduling tool receives it),
 //	                                         unless cancelled (skipped_cancelled)
 //	booking a reschedule replaced          rescheduled; never routed: its successor, a new
-//	  (tagged calcom.RescheduledTag)         booking, carries the appointment
+//	  (Pairing.Superseded)                   booking, carries the appointment
 //
 // A tie goes to the scheduling side because a booking's time is what the
 // patient was told; the EHR's copy came from it. A repair carries the
@@ -34,10 +35,10 @@ package reconcile
 // alone (connectors.Delivery.ChangedAt), and is recorded in the ledger for
 // the winner, as a polled change is, so that its echo is dropped.
 //
-// Cal.com filters a window by start and by end, not by start alone: the
-// scheduling side is asked up to driftSlack past the window's end and both
-// sides are then cut to the starts in [From, To), so a booking ending after
-// the window is still paired.
+// A scheduling tool may filter a window by start and by end, not by start
+// alone: the scheduling side is asked up to driftSlack past the window's end
+// and both sides are then cut to the starts in [From, To), so a booking
+// ending after the window is still paired.
 //
 // The transfer log gets one EventDrift row per run, counts only: uids and
 // ids go into the repairs' idempotency keys, which the hub stores only as a
@@ -61,8 +62,7 @@ import (
 	"github.com/switchboard-health/switchboard/hub/ledger"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
-	"github.com/switchboard-health/switchboard/mappings/calcom"
-	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // DriftKind is the River job kind of a drift repair.
@@ -102,7 +102,10 @@ func (DriftArgs) InsertOpts() river.InsertOpts { return oneAtATime() }
 type DriftRule struct {
 	Scheduling, EHR             string
 	SchedulingSearch, EHRSearch connectors.Searcher
-	Window, Every               time.Duration
+	// Pair is the scheduling connector's: how its bookings pair with the
+	// EHR's Appointments.
+	Pair          connectors.Pairer
+	Window, Every time.Duration
 }
 
 // DriftWorker runs drift repairs.
@@ -210,44 +213,30 @@ var errListing = errors.New("drift: list appointments")
 // appt is what a repair reads of an Appointment.
 type appt struct {
 	res         []byte
-	id          string    // the vendor's id ("" for a Cal.com booking)
-	uid         string    // the current booking uid
-	oldUIDs     []string  // uids of bookings it replaced (use "old")
+	id          string    // the vendor's id ("" for a booking listed without one)
+	uid         string    // the pairing key (Pairing.Key)
+	oldUIDs     []string  // keys of bookings it replaced (Pairing.Replaced)
 	updated     time.Time // meta.lastUpdated
 	cancelled   bool
-	rescheduled bool // a booking a reschedule replaced
+	rescheduled bool // a booking a reschedule replaced (Pairing.Superseded)
 }
 
-func readAppt(res []byte) (appt, time.Time, bool) {
+func readAppt(pair connectors.Pairer, res []byte) (appt, time.Time, bool) {
 	var v struct {
 		ID   string `json:"id"`
 		Meta struct {
 			LastUpdated string `json:"lastUpdated"`
-			Tag         []struct{ System, Code string }
 		} `json:"meta"`
-		Identifier []struct{ Use, System, Value string }
-		Status     string `json:"status"`
-		Start      string `json:"start"`
+		Status string `json:"status"`
+		Start  string `json:"start"`
 	}
 	if json.Unmarshal(res, &v) != nil {
 		return appt{}, time.Time{}, false
 	}
 	a := appt{res: res, id: v.ID, cancelled: v.Status == "cancelled" || v.Status == "entered-in-error"}
 	a.updated, _ = time.Parse(time.RFC3339Nano, v.Meta.LastUpdated)
-	for _, t := range v.Meta.Tag {
-		if t.System == calcom.OriginSystem && t.Code == calcom.RescheduledTag {
-			a.rescheduled = true
-		}
-	}
-	for _, id := range v.Identifier {
-		switch {
-		case id.System != calcom.BookingSystem || id.Value == "":
-		case id.Use == "old":
-			a.oldUIDs = append(a.oldUIDs, id.Value)
-		case a.uid == "":
-			a.uid = id.Value
-		}
-	}
+	p := pair.Pair("Appointment", res)
+	a.uid, a.oldUIDs, a.rescheduled = p.Key, p.Replaced, p.Superseded
 	start, err := time.Parse(time.RFC3339Nano, v.Start)
 	return a, start, err == nil
 }
@@ -255,9 +244,9 @@ func readAppt(res []byte) (appt, time.Time, bool) {
 // list pages through one side's Appointments starting in [from, to),
 // asking up to until. A page over the answer limit starts the listing over
 // at half the _count, down to 1, as a poll does (poll.go).
-func list(ctx context.Context, s connectors.Searcher, from, to, until time.Time) ([]appt, error) {
+func list(ctx context.Context, s connectors.Searcher, pair connectors.Pairer, from, to, until time.Time) ([]appt, error) {
 	for count := driftPageSize; ; count = max(1, count/2) {
-		out, err := listPages(ctx, s, from, to, until, count)
+		out, err := listPages(ctx, s, pair, from, to, until, count)
 		if !errors.Is(err, connectors.ErrResponseTooLarge) || count == 1 {
 			return out, err
 		}
@@ -266,7 +255,7 @@ func list(ctx context.Context, s connectors.Searcher, from, to, until time.Time)
 
 // listPages is list at one page size; the page budget grows as the pages
 // shrink.
-func listPages(ctx context.Context, s connectors.Searcher, from, to, until time.Time, count int) ([]appt, error) {
+func listPages(ctx context.Context, s connectors.Searcher, pair connectors.Pairer, from, to, until time.Time, count int) ([]appt, error) {
 	q := connectors.SearchQuery{ResourceType: "Appointment", Params: url.Values{
 		"date":   {"ge" + from.UTC().Format(time.RFC3339), "lt" + until.UTC().Format(time.RFC3339)},
 		"_count": {strconv.Itoa(count)}}}
@@ -278,7 +267,7 @@ func listPages(ctx context.Context, s connectors.Searcher, from, to, until time.
 			return nil, fmt.Errorf("%w: %w", errListing, err)
 		}
 		for _, res := range page.Resources {
-			a, start, ok := readAppt(res)
+			a, start, ok := readAppt(pair, res)
 			if !ok || start.Before(from) || !start.Before(to) {
 				continue
 			}
@@ -295,11 +284,11 @@ func listPages(ctx context.Context, s connectors.Searcher, from, to, until time.
 // run lists both sides and routes the repairs.
 func (w *DriftWorker) run(ctx context.Context, jobID int64, r DriftRule, from, to time.Time) (DriftCounts, error) {
 	var c DriftCounts
-	sched, err := list(ctx, r.SchedulingSearch, from, to, to.Add(driftSlack))
+	sched, err := list(ctx, r.SchedulingSearch, r.Pair, from, to, to.Add(driftSlack))
 	if err != nil {
 		return c, err
 	}
-	ehr, err := list(ctx, r.EHRSearch, from, to, to)
+	ehr, err := list(ctx, r.EHRSearch, r.Pair, from, to, to)
 	if err != nil {
 		return c, err
 	}
@@ -387,11 +376,11 @@ func (w *DriftWorker) run(ctx context.Context, jobID int64, r DriftRule, from, t
 
 // synced reports whether two Appointments agree on what the hub syncs.
 func synced(a, b []byte) (bool, error) {
-	fa, err := mapping.SyncedFields(a, connectors.IdentifierSystemPrefix)
+	fa, err := fhirjson.SyncedFields(a, connectors.IdentifierSystemPrefix)
 	if err != nil {
 		return false, err
 	}
-	fb, err := mapping.SyncedFields(b, connectors.IdentifierSystemPrefix)
+	fb, err := fhirjson.SyncedFields(b, connectors.IdentifierSystemPrefix)
 	if err != nil {
 		return false, err
 	}
@@ -415,9 +404,9 @@ func (p repairer) fromEHR(ctx context.Context, e appt, routed *int) error {
 }
 
 // fromScheduling routes a booking as a change from the scheduling tool,
-// addressed by its uid.
+// addressed by its pairing key.
 func (p repairer) fromScheduling(ctx context.Context, b appt, routed *int) error {
-	match := calcom.BookingSystem + "|" + b.uid
+	match := p.r.Pair.PairMatch("Appointment", b.uid)
 	keys := ledger.Dedup(append([]string{"Appointment/" + b.uid}, ledger.Keys("Appointment", "", b.res)...))
 	return p.route(ctx, p.r.Scheduling, "scheduling|"+b.uid, b, keys,
 		transfer.Entry{Interaction: connectors.Update, ResourceType: "Appointment", Match: match, Resource: b.res}, routed)

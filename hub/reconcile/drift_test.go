@@ -22,13 +22,50 @@ import (
 	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
 
-const driftBookingSystem = "https://switchboard.health/id/calcom-booking"
+// driftBookingSystem names a booking at the test's scheduling tool; the hub
+// knows it only through driftPairer.
+const driftBookingSystem = "https://scheduling.example/id/booking"
+
+// driftPairer pairs as a scheduling connector would (connectors.Pairer):
+// by the booking identifier, "old" naming the bookings a reschedule
+// replaced, tag "superseded" marking a replaced booking.
+type driftPairer struct{}
+
+func (driftPairer) Pair(_ string, res []byte) connectors.Pairing {
+	var v struct {
+		Meta       struct{ Tag []struct{ Code string } }
+		Identifier []struct{ Use, System, Value string }
+	}
+	var p connectors.Pairing
+	if json.Unmarshal(res, &v) != nil {
+		return p
+	}
+	for _, t := range v.Meta.Tag {
+		p.Superseded = p.Superseded || t.Code == "superseded"
+	}
+	for _, id := range v.Identifier {
+		switch {
+		case id.System != driftBookingSystem:
+		case id.Use == "old":
+			p.Replaced = append(p.Replaced, id.Value)
+		case p.Key == "":
+			p.Key = id.Value
+		}
+	}
+	return p
+}
+
+func (driftPairer) PairMatch(_, key string) string { return driftBookingSystem + "|" + key }
 
 var driftT0 = time.Date(2030, 3, 1, 0, 0, 0, 0, time.UTC)
 
-// driftAppt writes an Appointment: id "" for a Cal.com booking, uid "" for
-// an EHR Appointment no booking made.
+// driftAppt writes an Appointment: id "" for a booking, uid "" for an EHR
+// Appointment no booking made, old uids for the bookings it replaced.
 func driftAppt(id, uid, status string, startDay int, updated time.Time, tags ...string) json.RawMessage {
+	return driftApptOld(id, uid, nil, status, startDay, updated, tags...)
+}
+
+func driftApptOld(id, uid string, old []string, status string, startDay int, updated time.Time, tags ...string) json.RawMessage {
 	a := map[string]any{"resourceType": "Appointment", "status": status,
 		"start": driftT0.AddDate(0, 0, startDay).Add(9 * time.Hour).Format(time.RFC3339),
 		"end":   driftT0.AddDate(0, 0, startDay).Add(9*time.Hour + 30*time.Minute).Format(time.RFC3339)}
@@ -42,6 +79,9 @@ func driftAppt(id, uid, status string, startDay int, updated time.Time, tags ...
 	}
 	if uid != "" {
 		a["identifier"] = []any{map[string]any{"system": driftBookingSystem, "value": uid}}
+	}
+	for _, o := range old {
+		a["identifier"] = append(a["identifier"].([]any), map[string]any{"use": "old", "system": driftBookingSystem, "value": o})
 	}
 	b, _ := json.Marshal(a)
 	return b
@@ -153,9 +193,13 @@ func TestDriftDecisions(t *testing.T) {
 			[]driftWant{{origin: "ehr", resourceID: "e9", changedAt: late}},
 			map[string]int{"unsynced_at_ehr": 2, "skipped_cancelled": 1, "repaired_to_ehr": 0, "repaired_to_scheduling": 0}},
 		{"a booking a reschedule replaced is never routed",
-			[]json.RawMessage{driftAppt("", "bkOld", "cancelled", 2, late, "calcom-rescheduled"), driftAppt("", "bkOld2", "cancelled", 3, late, "calcom-rescheduled")},
+			[]json.RawMessage{driftAppt("", "bkOld", "cancelled", 2, late, "superseded"), driftAppt("", "bkOld2", "cancelled", 3, late, "superseded")},
 			[]json.RawMessage{driftAppt("e1", "bkOld", "booked", 2, early)},
 			nil, map[string]int{"compared": 1, "rescheduled": 2, "missing_at_ehr": 1}},
+		{"an EHR Appointment under a replaced booking's uid too: that booking is not missing at the EHR",
+			[]json.RawMessage{driftAppt("", "bkNew", "booked", 2, early), driftAppt("", "bkPrev", "booked", 1, early)},
+			[]json.RawMessage{driftApptOld("e1", "bkNew", []string{"bkPrev"}, "booked", 2, late)},
+			nil, map[string]int{"compared": 1, "in_sync": 1, "missing_at_ehr": 0}},
 		{"outside the window on both sides: ignored",
 			[]json.RawMessage{driftAppt("", "bkLater", "booked", 20, late)},
 			[]json.RawMessage{driftAppt("e1", "bkBefore", "booked", -3, late)},
@@ -173,7 +217,7 @@ func TestDriftDecisions(t *testing.T) {
 			sched, ehr := &driftSearcher{appts: tc.scheduling}, &driftSearcher{appts: tc.ehr, maxCount: 30}
 			acc, led, tlog := &driftAcceptor{}, &driftLedger{}, &driftLog{}
 			w := &reconcile.DriftWorker{
-				Rules: []reconcile.DriftRule{{Scheduling: "scheduling", EHR: "ehr", SchedulingSearch: sched, EHRSearch: ehr,
+				Rules: []reconcile.DriftRule{{Scheduling: "scheduling", EHR: "ehr", SchedulingSearch: sched, EHRSearch: ehr, Pair: driftPairer{},
 					Window: 14 * 24 * time.Hour, Every: time.Hour}},
 				Ledger: led, Transfers: acc, Log: tlog, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 			}
@@ -240,7 +284,7 @@ func TestDriftNoRouteAndUnknownRule(t *testing.T) {
 	sched := &driftSearcher{appts: []json.RawMessage{driftAppt("", "bkNew", "booked", 2, driftT0)}}
 	acc, tlog := &driftAcceptor{noDest: true}, &driftLog{}
 	w := &reconcile.DriftWorker{
-		Rules:     []reconcile.DriftRule{{Scheduling: "scheduling", EHR: "ehr", SchedulingSearch: sched, EHRSearch: &driftSearcher{}, Window: time.Hour}},
+		Rules:     []reconcile.DriftRule{{Scheduling: "scheduling", EHR: "ehr", SchedulingSearch: sched, EHRSearch: &driftSearcher{}, Pair: driftPairer{}, Window: time.Hour}},
 		Transfers: acc, Log: tlog, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Now: func() time.Time { return driftT0.AddDate(0, 0, 2) },
 	}

@@ -9,7 +9,8 @@
 //	    type: fhir                 # a registered connector type
 //	    max_workers: 10            # this destination's share of the workers
 //	    max_attempts: 12           # tries before the delivery becomes a failed sync
-//	    projection: full           # what it may receive: full (default) or contact
+//	    projection: full           # what it may receive: full (default), contact, or
+//	                               # a field list: {Patient: [id, name.given, telecom]}
 //	    rate_limit: {per_second: 10, burst: 20}   # all processes together (default: the connector's)
 //	    config:                    # the connector's own block, validated by it
 //	      base_url: http://127.0.0.1:9090/fhir/R4
@@ -57,9 +58,10 @@ type Destination struct {
 	Type        string `yaml:"type"`
 	MaxWorkers  int    `yaml:"max_workers"`
 	MaxAttempts int    `yaml:"max_attempts"`
-	// Projection names what the destination may receive (package
-	// projection): "full" (the default) or "contact".
-	Projection string `yaml:"projection"`
+	// Projection is what the destination may receive (package
+	// projection): a preset's name, "full" (the default) or "contact", or
+	// the elements kept per resource type.
+	Projection ProjectionSpec `yaml:"projection"`
 	// RequiresConsent gates every delivery on the patient's consent at
 	// another destination (package consent).
 	RequiresConsent *ConsentRule `yaml:"requires_consent"`
@@ -242,7 +244,7 @@ func Parse(data []byte, isType IsResourceType) (*Table, error) {
 				errs = append(errs, fmt.Errorf("destination %q: %w", name, err))
 			}
 		}
-		p, err := projection.Named(d.Projection)
+		p, err := d.Projection.build()
 		if err != nil {
 			errs = append(errs, fmt.Errorf("destination %q: %w", name, err))
 			p, _ = projection.Named("")

@@ -126,10 +126,88 @@ destinations:
 routes:
   - {resource: Patient, to: [marketing]}
 `, `unknown projection "everything"`},
+		{"a type the field list does not declare", `
+destinations:
+  marketing: {type: hubspot, projection: {Patient: [id, telecom.value]}}
+routes:
+  - {resource: Appointment, to: [marketing]}
+`, `projection "declared", which does not carry Appointment`},
+		{"an element the type does not have", `
+destinations:
+  marketing: {type: hubspot, projection: {Patient: [id, name.famly, email]}}
+routes:
+  - {resource: Patient, to: [marketing]}
+`, `Patient.name.famly is not a FHIR R4 element`},
+		{"every wrong element is named", `
+destinations:
+  marketing: {type: hubspot, projection: {Patient: [id, name.famly, email]}}
+routes:
+  - {resource: Patient, to: [marketing]}
+`, `Patient.email is not a FHIR R4 element`},
+		{"not a resource type", `
+destinations:
+  marketing: {type: hubspot, projection: {Patinet: [id]}}
+routes:
+  - {resource: Patient, to: [marketing]}
+`, `"Patinet" is not a FHIR R4 resource type`},
+		{"a type with no element", `
+destinations:
+  marketing: {type: hubspot, projection: {Patient: []}}
+routes:
+  - {resource: Patient, to: [marketing]}
+`, `Patient lists no element`},
+		{"an empty field list", `
+destinations:
+  marketing: {type: hubspot, projection: {}}
+routes:
+  - {resource: Patient, to: [marketing]}
+`, `names no resource type`},
+		{"a list where a name or a field list belongs", `
+destinations:
+  marketing: {type: hubspot, projection: [contact]}
+routes:
+  - {resource: Patient, to: [marketing]}
+`, `line 3: projection: a preset's name or a list of elements per resource type`},
 	} {
 		if _, err := Parse([]byte(bad.yaml), isType); err == nil || !strings.Contains(err.Error(), bad.want) {
 			t.Errorf("%s: %v, want %q", bad.name, err, bad.want)
 		}
+	}
+}
+
+// TestDeclaredProjection: a field list keeps exactly the elements it
+// names, per resource type; a complex element listed whole is kept whole,
+// a dotted path keeps only that part of it.
+func TestDeclaredProjection(t *testing.T) {
+	tab, err := Parse([]byte(`
+destinations:
+  ehr: {type: fhir}
+  newsletter:
+    type: hubspot
+    projection:
+      Patient: [id, name.given, telecom]
+      Appointment: [status, start]
+routes:
+  - {resource: Patient, to: [ehr, newsletter]}
+  - {resource: Appointment, to: [ehr, newsletter]}
+`), isType)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ typ, in, want string }{
+		{"Patient", `{"resourceType":"Patient","id":"p1","birthDate":"1990-01-01","name":[{"family":"Okafor","given":["Ada"]}],"telecom":[{"system":"email","value":"a@example.org","period":{"start":"2020"}}]}`,
+			`{"id":"p1","name":[{"given":["Ada"]}],"resourceType":"Patient","telecom":[{"period":{"start":"2020"},"system":"email","value":"a@example.org"}]}`},
+		{"Appointment", `{"resourceType":"Appointment","id":"a1","status":"booked","start":"2030-01-01T10:00:00Z","description":"follow-up"}`,
+			`{"resourceType":"Appointment","start":"2030-01-01T10:00:00Z","status":"booked"}`},
+	}
+	for _, c := range cases {
+		got, err := tab.Project("newsletter", c.typ, []byte(c.in))
+		if err != nil || string(got) != c.want {
+			t.Errorf("%s: got %s (%v), want %s", c.typ, got, err, c.want)
+		}
+	}
+	if tab.FullProjection("newsletter") {
+		t.Error("a field list is not the full projection")
 	}
 }
 

@@ -261,29 +261,45 @@ func TestDriftRepair(t *testing.T) {
 }
 
 // TestDriftNeedsSearchers: a drift rule between destinations that cannot
-// answer searches is a configuration error at start-up.
+// answer searches, or whose scheduling side cannot say how its records pair
+// with the EHR's (connectors.Pairer), is a configuration error at start-up.
 func TestDriftNeedsSearchers(t *testing.T) {
-	dir := t.TempDir()
-	routes := filepath.Join(dir, "routes.yaml")
-	if err := os.WriteFile(routes, []byte(`destinations:
+	cases := []struct{ name, routes, want string }{
+		{"no searches", `destinations:
   ehr: {type: fhir, config: {base_url: "http://127.0.0.1:1/fhir/R4"}}
   payments: {type: stripe, config: {base_url: "http://127.0.0.1:1", api_key_env: STRIPE_KEY_FOR_TEST}}
 routes:
   - {resource: Patient, to: [ehr, payments]}
 drift:
   - {resource: Appointment, between: [payments, ehr]}
-`), 0o600); err != nil {
-		t.Fatal(err)
+`, `drift[0]: destinations "payments" and "ehr" must both answer searches`},
+		{"no pairing", `destinations:
+  ehr: {type: fhir, config: {base_url: "http://127.0.0.1:1/fhir/R4"}}
+  other: {type: fhir, config: {base_url: "http://127.0.0.1:2/fhir/R4"}}
+routes:
+  - {resource: Patient, to: [ehr, other]}
+drift:
+  - {resource: Appointment, between: [other, ehr]}
+`, `drift[0]: destination "other" (type fhir) cannot pair its records with the EHR's`},
 	}
-	vars := map[string]string{"SWITCHBOARD_ROUTES": routes, "SWITCHBOARD_DEV_KEYS": filepath.Join(dir, "dev-keys.env"),
-		"SWITCHBOARD_SQLITE_PATH": filepath.Join(dir, "switchboard.db"), "STRIPE_KEY_FOR_TEST": "sk_test_switchboard"}
-	env := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
-	cfg, err := config.FromEnv(env)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = server.New(t.Context(), server.Options{Config: cfg, Logger: logging.New(io.Discard, "error", "json"), Env: env})
-	if err == nil || !strings.Contains(err.Error(), `drift[0]: destinations "payments" and "ehr" must both answer searches`) {
-		t.Fatalf("%v", err)
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			routes := filepath.Join(dir, "routes.yaml")
+			if err := os.WriteFile(routes, []byte(tc.routes), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			vars := map[string]string{"SWITCHBOARD_ROUTES": routes, "SWITCHBOARD_DEV_KEYS": filepath.Join(dir, "dev-keys.env"),
+				"SWITCHBOARD_SQLITE_PATH": filepath.Join(dir, "switchboard.db"), "STRIPE_KEY_FOR_TEST": "sk_test_switchboard"}
+			env := func(k string) (string, bool) { v, ok := vars[k]; return v, ok }
+			cfg, err := config.FromEnv(env)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = server.New(t.Context(), server.Options{Config: cfg, Logger: logging.New(io.Discard, "error", "json"), Env: env})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("%v", err)
+			}
+		})
 	}
 }

@@ -221,8 +221,13 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			errs = append(errs, fmt.Errorf("drift[%d]: destinations %q and %q must both answer searches", i, d.Scheduling(), d.EHR()))
 			continue
 		}
+		pair, ok := dests[d.Scheduling()].Connector.(connectors.Pairer)
+		if !ok {
+			errs = append(errs, fmt.Errorf("drift[%d]: destination %q (type %s) cannot pair its records with the EHR's", i, d.Scheduling(), table.Destinations[d.Scheduling()].Type))
+			continue
+		}
 		driftRules = append(driftRules, reconcile.DriftRule{Scheduling: d.Scheduling(), EHR: d.EHR(),
-			SchedulingSearch: sr, EHRSearch: er, Window: d.Window, Every: d.Every})
+			SchedulingSearch: sr, EHRSearch: er, Pair: pair, Window: d.Window, Every: d.Every})
 	}
 	for _, r := range table.Reads {
 		if _, ok := dests[r.From]; ok && searchers[r.From] == nil {

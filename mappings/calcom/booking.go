@@ -37,7 +37,7 @@ import (
 	"strings"
 	"time"
 
-	fhirkit "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Identifier systems and extensions this mapping reads and writes.
@@ -50,11 +50,10 @@ const (
 	// TimeZoneExtension is HL7's tz-code extension (an IANA time zone as
 	// valueCode), read on the Patient for the attendee's time zone.
 	TimeZoneExtension = "http://hl7.org/fhir/StructureDefinition/tz-code"
-	// OriginSystem and OriginCode tag FHIR made from Cal.com data (meta.tag),
-	// so that it is not sent back to Cal.com
+	// OriginCode tags FHIR made from Cal.com data (meta.tag, system
+	// fhirjson.OriginSystem), so that it is not sent back to Cal.com
 	// (docs/decisions/0007-reconcilers-and-loops.md).
-	OriginSystem = fhirkit.OriginSystem
-	OriginCode   = "calcom"
+	OriginCode = "calcom"
 )
 
 // Generic reasons sent on reschedule and cancel: the Appointment's own
@@ -341,32 +340,22 @@ func eventType(a appointment, def int64) int64 {
 // findPatient resolves the first participant whose actor is a Patient,
 // contained ("#id") or related (the reference as written).
 func findPatient(a appointment, related map[string][]byte) (patient, bool) {
+	r := fhirjson.NewResolver(a.Contained, related)
 	for _, part := range a.Participant {
-		ref := part.Actor.Reference
-		if ref == "" {
+		raw := r.Resolve(part.Actor.Reference)
+		if raw == nil {
 			continue
 		}
-		if id, ok := strings.CutPrefix(ref, "#"); ok {
-			for _, raw := range a.Contained {
-				var p patient
-				if json.Unmarshal(raw, &p) == nil && p.ResourceType == "Patient" && p.ID == id {
-					return p, true
-				}
-			}
-			continue
-		}
-		if raw, ok := related[ref]; ok {
-			var p patient
-			if json.Unmarshal(raw, &p) == nil && p.ResourceType == "Patient" {
-				return p, true
-			}
+		var p patient
+		if json.Unmarshal(raw, &p) == nil && p.ResourceType == "Patient" {
+			return p, true
 		}
 	}
 	return patient{}, false
 }
 
 func name(p patient) string {
-	pick := fhirkit.Pick(p.Name, func(n humanName) bool { return n.Use == "official" })
+	pick := fhirjson.OfficialName(p.Name, func(n humanName) string { return n.Use })
 	if pick < 0 {
 		return ""
 	}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"sort"
 	"time"
+
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Booking is the part of Cal.com's BookingOutput_2024_08_13 mapped back to
@@ -37,7 +39,7 @@ type Booking struct {
 	RescheduledToUID string `json:"rescheduledToUid"`
 }
 
-// RescheduledTag (meta.tag, system OriginSystem) marks the Appointment of a
+// RescheduledTag (meta.tag, system fhirjson.OriginSystem) marks the Appointment of a
 // booking a reschedule replaced: cancelled at Cal.com only because a new
 // booking, with a new uid, took its place.
 const RescheduledTag = "calcom-rescheduled"
@@ -102,9 +104,9 @@ func AppointmentFromBooking(b Booking) (json.RawMessage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("calcom mapping: booking end is not an instant")
 	}
-	meta := map[string]any{"tag": []any{map[string]any{"system": OriginSystem, "code": OriginCode}}}
+	meta := map[string]any{"tag": []any{fhirjson.OriginTag(OriginCode)}}
 	if b.RescheduledToUID != "" {
-		meta["tag"] = append(meta["tag"].([]any), map[string]any{"system": OriginSystem, "code": RescheduledTag})
+		meta["tag"] = append(meta["tag"].([]any), fhirjson.OriginTag(RescheduledTag))
 	}
 	if at := lastUpdated(b); !at.IsZero() {
 		meta["lastUpdated"] = at.UTC().Format(time.RFC3339Nano)
@@ -206,7 +208,7 @@ func Slots(body []byte, schedule string, length time.Duration) ([]json.RawMessag
 	for _, s := range slots {
 		out = append(out, canonical(map[string]any{
 			"resourceType": "Slot",
-			"meta":         map[string]any{"tag": []any{map[string]any{"system": OriginSystem, "code": OriginCode}}},
+			"meta":         map[string]any{"tag": []any{fhirjson.OriginTag(OriginCode)}},
 			"schedule":     map[string]any{"display": schedule},
 			"status":       "free",
 			"start":        s.start.UTC().Format(time.RFC3339),

@@ -3,6 +3,8 @@ package candid
 import (
 	"encoding/json"
 	"errors"
+
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // candidEncounter is the part of Candid's Encounter (GET
@@ -47,7 +49,7 @@ func Outcome(status string) string {
 // active, outcome from the latest claim's status, identifier
 // SystemEncounter|encounter_id, request Claim/<external_id> (the Claim's
 // id, as EncounterCreate sent it), patient Patient/<patient external id>,
-// insurer the payer by name and id, and the tag SystemOrigin|candid. No
+// insurer the payer by name and id, and the tag fhirjson.OriginSystem|candid. No
 // demographics, diagnoses or amounts are copied.
 func ClaimResponse(src []byte) ([]byte, error) {
 	var e candidEncounter
@@ -71,10 +73,9 @@ func ClaimResponse(src []byte) ([]byte, error) {
 	cr := map[string]any{
 		"resourceType": "ClaimResponse",
 		"id":           e.EncounterID,
-		"meta": map[string]any{"tag": []any{map[string]any{
-			"system": SystemOrigin, "code": "candid"}}},
-		"identifier": []any{map[string]any{"system": SystemEncounter, "value": e.EncounterID}},
-		"status":     "active",
+		"meta":         map[string]any{"tag": []any{fhirjson.OriginTag("candid")}},
+		"identifier":   []any{map[string]any{"system": SystemEncounter, "value": e.EncounterID}},
+		"status":       "active",
 		"type": map[string]any{"coding": []any{map[string]any{
 			"system": "http://terminology.hl7.org/CodeSystem/claim-type", "code": "professional"}}},
 		"use":     "claim",

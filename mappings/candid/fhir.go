@@ -10,7 +10,7 @@ import (
 	"fmt"
 	"strings"
 
-	fhirkit "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // FHIR code systems read here.
@@ -28,8 +28,6 @@ const (
 	// SystemPayer identifies a payer by its Candid/clearinghouse payer id
 	// on ClaimResponse.insurer (and, in the test data, on Coverage.payor).
 	SystemPayer = "https://switchboard.health/id/payer"
-	// SystemOrigin tags resources mapped from a vendor.
-	SystemOrigin = fhirkit.OriginSystem
 )
 
 type coding struct {
@@ -123,22 +121,10 @@ type encounter struct {
 
 // resolver finds the resources a Claim refers to: contained ("#id") or in
 // the same transaction Bundle (Delivery.Related, keyed as written).
-type resolver struct {
-	contained map[string]json.RawMessage
-	related   map[string][]byte
-}
+type resolver struct{ fhirjson.Resolver }
 
 func newResolver(contained []json.RawMessage, related map[string][]byte) resolver {
-	r := resolver{contained: map[string]json.RawMessage{}, related: related}
-	for _, c := range contained {
-		var h struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(c, &h) == nil && h.ID != "" {
-			r.contained["#"+h.ID] = c
-		}
-	}
-	return r
+	return resolver{fhirjson.NewResolver(contained, related)}
 }
 
 // errNotFound means the reference is absent or could not be resolved.
@@ -146,16 +132,12 @@ var errNotFound = errors.New("not found")
 
 // get decodes the resource ref points to into v, checking its type.
 func (r resolver) get(ref *reference, wantType string, v any) error {
-	if ref == nil || ref.Reference == "" {
+	if ref == nil {
 		return errNotFound
 	}
-	raw, ok := r.contained[ref.Reference]
-	if !ok {
-		b, ok2 := r.related[ref.Reference]
-		if !ok2 {
-			return errNotFound
-		}
-		raw = b
+	raw := r.Resolve(ref.Reference)
+	if raw == nil {
+		return errNotFound
 	}
 	var h struct {
 		ResourceType string `json:"resourceType"`
@@ -183,7 +165,7 @@ func identifierValue(ids []identifier, system string) string {
 
 // pickName prefers the official name, then the first.
 func pickName(names []humanName) (humanName, bool) {
-	if i := fhirkit.Pick(names, func(n humanName) bool { return n.Use == "official" }); i >= 0 {
+	if i := fhirjson.OfficialName(names, func(n humanName) string { return n.Use }); i >= 0 {
 		return names[i], true
 	}
 	return humanName{}, false

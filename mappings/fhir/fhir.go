@@ -1,4 +1,13 @@
-// Package fhir maps FHIR R4 to a FHIR R4 server (the EHR): the resource goes
+// Package fhir is the hub's FHIR JSON toolkit, vendor-neutral, imported
+// under one name everywhere, fhirjson (the connector package of the same
+// name is connectors/fhir): the origin mark (OriginSystem, OriginTag,
+// Outbound, MadeByHub), identifiers and references (Identifiers,
+// MergeIdentifiers, RewriteReferences, References, Resolver), the fields a
+// sync compares (SyncedFields) and the one-of-many choices a vendor with a
+// single field needs (Pick, OfficialName). See
+// docs/decisions/0014-the-hub-names-no-vendor.md.
+//
+// It also maps FHIR R4 to a FHIR R4 server (the EHR): the resource goes
 // as accepted, with the hub's origin marks added so the change can be
 // recognised if it comes back (loop prevention): meta.source, which names
 // the version's author, and a tag in meta.tag. The edit is made on the JSON
@@ -22,6 +31,13 @@ const (
 	OriginSystem = "https://switchboard.health/origin"
 	OriginCode   = "switchboard"
 )
+
+// OriginTag is the meta.tag that marks FHIR as made by the hub (code
+// OriginCode) or from a vendor's data (code: the vendor), as JSON: the one
+// shape of the origin mark every mapping writes.
+func OriginTag(code string) map[string]any {
+	return map[string]any{"system": OriginSystem, "code": code}
+}
 
 // OriginSource is the meta.source of every version the hub writes. It is
 // what MadeByHub reads, not the tag: meta.source describes one version,

@@ -16,3 +16,11 @@ func Pick[T any](items []T, preferred func(T) bool) int {
 	}
 	return -1
 }
+
+// OfficialName returns the index of the official name (HumanName.use
+// "official"), else 0, else -1: the one name a vendor with a single name
+// field receives. use reads a name's use from whatever model the names are
+// decoded into.
+func OfficialName[T any](names []T, use func(T) string) int {
+	return Pick(names, func(n T) bool { return use(n) == "official" })
+}

@@ -19,3 +19,22 @@ func TestPick(t *testing.T) {
 		}
 	}
 }
+
+func TestOfficialName(t *testing.T) {
+	type name struct{ use, text string }
+	use := func(n name) string { return n.use }
+	cases := []struct {
+		names []name
+		want  int
+	}{
+		{nil, -1},
+		{[]name{{"usual", "a"}, {"official", "b"}}, 1},
+		{[]name{{"usual", "a"}, {"nickname", "b"}}, 0},
+		{[]name{{"official", "a"}, {"official", "b"}}, 0},
+	}
+	for _, c := range cases {
+		if got := OfficialName(c.names, use); got != c.want {
+			t.Errorf("OfficialName(%v) = %d, want %d", c.names, got, c.want)
+		}
+	}
+}

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Contact is the part of HubSpot's SimplePublicObject this package reads.
@@ -64,7 +66,7 @@ func PatientOf(c Contact) (json.RawMessage, error) {
 	}
 	p := patient{
 		ResourceType: "Patient",
-		Meta:         meta{Tag: []coding{{System: OriginSystem, Code: OriginCode}}},
+		Meta:         meta{Tag: []coding{{System: fhirjson.OriginSystem, Code: OriginCode}}},
 		Identifier:   []identifier{{System: IdentifierSystem, Value: c.ID}},
 	}
 	prop := func(k string) string { return strings.TrimSpace(c.Properties[k]) }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strconv"
 	"time"
+
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Inbound HubSpot webhooks (signature already verified): the body is a JSON
@@ -178,7 +180,7 @@ func marketingConsent(ev ConsentEvent) json.RawMessage {
 	}
 	c := map[string]any{
 		"resourceType": "Consent",
-		"meta":         map[string]any{"tag": []any{map[string]any{"system": OriginSystem, "code": OriginCode}}},
+		"meta":         map[string]any{"tag": []any{fhirjson.OriginTag(OriginCode)}},
 		"identifier":   []any{map[string]any{"system": ev.KeySystem, "value": ev.KeyValue}},
 		"status":       "active",
 		"scope": map[string]any{"coding": []any{map[string]any{

@@ -23,7 +23,7 @@
 //
 // Back from HubSpot, a contact becomes a minimal Patient: name, email, phone,
 // an identifier with system IdentifierSystem holding the contact id, and the
-// meta.tag OriginSystem|OriginCode that marks it as coming from HubSpot (loop
+// meta.tag fhirjson.OriginSystem|OriginCode that marks it as coming from HubSpot (loop
 // prevention, docs/decisions/0007-reconcilers-and-loops.md).
 package hubspot
 
@@ -34,16 +34,16 @@ import (
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
-	fhirkit "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 const (
 	// IdentifierSystem is the FHIR identifier system of a HubSpot contact id
 	// (the contact's hs_object_id). It is a Switchboard URI, not HubSpot's.
 	IdentifierSystem = "https://switchboard.health/id/hubspot-contact"
-	// OriginSystem and OriginCode tag a Patient that came from HubSpot.
-	OriginSystem = fhirkit.OriginSystem
-	OriginCode   = "hubspot"
+	// OriginCode tags a Patient that came from HubSpot (meta.tag, system
+	// fhirjson.OriginSystem).
+	OriginCode = "hubspot"
 	// IDProperty is the unique contact property upserts and reads are keyed by.
 	IDProperty = "email"
 	// DefaultFHIRIDProperty is the default name of the custom contact
@@ -161,13 +161,18 @@ func pickEmail(tel []fhir.ContactPoint) string {
 }
 
 func pickName(names []fhir.HumanName) *fhir.HumanName {
-	if i := fhirkit.Pick(names, official); i >= 0 {
+	if i := fhirjson.OfficialName(names, nameUse); i >= 0 {
 		return &names[i]
 	}
 	return nil
 }
 
-func official(n fhir.HumanName) bool { return n.Use != nil && *n.Use == fhir.NameUseOfficial }
+func nameUse(n fhir.HumanName) string {
+	if n.Use == nil {
+		return ""
+	}
+	return n.Use.Code()
+}
 
 // readPatient decodes a Patient for reading. samply's decoder accepts any
 // resourceType, so the type is checked here.

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	fhirkit "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Inbound Stripe events (webhook bodies, signature already verified) become
@@ -72,7 +72,6 @@ const (
 	// OriginStripe tags FHIR made from Stripe data (meta.tag, system
 	// https://switchboard.health/origin), so it is not sent back.
 	OriginStripe = "stripe"
-	originSystem = fhirkit.OriginSystem
 )
 
 // Stripe event types mapped to a PaymentNotice.
@@ -258,7 +257,7 @@ func PaymentNoticeFromEvent(body []byte, o EventOptions) (Event, error) {
 	}
 	pn := map[string]any{
 		"resourceType":  "PaymentNotice",
-		"meta":          map[string]any{"tag": []any{map[string]any{"system": originSystem, "code": OriginStripe}}},
+		"meta":          map[string]any{"tag": []any{fhirjson.OriginTag(OriginStripe)}},
 		"identifier":    ids,
 		"status":        "active",
 		"created":       time.Unix(e.Created, 0).UTC().Format(time.RFC3339),

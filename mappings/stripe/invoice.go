@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
+
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Error codes of *Error, stable for callers and logs.
@@ -86,7 +88,7 @@ func InvoiceRequests(invoice []byte, related map[string][]byte, transferID strin
 	if len(inv.LineItem) == 0 {
 		return nil, errorf(CodeAmount, "the invoice has no lines")
 	}
-	res := resolver{contained: contained, related: related}
+	res := resolver{fhirjson.NewResolver(contained, related)}
 	customer := res.customer(inv.Recipient, inv.Subject)
 	if customer == "" {
 		return nil, errorf(CodeNoCustomer, "the invoice's recipient or subject carries no Stripe customer identifier (%s); deliver the Patient to Stripe first", IdentifierSystem)
@@ -177,7 +179,7 @@ func ChargeItemRequest(chargeItem []byte, related map[string][]byte, transferID 
 	if ci.Status != fhir.ChargeItemStatusBillable {
 		return Request{}, errorf(CodeStatus, "only billable charge items are billed")
 	}
-	res := resolver{contained: contained, related: related}
+	res := resolver{fhirjson.NewResolver(contained, related)}
 	customer := res.customer(&ci.Subject)
 	if customer == "" {
 		return Request{}, errorf(CodeNoCustomer, "the charge item's subject carries no Stripe customer identifier (%s); deliver the Patient to Stripe first", IdentifierSystem)
@@ -229,8 +231,8 @@ func copyValues(v url.Values) url.Values {
 }
 
 // decode checks the resource type (samply's decoders accept any) and
-// decodes resource into into; it returns the contained resources by id.
-func decode(resource []byte, typ string, into any) (map[string]json.RawMessage, error) {
+// decodes resource into into; it returns the contained resources.
+func decode(resource []byte, typ string, into any) ([]json.RawMessage, error) {
 	var head struct {
 		ResourceType string            `json:"resourceType"`
 		Contained    []json.RawMessage `json:"contained"`
@@ -244,34 +246,18 @@ func decode(resource []byte, typ string, into any) (map[string]json.RawMessage, 
 	if err := json.Unmarshal(resource, into); err != nil {
 		return nil, errorf(CodeMapping, "the %s does not decode", typ)
 	}
-	contained := map[string]json.RawMessage{}
-	for _, c := range head.Contained {
-		var id struct {
-			ID string `json:"id"`
-		}
-		if json.Unmarshal(c, &id) == nil && id.ID != "" {
-			contained[id.ID] = c
-		}
-	}
-	return contained, nil
+	return head.Contained, nil
 }
 
 // resolver finds the resources a reference points to: contained ("#id") or
 // in the same Bundle (related).
-type resolver struct {
-	contained map[string]json.RawMessage
-	related   map[string][]byte
-}
+type resolver struct{ fhirjson.Resolver }
 
 func (r resolver) lookup(ref *fhir.Reference) []byte {
-	if ref == nil || ref.Reference == nil || *ref.Reference == "" {
+	if ref == nil || ref.Reference == nil {
 		return nil
 	}
-	s := *ref.Reference
-	if strings.HasPrefix(s, "#") {
-		return r.contained[s[1:]]
-	}
-	return r.related[s]
+	return r.Resolve(*ref.Reference)
 }
 
 // customer is the first Stripe customer id found on refs.

@@ -81,7 +81,7 @@ import (
 
 	"github.com/samply/golang-fhir-models/fhir-models/fhir"
 
-	fhirkit "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // Identifier systems of the Stripe ids written back to the EHR.
@@ -181,7 +181,12 @@ func readPatient(resource []byte) (fhir.Patient, error) {
 }
 
 func displayName(names []fhir.HumanName) string {
-	i := fhirkit.Pick(names, func(n fhir.HumanName) bool { return n.Use != nil && *n.Use == fhir.NameUseOfficial })
+	i := fhirjson.OfficialName(names, func(n fhir.HumanName) string {
+		if n.Use == nil {
+			return ""
+		}
+		return n.Use.Code()
+	})
 	if i < 0 {
 		return ""
 	}

@@ -117,11 +117,10 @@ func (w *recordingWebhooks) Receive(_ context.Context, _ string, r connectors.We
 
 func (w *recordingWebhooks) Reject(string, string) {}
 
-// testAPI serves the API with fakes behind it: routes for Patient writes
-// and Appointment reads, River UI as a one-page stand-in, admin and audit
-// routes. edit changes the Server before its handler is built.
-func testAPI(t *testing.T, edit func(*Server)) (*httptest.Server, *lockedBuffer) {
-	t.Helper()
+// testRoutes is the tests' routing table (Patient writes to a Cal.com
+// destination, Appointment read from it) and a keyring for cursors.
+func testRoutes(tb testing.TB) (*route.Table, *seal.Keyring) {
+	tb.Helper()
 	tab, err := route.Parse([]byte(`
 destinations:
   scheduling: {type: calcom}
@@ -131,10 +130,25 @@ reads:
   - {resource: Appointment, from: scheduling}
 `), validation.IsResourceType)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	k, _ := seal.GenerateKey("k1")
-	kr, _ := seal.NewKeyring(k)
+	k, err := seal.GenerateKey("k1")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	kr, err := seal.NewKeyring(k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tab, kr
+}
+
+// testAPI serves the API with fakes behind it: routes for Patient writes
+// and Appointment reads, River UI as a one-page stand-in, admin and audit
+// routes. edit changes the Server before its handler is built.
+func testAPI(t *testing.T, edit func(*Server)) (*httptest.Server, *lockedBuffer) {
+	t.Helper()
+	tab, kr := testRoutes(t)
 	logs := &lockedBuffer{}
 	s := &Server{
 		Routes: tab, Transfers: noTransfers{}, Auth: roleAuth{}, Keys: kr,

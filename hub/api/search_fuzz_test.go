@@ -12,28 +12,13 @@ import (
 	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
-	"github.com/switchboard-health/switchboard/hub/route"
-	"github.com/switchboard-health/switchboard/hub/seal"
-	"github.com/switchboard-health/switchboard/hub/validation"
 )
 
 // fuzzSearchAPI is the search handler with a fake source behind it, for
 // the fuzz targets (served in-process: no listener per input).
 func fuzzSearchAPI(f *testing.F, searcher connectors.Searcher) (*Server, http.Handler) {
 	f.Helper()
-	tab, err := route.Parse([]byte(`
-destinations:
-  scheduling: {type: calcom}
-routes:
-  - {resource: Patient, to: [scheduling]}
-reads:
-  - {resource: Appointment, from: scheduling}
-`), validation.IsResourceType)
-	if err != nil {
-		f.Fatal(err)
-	}
-	k, _ := seal.GenerateKey("k1")
-	kr, _ := seal.NewKeyring(k)
+	tab, kr := testRoutes(f)
 	s := &Server{Routes: tab, Searchers: map[string]connectors.Searcher{"scheduling": searcher}, Keys: kr,
 		Logger: slog.New(slog.NewJSONHandler(&bytes.Buffer{}, nil)), Auth: anyApp{}}
 	return s, s.Handler()

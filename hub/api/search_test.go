@@ -19,7 +19,6 @@ import (
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/auth"
 	"github.com/switchboard-health/switchboard/hub/route"
-	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/validation"
 )
 
@@ -89,19 +88,7 @@ func searchServer(t *testing.T, f *fakeSearcher, logs *bytes.Buffer) *httptest.S
 
 func searchServerOf(t *testing.T, f connectors.Searcher, logs *bytes.Buffer) *httptest.Server {
 	t.Helper()
-	tab, err := route.Parse([]byte(`
-destinations:
-  scheduling: {type: calcom}
-routes:
-  - {resource: Patient, to: [scheduling]}
-reads:
-  - {resource: Appointment, from: scheduling}
-`), validation.IsResourceType)
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, _ := seal.GenerateKey("k1")
-	kr, _ := seal.NewKeyring(k)
+	tab, kr := testRoutes(t)
 	s := &Server{Routes: tab, Searchers: map[string]connectors.Searcher{"scheduling": f}, Keys: kr,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Auth: anyApp{}}
 	srv := httptest.NewServer(s.Handler())

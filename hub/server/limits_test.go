@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"strings"
 	"testing"
@@ -53,7 +54,7 @@ func TestBundleAtTheEntryLimit(t *testing.T) {
 			}
 			// The figures of make chaos's "oversized-inputs" (RELIABILITY.md).
 			testenv.Figure(t, "oversized-inputs", dialect+": a batch at the entry limit", float64(limit), "entries")
-			testenv.Figure(t, "oversized-inputs", dialect+": its size", float64(len(body))/1024, "KiB")
+			testenv.Figure(t, "oversized-inputs", dialect+": its size", math.Round(float64(len(body))/1024), "KiB")
 			testenv.Figure(t, "oversized-inputs", dialect+": time to 202", float64(time.Since(start).Milliseconds())/1000, "s")
 			var n int
 			if err := h.hub.Store.DB().QueryRow(context.Background(), `SELECT COUNT(*) FROM switchboard_delivery`).Scan(&n); err != nil {

@@ -369,7 +369,7 @@ func (e *env) hubE2E(ctx context.Context) (run, error) {
 	events, cancel := w.Store.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
 	defer cancel()
 	// As Hub.Serve does for worker roles: outcomes are recorded in batches.
-	batcher := w.Transfers.StartBatcher(e.log)
+	batcher := w.Deliveries.StartBatcher(e.log)
 	start := time.Now()
 	if err := w.Store.StartWorkers(ctx); err != nil {
 		return run{}, err

@@ -262,3 +262,11 @@ func (t *Table) DeliveryState(ctx context.Context, transferID string, entry int,
 	}
 	return state, ref, true, nil
 }
+
+// TruncateForBenchmark empties the deliveries and their transfers between
+// rounds of the load generator (PostgreSQL), if the tables exist yet.
+func TruncateForBenchmark(ctx context.Context, q store.Querier) error {
+	_, err := q.Exec(ctx, `DO $$ BEGIN
+		IF to_regclass('switchboard_delivery') IS NOT NULL THEN TRUNCATE switchboard_delivery, switchboard_transfer; END IF; END $$`)
+	return err
+}

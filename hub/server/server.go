@@ -304,7 +304,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		Deliveries: deliveries}
 	led := &ledger.Ledger{MAC: keys.MAC}
 	tlog := &transferlog.Log{MAC: keys.MAC, Logger: log.With("component", "transferlog")}
-	adm := &admin.Service{Keys: keys.Ring, Log: tlog, Destinations: adminDests, ReplayWindow: cfg.ReplayWindow}
+	adm := &admin.Service{Deliveries: deliveries, Keys: keys.Ring, Log: tlog, Destinations: adminDests, ReplayWindow: cfg.ReplayWindow}
 	var writeBacks *identity.Recorder
 	if h.workers {
 		workers := river.NewWorkers()
@@ -390,7 +390,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 		h.Metrics.Known(table.DestinationNames(), slices.Sorted(maps.Keys(verifiers)))
 		quotas.Throttled = h.Metrics.Throttled
 		queueNames := slices.Sorted(maps.Keys(queues))
-		h.Metrics.Register(&metrics.QueueCollector{DB: st.DB(), SQLite: !cfg.Postgres(), Queues: func() []string { return queueNames },
+		h.Metrics.Register(&metrics.QueueCollector{DB: st.DB(), Queues: func() []string { return queueNames },
 			Logger: log.With("component", "metrics")})
 		h.Metrics.Register(&metrics.BreakerCollector{States: h.breakerStates})
 		if len(pollers) > 0 {

@@ -263,7 +263,8 @@ func commitPostgres(ctx context.Context, st store.Store, group []*pendingAccept)
 			}
 			k += len(p.jobs)
 		}
-		return tx.DeleteJobs(ctx, drop)
+		_, err = tx.DeleteJobs(ctx, drop)
+		return err
 	})
 	return replays, err
 }

@@ -21,7 +21,7 @@ import (
 // switchboard_delivery and its River job, from the accept that inserts
 // both to the outcome, the order per subject, the vendor id it keeps, a
 // replay, a discard and the purge. Every write to switchboard_delivery is
-// in this package; transfer, admin, identity and the reconcilers call it.
+// in this package; transfer, admin, identity and the alerts call it.
 type Table struct {
 	Store store.Store
 	// Now is the clock (tests); nil is time.Now.

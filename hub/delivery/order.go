@@ -81,7 +81,7 @@ func (t *Table) Blocked(ctx context.Context, transferID string, entry int, desti
 func (t *Table) Wake(ctx context.Context, transferID string, entry int, destination string) error {
 	// The one waiting may show as running for a moment after it asked to
 	// be snoozed: River records the snooze asynchronously. Look again
-	// briefly until it is scheduled (then wake it) or moving anyway.
+	// briefly until it is snoozed (then wake it) or moving anyway.
 	for try := 0; ; try++ {
 		var tid, state string
 		var e int
@@ -103,13 +103,17 @@ func (t *Table) Wake(ctx context.Context, transferID string, entry int, destinat
 			}
 		}
 		switch {
-		case state == "scheduled":
+		case state == "scheduled" || state == "available":
+			// River records a snooze shorter than its scheduler's interval
+			// (every order wait, orderWaitMax) as 'available' but due
+			// later, longer ones as 'scheduled'. JobRetry makes either due
+			// now, and leaves a job that is due already alone.
 			if err := t.Store.JobRetry(ctx, jobID); err != nil {
 				return fmt.Errorf("delivery: wake job %d: %w", jobID, err)
 			}
 			return nil
 		case state != "running" || try == wakeTries:
-			return nil // runnable already, or left to its own poll
+			return nil // moving already, or left to its own poll
 		}
 		select {
 		case <-ctx.Done():

@@ -25,8 +25,10 @@ import (
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/auth"
 	"github.com/switchboard-health/switchboard/hub/config"
+	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/logging"
 	"github.com/switchboard-health/switchboard/hub/server"
+	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/transfer"
 
 	_ "github.com/switchboard-health/switchboard/connectors/fhir"
@@ -119,12 +121,14 @@ func (e *env) describe(ctx context.Context) string {
 }
 
 func (e *env) reset(ctx context.Context) error {
-	// Tables appear on the first hub start; the bare rounds only need river_job.
-	_, err := e.pool.Exec(ctx, `DO $$ BEGIN
-		IF to_regclass('switchboard_delivery') IS NOT NULL THEN TRUNCATE switchboard_delivery, switchboard_transfer; END IF;
-		IF to_regclass('river_job') IS NOT NULL THEN TRUNCATE river_job; END IF; END $$`)
+	// Tables appear on the first hub start; the bare rounds only need
+	// River's.
+	q := store.PgxQuerier(e.pool)
+	if err := delivery.TruncateForBenchmark(ctx, q); err != nil {
+		return err
+	}
 	e.sinkN.Store(0)
-	return err
+	return store.TruncateJobs(ctx, q)
 }
 
 // hub builds an in-process hub of the given role on the benchmark database.
@@ -369,7 +373,7 @@ func (e *env) hubE2E(ctx context.Context) (run, error) {
 	events, cancel := w.Store.Subscribe(river.EventKindJobCompleted, river.EventKindJobFailed, river.EventKindJobCancelled)
 	defer cancel()
 	// As Hub.Serve does for worker roles: outcomes are recorded in batches.
-	batcher := w.Transfers.StartBatcher(e.log)
+	batcher := w.Deliveries.StartBatcher(e.log)
 	start := time.Now()
 	if err := w.Store.StartWorkers(ctx); err != nil {
 		return run{}, err

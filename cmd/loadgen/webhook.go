@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors/webhook"
 	"github.com/switchboard-health/switchboard/hub/config"
+	"github.com/switchboard-health/switchboard/hub/store"
 )
 
 // The webhook phase measures how fast the hub acknowledges a vendor's
@@ -162,8 +163,7 @@ func (e *env) hubWebhook(ctx context.Context, round int) (webhookRun, error) {
 	wr := webhookRun{run: r, accepted: int(accepted.Load()), duplicate: int(duplicate.Load()),
 		wantAccepted: e.o.n, wantDup: len(plan) - e.o.n}
 	// How far the workers kept up while the requests were measured.
-	err = e.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'completed'), count(*) FROM river_job WHERE kind = $1`,
-		"switchboard.webhook").Scan(&wr.jobsDone, &wr.jobs)
+	wr.jobsDone, wr.jobs, err = store.KindCount(ctx, store.PgxQuerier(e.pool), "switchboard.webhook")
 	cancel()
 	if serr := <-done; serr != nil {
 		log.Printf("webhook round %d: serve: %v", round, serr)

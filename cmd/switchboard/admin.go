@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/riverqueue/river"
+	"github.com/riverqueue/river/rivertype"
 	"github.com/spf13/cobra"
 
 	"github.com/switchboard-health/switchboard/hub/config"
@@ -126,16 +127,16 @@ func driftCmd() *cobra.Command {
 func waitJob(ctx context.Context, st store.Store, id int64, limit time.Duration) (string, error) {
 	deadline := time.Now().Add(limit)
 	for {
-		var state string
-		if err := st.DB().QueryRow(ctx, `SELECT state FROM river_job WHERE id = $1`, id).Scan(&state); err != nil {
-			if store.IsNoRows(err) {
-				return "completed", nil // completed jobs may be cleaned already
-			}
+		j, err := st.Job(ctx, id)
+		if err != nil {
 			return "", fmt.Errorf("read job: %w", err)
 		}
-		switch state {
-		case "completed", "cancelled", "discarded":
-			return state, nil
+		if j == nil {
+			return "completed", nil // completed jobs may be cleaned already
+		}
+		switch j.State {
+		case rivertype.JobStateCompleted, rivertype.JobStateCancelled, rivertype.JobStateDiscarded:
+			return string(j.State), nil
 		}
 		if time.Now().After(deadline) {
 			return "", errors.New("the job did not finish in time (is a hub with workers running?)")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
 
@@ -34,7 +35,7 @@ type Detail struct {
 
 // Failure reads one delivery (failed or not) and its history.
 func (s *Service) Failure(ctx context.Context, k Key) (Detail, error) {
-	f, err := s.delivery(ctx, s.Store.DB(), k)
+	f, err := delivery.Get(ctx, s.Store.DB(), k, s.replayWindow())
 	if err != nil {
 		return Detail{}, err
 	}
@@ -51,15 +52,9 @@ func (s *Service) Failure(ctx context.Context, k Key) (Detail, error) {
 		d.History = append(d.History, Event{At: r.At.UTC(), Event: r.Event, Attempt: r.Attempt, Outcome: r.Outcome,
 			HTTPStatus: r.HTTPStatus, ErrorClass: r.ErrorClass, Code: code, LatencyMS: r.LatencyMS, Actor: r.Actor})
 	}
-	var later int
-	err = s.Store.DB().QueryRow(ctx, `SELECT COUNT(*) FROM switchboard_delivery me
-		JOIN switchboard_delivery d ON d.destination = me.destination AND d.subject_hash = me.subject_hash
-		WHERE me.transfer_id = $1 AND me.entry = $2 AND me.destination = $3
-		  AND d.state = 'delivered' AND d.created_at > me.created_at`, k.TransferID, k.Entry, k.Destination).Scan(&later)
-	if err != nil {
+	if d.LaterDelivered, err = delivery.LaterDelivered(ctx, s.Store.DB(), k); err != nil {
 		return Detail{}, err
 	}
-	d.LaterDelivered = later > 0
 	return d, nil
 }
 

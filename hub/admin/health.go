@@ -13,6 +13,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/hub/alert"
 	"github.com/switchboard-health/switchboard/hub/delivery"
+	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
 
@@ -126,20 +127,15 @@ func (s *Service) Health(ctx context.Context) (Health, error) {
 	if err != nil {
 		return h, err
 	}
-	err = each("queues", `SELECT queue, COUNT(*) FROM river_job
-		WHERE state IN ('available', 'scheduled', 'retryable', 'running', 'pending') GROUP BY queue`, func(r interface{ Scan(...any) error }) error {
-		var q string
-		var n int
-		if err := r.Scan(&q, &n); err != nil {
-			return err
-		}
-		if d := byName[strings.TrimPrefix(q, delivery.QueueName(""))]; d != nil && strings.HasPrefix(q, delivery.QueueName("")) {
-			d.QueueDepth = n
-		}
-		return nil
-	})
+	counts, err := store.QueueCounts(ctx, db, rivertype.JobStateAvailable, rivertype.JobStateScheduled,
+		rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStatePending)
 	if err != nil {
-		return h, err
+		return h, fmt.Errorf("admin: health: queues: %w", err)
+	}
+	for _, c := range counts {
+		if d := byName[strings.TrimPrefix(c.Queue, delivery.QueueName(""))]; d != nil && strings.HasPrefix(c.Queue, delivery.QueueName("")) {
+			d.QueueDepth += c.Jobs
+		}
 	}
 	for i := range h.Destinations {
 		d := &h.Destinations[i]

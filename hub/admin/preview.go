@@ -50,17 +50,13 @@ func (s *Service) DryRun(ctx context.Context, k Key) (Preview, error) {
 	if d.State != delivery.StateFailed {
 		return Preview{}, ErrNotFailed
 	}
-	j, err := s.job(ctx, s.Store.DB(), d.Failure)
-	if err != nil {
-		return Preview{}, err
-	}
-	p, pt, err := s.open(j)
+	p, pt, err := s.Deliveries.OpenFailed(ctx, s.Keys, d.Failure)
 	if err != nil {
 		return Preview{}, err
 	}
 	defer clear(pt)
 	out := Preview{DryRun: true, ID: k.String(), Destination: k.Destination, Operation: string(p.Interaction),
-		LaterDelivered: d.LaterDelivered, KeyGeneration: d.keyGeneration}
+		LaterDelivered: d.LaterDelivered, KeyGeneration: d.KeyGeneration()}
 	if d.HTTPStatus != 0 {
 		out.KeyGeneration++
 	}

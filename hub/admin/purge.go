@@ -8,6 +8,7 @@ import (
 
 	"github.com/riverqueue/river"
 
+	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
@@ -58,39 +59,10 @@ func (w *PurgeWorker) Work(ctx context.Context, _ *river.Job[PurgeArgs]) error {
 // payloads and webhook rows deleted.
 func (s *Service) Purge(ctx context.Context, webhookKeep time.Duration) (payloads, webhooks int, err error) {
 	now := s.now()
-	cutoff := now.Add(-s.replayWindow()).UnixMicro()
 	err = s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		payloads = 0
-		rows, err := tx.Query(ctx, `UPDATE switchboard_delivery SET purged_at = $1
-			WHERE state = 'failed' AND purged_at IS NULL AND updated_at < $2
-			RETURNING transfer_id, entry, destination, resource_type, interaction, audit_subject,
-			  (SELECT COUNT(*) FROM river_job j WHERE j.id = switchboard_delivery.job_id)`, now.UnixMicro(), cutoff)
+		logRows, err := delivery.Purge(ctx, tx, now, s.replayWindow())
 		if err != nil {
-			return fmt.Errorf("admin: purge: mark: %w", err)
-		}
-		var logRows []transferlog.Row
-		for rows.Next() {
-			var f Failure
-			var present int
-			if err := rows.Scan(&f.TransferID, &f.Entry, &f.Destination, &f.ResourceType, &f.Interaction, &f.auditSubject, &present); err != nil {
-				_ = rows.Close()
-				return fmt.Errorf("admin: purge: %w", err)
-			}
-			reason := "replay_window_passed"
-			if present == 0 {
-				reason = "job_already_removed"
-			}
-			logRows = append(logRows, actionRow(now, transferlog.EventPurge, "switchboard", f, map[string]any{
-				"reason": reason, "window": s.replayWindow().String()}))
-		}
-		if err := rows.Close(); err != nil {
-			return fmt.Errorf("admin: purge: %w", err)
-		}
-		// The jobs of the rows this pass marked (their purged_at is this
-		// pass's time), in one statement however many there are.
-		if _, err := tx.Exec(ctx, `DELETE FROM river_job WHERE id IN
-			(SELECT job_id FROM switchboard_delivery WHERE purged_at = $1 AND state = 'failed' AND job_id IS NOT NULL)`, now.UnixMicro()); err != nil {
-			return fmt.Errorf("admin: purge: delete jobs: %w", err)
+			return fmt.Errorf("admin: %w", err)
 		}
 		payloads = len(logRows)
 		if webhookKeep > 0 {

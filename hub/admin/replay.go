@@ -2,26 +2,20 @@ package admin
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
-
-	"github.com/riverqueue/river"
 
 	"github.com/switchboard-health/switchboard/hub/delivery"
-	"github.com/switchboard-health/switchboard/hub/store"
-	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
 
 // ErrGone means a failed sync's sealed payload no longer exists (purged
 // after the replay window, or its key retired): only the source can send
 // the data again.
-var ErrGone = errors.New("admin: the payload was purged after the replay window; the source must send it again")
+var ErrGone = delivery.ErrGone
 
 // ErrNotFailed means the delivery exists but is not a failed sync (it was
 // replayed or discarded meanwhile, or never failed).
-var ErrNotFailed = errors.New("admin: the delivery is not a failed sync")
+var ErrNotFailed = delivery.ErrNotFailed
 
 // Replayed reports one replay.
 type Replayed struct {
@@ -29,158 +23,21 @@ type Replayed struct {
 	KeyGeneration int `json:"key_generation"`
 }
 
-// sealed is a failed delivery's job as River keeps it.
-type sealed struct {
-	args        delivery.Args
-	queue       string
-	maxAttempts int
-}
-
-// job reads the River job that holds a failed sync's sealed payload.
-func (s *Service) job(ctx context.Context, q store.Querier, f Failure) (sealed, error) {
-	if f.Payload == "purged" || !f.jobID.Valid {
-		return sealed{}, ErrGone
-	}
-	var raw []byte
-	var j sealed
-	args := "args"
-	if s.Store.Dialect() == store.SQLite {
-		args = "json(args)" // River keeps SQLite args as binary JSONB
-	}
-	err := q.QueryRow(ctx, `SELECT `+args+`, queue, max_attempts FROM river_job WHERE id = $1`, f.jobID.Int64).Scan(&raw, &j.queue, &j.maxAttempts)
-	if store.IsNoRows(err) {
-		return sealed{}, ErrGone
-	}
-	if err != nil {
-		return sealed{}, fmt.Errorf("admin: read job of %s: %w", f.ID, err)
-	}
-	if err := json.Unmarshal(raw, &j.args); err != nil {
-		return sealed{}, fmt.Errorf("admin: job of %s: args are not a delivery's", f.ID)
-	}
-	if j.args.TransferID != f.TransferID || j.args.Entry != f.Entry || j.args.Destination != f.Destination {
-		return sealed{}, fmt.Errorf("admin: job of %s belongs to another delivery", f.ID)
-	}
-	return j, nil
-}
-
-// open returns a failed sync's payload (PHI: the caller clears and drops
-// it, never logs or returns it).
-func (s *Service) open(j sealed) (delivery.Payload, []byte, error) {
-	a := j.args
-	pt, err := s.Keys.Open(a.Sealed, delivery.AAD(a.TransferID, a.Entry, a.Destination))
-	if err != nil {
-		// A retired key shredded it: as gone as a purge.
-		return delivery.Payload{}, nil, ErrGone
-	}
-	var p delivery.Payload
-	if err := json.Unmarshal(pt, &p); err != nil {
-		clear(pt)
-		return delivery.Payload{}, nil, fmt.Errorf("admin: sealed payload of %s is not a delivery payload", a.TransferID)
-	}
-	return p, pt, nil
-}
-
-// Replay puts a failed sync back on its destination's queue with the same
-// sealed payload, re-sealed under the active key. When the vendor answered
-// the last try (an HTTP status), the idempotency key moves to a new
-// generation: a vendor that caches results by key (Stripe keeps a failure
-// for 24 hours) would otherwise answer the replay with the cached failure.
-// After a timeout the key stays, because the vendor may have done the work
-// and the same key is what keeps it from doing it twice
-// (docs/decisions/0005-delivery-semantics.md). Two admins replaying at once
-// replay it once.
+// Replay puts a failed sync back on its destination's queue
+// (delivery.Table.Replay says how). Two admins replaying at once replay it
+// once.
 func (s *Service) Replay(ctx context.Context, actor string, k Key) (Replayed, error) {
-	var out Replayed
-	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		f, err := s.delivery(ctx, tx, k)
-		if err != nil {
-			return err
-		}
-		if f.State != delivery.StateFailed {
-			return ErrNotFailed
-		}
-		j, err := s.job(ctx, tx, f)
-		if err != nil {
-			return err
-		}
-		p, pt, err := s.open(j)
-		if err != nil {
-			return err
-		}
-		clear(pt)
-		gen := f.keyGeneration
-		if f.HTTPStatus != 0 {
-			gen++
-		}
-		p.KeyGeneration = gen
-		body, err := json.Marshal(p)
-		if err != nil {
-			return fmt.Errorf("admin: encode payload: %w", err)
-		}
-		env, err := s.Keys.Seal(body, delivery.AAD(k.TransferID, k.Entry, k.Destination))
-		clear(body)
-		clear(p.Resource)
-		if err != nil {
-			return fmt.Errorf("admin: seal: %w", err)
-		}
-		args := j.args
-		args.Sealed = env
-		ids, err := tx.InsertJobs(ctx, []river.InsertManyParams{{Args: args,
-			InsertOpts: &river.InsertOpts{Queue: j.queue, MaxAttempts: j.maxAttempts}}})
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		// The guard on state makes a concurrent replay of the same failure
-		// a no-op: the loser's transaction rolls back with its job.
-		n, err := tx.Exec(ctx, `UPDATE switchboard_delivery SET state = 'queued', job_id = $4, replays = replays + 1,
-			key_generation = $5, attempts = 0, error_class = NULL, error_code = NULL, updated_at = $6
-			WHERE transfer_id = $1 AND entry = $2 AND destination = $3 AND state = 'failed'`,
-			k.TransferID, k.Entry, k.Destination, ids[0], gen, now.UnixMicro())
-		if err != nil {
-			return fmt.Errorf("admin: requeue %s: %w", k, err)
-		}
-		if n == 0 {
-			return ErrNotFailed
-		}
-		// The old job's envelope lives on in the new one; keep one copy.
-		if _, err := tx.Exec(ctx, `DELETE FROM river_job WHERE id = $1`, f.jobID.Int64); err != nil {
-			return fmt.Errorf("admin: remove the failed job of %s: %w", k, err)
-		}
-		out = Replayed{Replayed: 1, KeyGeneration: gen}
-		return transferlog.Stage(ctx, tx, actionRow(now, transferlog.EventReplay, actor, f, map[string]any{
-			"key_generation": gen, "previous_error_class": f.ErrorClass, "previous_status": f.HTTPStatus}))
-	})
-	return out, err
+	gen, err := s.Deliveries.Replay(ctx, s.Keys, actor, k, s.replayWindow())
+	if err != nil {
+		return Replayed{}, err
+	}
+	return Replayed{Replayed: 1, KeyGeneration: gen}, nil
 }
 
 // Discard gives up on a failed sync: the row says discarded and the sealed
 // payload is deleted at once.
 func (s *Service) Discard(ctx context.Context, actor string, k Key) error {
-	return s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		f, err := s.delivery(ctx, tx, k)
-		if err != nil {
-			return err
-		}
-		now := s.now()
-		n, err := tx.Exec(ctx, `UPDATE switchboard_delivery SET state = 'discarded', updated_at = $4,
-			purged_at = COALESCE(purged_at, $4)
-			WHERE transfer_id = $1 AND entry = $2 AND destination = $3 AND state = 'failed'`,
-			k.TransferID, k.Entry, k.Destination, now.UnixMicro())
-		if err != nil {
-			return fmt.Errorf("admin: discard %s: %w", k, err)
-		}
-		if n == 0 {
-			return ErrNotFailed
-		}
-		if f.jobID.Valid {
-			if _, err := tx.Exec(ctx, `DELETE FROM river_job WHERE id = $1`, f.jobID.Int64); err != nil {
-				return fmt.Errorf("admin: delete the job of %s: %w", k, err)
-			}
-		}
-		return transferlog.Stage(ctx, tx, actionRow(now, transferlog.EventDiscard, actor, f, map[string]any{
-			"error_class": f.ErrorClass}))
-	})
+	return s.Deliveries.Discard(ctx, actor, k, s.replayWindow())
 }
 
 // Bulk is a bulk replay or discard: failures by id, or all matching a filter.
@@ -226,7 +83,7 @@ func (s *Service) keys(ctx context.Context, b Bulk) ([]Failure, error) {
 		if err != nil {
 			return nil, fmt.Errorf("id %d: %w", len(out), err)
 		}
-		f, err := s.delivery(ctx, s.Store.DB(), k)
+		f, err := delivery.Get(ctx, s.Store.DB(), k, s.replayWindow())
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}
@@ -255,7 +112,7 @@ func (s *Service) ReplayMany(ctx context.Context, actor string, b Bulk) (BulkRes
 			}
 			continue
 		}
-		_, err := s.Replay(ctx, actor, f.key())
+		_, err := s.Replay(ctx, actor, f.Key())
 		switch {
 		case errors.Is(err, ErrGone):
 			r.Gone++
@@ -281,7 +138,7 @@ func (s *Service) DiscardMany(ctx context.Context, actor string, b Bulk) (BulkRe
 		return r, nil
 	}
 	for _, f := range fs {
-		err := s.Discard(ctx, actor, f.key())
+		err := s.Discard(ctx, actor, f.Key())
 		switch {
 		case errors.Is(err, ErrNotFailed), errors.Is(err, ErrNotFound):
 			r.Skipped++
@@ -292,15 +149,4 @@ func (s *Service) DiscardMany(ctx context.Context, actor string, b Bulk) (BulkRe
 		}
 	}
 	return r, nil
-}
-
-// actionRow is the transfer log's row of an admin action on a delivery.
-func actionRow(at time.Time, event, actor string, f Failure, detail map[string]any) transferlog.Row {
-	if detail == nil {
-		detail = map[string]any{}
-	}
-	detail["entry"] = f.Entry
-	return transferlog.Row{At: at, Event: event, TransferID: f.TransferID, Direction: transferlog.Outbound,
-		Destination: f.Destination, ResourceType: f.ResourceType, Interaction: f.Interaction,
-		SubjectHash: f.auditSubject.String, Outcome: event, Actor: actor, Detail: detail}
 }

@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
@@ -19,7 +20,9 @@ type Destination struct {
 
 // Service answers the admin API.
 type Service struct {
-	Store        store.Store
+	Store store.Store
+	// Deliveries replays, discards and purges failed syncs.
+	Deliveries   *delivery.Table
 	Keys         *seal.Keyring
 	Log          *transferlog.Log
 	Destinations map[string]Destination

@@ -11,6 +11,7 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/switchboard-health/switchboard/connectors"
+	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/route"
 	"github.com/switchboard-health/switchboard/hub/store"
 )
@@ -90,10 +91,7 @@ func (n *Notifier) deliveryFailed(ctx context.Context, destination string) error
 		return nil
 	}
 	now := n.now()
-	var count int
-	err := n.DB.QueryRow(ctx, `SELECT COUNT(*) FROM switchboard_delivery
-		WHERE destination = $1 AND state = 'failed' AND updated_at >= $2`,
-		destination, now.Add(-f.Window).UnixMicro()).Scan(&count)
+	count, err := delivery.FailedSince(ctx, n.DB, destination, now.Add(-f.Window))
 	if err != nil {
 		return fmt.Errorf("alert: count failures of destination %q: %w", destination, err)
 	}

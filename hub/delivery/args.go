@@ -1,8 +1,12 @@
-// Package delivery holds the deliver job: its sealed arguments, the worker
-// that opens them, maps and sends through a connector, and the rules that
-// turn a connector's answer into River's next step (complete, retry with
-// backoff, honour Retry-After, snooze behind an open breaker, or give up as
-// a failed sync).
+// Package delivery owns a delivery's life
+// (docs/decisions/0013-delivery-owns-its-life.md): its row in
+// switchboard_delivery and its River job, from the accept that inserts both
+// through outcomes, the order per subject and the vendor ids it keeps, to a
+// replay, a discard or the purge (Table). It also holds the deliver job:
+// its sealed arguments, the worker that opens them, maps and sends through
+// a connector, and the rules that turn a connector's answer into River's
+// next step (complete, retry with backoff, honour Retry-After, snooze
+// behind an open breaker, or give up as a failed sync).
 package delivery
 
 import (

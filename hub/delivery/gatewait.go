@@ -22,7 +22,7 @@ import (
 // delivery there failed for good.
 const CodeGateSourceFailed = "gate_source_failed"
 
-// States reads a delivery's state (package transfer).
+// States reads a delivery's state (Table.DeliveryState).
 type States interface {
 	DeliveryState(ctx context.Context, transferID string, entry int, destination string) (state string, ref *seal.Envelope, found bool, err error)
 }

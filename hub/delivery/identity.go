@@ -19,7 +19,7 @@ import (
 // of truth completes it (Enricher).
 
 // Refs finds what a destination made of the other entries of a transfer:
-// their vendor references, sealed, by entry index (package transfer).
+// their vendor references, sealed, by entry index (Table.VendorRefs).
 type Refs interface {
 	VendorRefs(ctx context.Context, transferID, destination string) (map[int]seal.Envelope, error)
 }

@@ -75,7 +75,7 @@ type Recorder interface {
 }
 
 // Orderer reports whether an earlier delivery to the same destination about
-// the same subject is unfinished (package transfer), so that changes about
+// the same subject is unfinished (Table.Blocked), so that changes about
 // one patient reach a vendor in the order they were accepted.
 type Orderer interface {
 	Blocked(ctx context.Context, transferID string, entry int, destination string) (bool, error)
@@ -83,7 +83,7 @@ type Orderer interface {
 
 // Waiting behind an earlier delivery snoozes the job, doubling from
 // orderWaitMin up to orderWaitMax. Finishing the earlier one wakes it at
-// once (transfer.Service.Wake); the snooze is the fallback should a wake be
+// once (Table.Wake); the snooze is the fallback should a wake be
 // lost (a crash between the two), so it stays short enough to matter.
 const (
 	orderWaitMin = 100 * time.Millisecond

@@ -85,7 +85,7 @@ func (r *Recorder) WriteBack(ctx context.Context, wb delivery.WriteBack) error {
 }
 
 // Deliveries reads the state of the source of truth's own delivery of an
-// entry (package transfer).
+// entry (delivery.Table).
 type Deliveries interface {
 	DeliveryState(ctx context.Context, transferID string, entry int, destination string) (state string, ref *seal.Envelope, found bool, err error)
 }

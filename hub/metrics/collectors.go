@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/switchboard-health/switchboard/hub/store"
 )
@@ -39,7 +40,6 @@ var (
 // age per queue, read at scrape time.
 type QueueCollector struct {
 	DB      store.Querier
-	SQLite  bool // SQLite keeps River's timestamps as text
 	Queues  func() []string
 	Logger  *slog.Logger
 	mu      sync.Mutex
@@ -70,10 +70,6 @@ func (c *QueueCollector) Collect(ch chan<- prometheus.Metric) {
 func (c *QueueCollector) read() []prometheus.Metric {
 	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	age := `EXTRACT(EPOCH FROM (now() - MIN(scheduled_at)))::float8`
-	if c.SQLite {
-		age = `(julianday('now') - julianday(MIN(scheduled_at))) * 86400.0`
-	}
 	// Every configured queue is reported, at 0 when empty, so a dashboard
 	// shows a flat line rather than a gap.
 	depth := map[[2]string]float64{}
@@ -84,26 +80,14 @@ func (c *QueueCollector) read() []prometheus.Metric {
 		}
 		oldest[q] = 0
 	}
-	rows, err := c.DB.Query(ctx, `SELECT queue, state, COUNT(*), CASE WHEN state = 'available' THEN `+age+` ELSE 0 END
-		FROM river_job WHERE state IN ('available', 'scheduled', 'retryable', 'running') GROUP BY queue, state`)
+	counts, err := store.QueueCounts(ctx, c.DB, rivertype.JobStateAvailable, rivertype.JobStateScheduled,
+		rivertype.JobStateRetryable, rivertype.JobStateRunning)
 	ok := 1.0
-	if err == nil {
-		for rows.Next() {
-			var q, st string
-			var n int64
-			var a float64
-			if err = rows.Scan(&q, &st, &n, &a); err != nil {
-				break
-			}
-			depth[[2]string{q, st}] = float64(n)
-			if st == "available" {
-				oldest[q] = max(a, 0)
-			}
+	for _, n := range counts {
+		depth[[2]string{n.Queue, string(n.State)}] = float64(n.Jobs)
+		if n.State == rivertype.JobStateAvailable {
+			oldest[n.Queue] = n.OldestAvailable.Seconds()
 		}
-		if err == nil {
-			err = rows.Err()
-		}
-		rows.Close()
 	}
 	if err != nil {
 		ok = 0

@@ -3,9 +3,12 @@ package server_test
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/switchboard-health/switchboard/hub/testenv"
 )
 
 // TestOrderPerSubject: update 1 of a patient is being retried (the EHR
@@ -72,41 +75,72 @@ func keyOf(loc string) string { return strings.TrimPrefix(loc, "/transfers/") }
 func TestHotSubjectFlows(t *testing.T) {
 	for _, dialect := range dialects {
 		t.Run(dialect, func(t *testing.T) {
-			h := start(t, dialect)
-			const n = 8
-			locs := make([]string, n)
-			for i := range n {
-				r := h.do(http.MethodPut, "/fhir/R4/Patient/hot-1", "application/fhir+json",
-					fmt.Sprintf(`{"resourceType":"Patient","id":"hot-1","name":[{"family":"V%02d"}]}`, i))
-				if r.status != http.StatusAccepted {
-					t.Fatalf("PUT %d: %d %s", i, r.status, r.body)
-				}
-				locs[i] = r.header.Get("Content-Location")
-			}
-			for _, loc := range locs {
-				if st := h.waitFor(loc, 30*time.Second); st.State != "delivered" {
-					t.Fatalf("%s: %+v", loc, st)
-				}
-			}
-			next := 0
-			for _, r := range h.ehrLog().Requests {
-				if r.Status >= 300 || next == n {
-					continue
-				}
-				if strings.Contains(r.IdempotencyKey, keyOf(locs[next])) {
-					next++
-					continue
-				}
-				for j := next + 1; j < n; j++ {
-					if strings.Contains(r.IdempotencyKey, keyOf(locs[j])) {
-						t.Fatalf("update %d reached the EHR before update %d", j, next)
-					}
-				}
-			}
-			if next != n {
-				t.Fatalf("%d of %d updates reached the EHR in order", next, n)
-			}
-
+			hotSubject(t, start(t, dialect), "hot-1", 8, 30*time.Second)
 		})
 	}
+}
+
+// TestTwoHundredOrderedUpdates: 200 updates of one patient, accepted in a
+// row, reach the EHR one after the other in the order they were accepted.
+// Each waits for the one before it, so the time from the last accept to
+// the last delivery is the cost of the hand-over between them (issue 15
+// §7), reported as a figure.
+func TestTwoHundredOrderedUpdates(t *testing.T) {
+	for _, dialect := range dialects {
+		t.Run(dialect, func(t *testing.T) {
+			took := hotSubject(t, start(t, dialect), "hot-200", 200, 5*time.Minute)
+			testenv.Figure(t, "ordered-updates-"+dialect, "200 updates of one patient, last accept to last delivered", took.Seconds(), "s")
+		})
+	}
+}
+
+// hotSubject PUTs n updates of one patient, checks that every one is
+// delivered and that they reached the EHR in order, and returns the time
+// from the last accept to the last delivery. The accepts take a while
+// themselves (the client's inbound rate limit holds back a burst), so the
+// first deliveries are under way by the last accept.
+func hotSubject(t *testing.T, h *harness, id string, n int, limit time.Duration) time.Duration {
+	t.Helper()
+	locs := make([]string, n)
+	for i := range n {
+		r := h.do(http.MethodPut, "/fhir/R4/Patient/"+id, "application/fhir+json",
+			fmt.Sprintf(`{"resourceType":"Patient","id":"%s","name":[{"family":"V%03d"}]}`, id, i))
+		for r.status == http.StatusTooManyRequests { // the client's inbound rate limit: as a client would
+			wait, _ := strconv.Atoi(r.header.Get("Retry-After"))
+			time.Sleep(time.Duration(max(wait, 1)) * time.Second)
+			r = h.do(http.MethodPut, "/fhir/R4/Patient/"+id, "application/fhir+json",
+				fmt.Sprintf(`{"resourceType":"Patient","id":"%s","name":[{"family":"V%03d"}]}`, id, i))
+		}
+		if r.status != http.StatusAccepted {
+			t.Fatalf("PUT %d: %d %s", i, r.status, r.body)
+		}
+		locs[i] = r.header.Get("Content-Location")
+	}
+	accepted := time.Now()
+	deadline := accepted.Add(limit)
+	for _, loc := range locs {
+		if st := h.waitFor(loc, time.Until(deadline)); st.State != "delivered" {
+			t.Fatalf("%s: %+v", loc, st)
+		}
+	}
+	took := time.Since(accepted)
+	next := 0
+	for _, r := range h.ehrLog().Requests {
+		if r.Status >= 300 || next == n {
+			continue
+		}
+		if strings.Contains(r.IdempotencyKey, keyOf(locs[next])) {
+			next++
+			continue
+		}
+		for j := next + 1; j < n; j++ {
+			if strings.Contains(r.IdempotencyKey, keyOf(locs[j])) {
+				t.Fatalf("update %d reached the EHR before update %d", j, next)
+			}
+		}
+	}
+	if next != n {
+		t.Fatalf("%d of %d updates reached the EHR in order", next, n)
+	}
+	return took
 }

@@ -66,16 +66,18 @@ type Hub struct {
 	log       *slog.Logger
 	Store     store.Store
 	Transfers *transfer.Service
-	Routes    *route.Table
-	handler   http.Handler
-	migrated  atomic.Bool
-	workers   bool
-	poll      *reconcile.Worker
-	Log       *transferlog.Log
-	Admin     *admin.Service
-	queueUI   interface{ Start(context.Context) error }
-	oidc      *auth.OIDC
-	breakers  *alert.Notifier
+	// Deliveries owns the deliveries' rows and jobs.
+	Deliveries *delivery.Table
+	Routes     *route.Table
+	handler    http.Handler
+	migrated   atomic.Bool
+	workers    bool
+	poll       *reconcile.Worker
+	Log        *transferlog.Log
+	Admin      *admin.Service
+	queueUI    interface{ Start(context.Context) error }
+	oidc       *auth.OIDC
+	breakers   *alert.Notifier
 	// Rejections aggregates refused webhook requests into the transfer
 	// log (one row per source and reason per minute); Flush writes what
 	// it counted at once.
@@ -302,15 +304,17 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 			rc.FetchCooldown = 50 * time.Millisecond
 		}
 	}
-	svc := &transfer.Service{Keys: keys.Ring, MAC: keys.MAC, Router: table, MaxAttempts: maxAttempts, GateSources: gateSources}
+	deliveries := &delivery.Table{}
+	svc := &transfer.Service{Keys: keys.Ring, MAC: keys.MAC, Router: table, MaxAttempts: maxAttempts, GateSources: gateSources,
+		Deliveries: deliveries}
 	led := &ledger.Ledger{MAC: keys.MAC}
 	tlog := &transferlog.Log{MAC: keys.MAC, Logger: log.With("component", "transferlog")}
-	adm := &admin.Service{Keys: keys.Ring, Log: tlog, Destinations: adminDests, ReplayWindow: cfg.ReplayWindow}
+	adm := &admin.Service{Deliveries: deliveries, Keys: keys.Ring, Log: tlog, Destinations: adminDests, ReplayWindow: cfg.ReplayWindow}
 	var writeBacks *identity.Recorder
 	if h.workers {
 		workers := river.NewWorkers()
 		dw := &delivery.Worker{
-			Keys: keys.Ring, Destinations: dests, Recorder: svc, Order: svc, Refs: svc, States: svc,
+			Keys: keys.Ring, Destinations: dests, Recorder: deliveries, Order: deliveries, Refs: deliveries, States: deliveries,
 			Logger: log.With("component", "deliver"), TryTimeout: cfg.TryTimeout,
 			Ledger: led, Synced: synced,
 			Digest: func(b []byte) string { d, _ := transferlog.Digest(keys.MAC, b); return d },
@@ -323,7 +327,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 				return slices.Contains(table.For(typ, in), id.RecordAt)
 			}}
 			dw.WriteBacks = writeBacks
-			river.AddWorker(workers, &identity.Worker{Keys: keys.Ring, Deliveries: svc, Writers: writers,
+			river.AddWorker(workers, &identity.Worker{Keys: keys.Ring, Deliveries: deliveries, Writers: writers,
 				Logger: log.With("component", "identity")})
 		}
 		if h.Metrics != nil {
@@ -367,7 +371,7 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc.Store = st
+	svc.Store, deliveries.Store = st, st
 	led.DB, tlog.Store = st.DB(), st
 	adm.Store = st
 	notifier.DB = st.DB()
@@ -386,12 +390,12 @@ func New(ctx context.Context, o Options) (*Hub, error) {
 	if writeBacks != nil {
 		writeBacks.Store = st
 	}
-	h.Store, h.Transfers = st, svc
+	h.Store, h.Transfers, h.Deliveries = st, svc, deliveries
 	if h.Metrics != nil {
 		h.Metrics.Known(table.DestinationNames(), slices.Sorted(maps.Keys(verifiers)))
 		quotas.Throttled = h.Metrics.Throttled
 		queueNames := slices.Sorted(maps.Keys(queues))
-		h.Metrics.Register(&metrics.QueueCollector{DB: st.DB(), SQLite: !cfg.Postgres(), Queues: func() []string { return queueNames },
+		h.Metrics.Register(&metrics.QueueCollector{DB: st.DB(), Queues: func() []string { return queueNames },
 			Logger: log.With("component", "metrics")})
 		h.Metrics.Register(&metrics.BreakerCollector{States: h.breakerStates})
 		if len(pollers) > 0 {
@@ -518,7 +522,7 @@ func (h *Hub) sweep(ctx context.Context, done chan struct{}) {
 	t := time.NewTicker(time.Minute)
 	defer t.Stop()
 	for {
-		if n, err := h.Transfers.Sweep(ctx); err != nil && ctx.Err() == nil {
+		if n, err := h.Deliveries.Sweep(ctx); err != nil && ctx.Err() == nil {
 			h.log.Warn("outcome sweep failed", "error", err)
 		} else if n > 0 {
 			h.log.Info("outcome sweep repaired deliveries", "count", n)
@@ -559,7 +563,7 @@ func (h *Hub) Serve(ctx context.Context, ln net.Listener) error {
 	var sweepDone chan struct{}
 	var batcher interface{ Close() }
 	if h.workers {
-		batcher = h.Transfers.StartBatcher(h.log.With("component", "outcomes"))
+		batcher = h.Deliveries.StartBatcher(h.log.With("component", "outcomes"))
 		sweepDone = make(chan struct{})
 		go h.sweep(ctx, sweepDone)
 		if err := h.Store.StartWorkers(ctx); err != nil {

@@ -57,14 +57,33 @@ func (t *backendTx[TTx]) InsertJobs(ctx context.Context, params []river.InsertMa
 	return ids, nil
 }
 
-func (t *backendTx[TTx]) DeleteJobs(ctx context.Context, ids []int64) error {
-	if len(ids) == 0 {
-		return nil
+func (t *backendTx[TTx]) DeleteJobs(ctx context.Context, ids []int64) (map[int64]bool, error) {
+	deleted := make(map[int64]bool, len(ids))
+	for start := 0; start < len(ids); start += deleteManyMax {
+		chunk := ids[start:min(start+deleteManyMax, len(ids))]
+		res, err := t.client.JobDeleteManyTx(ctx, t.tx, river.NewJobDeleteManyParams().IDs(chunk...).First(len(chunk)))
+		if err != nil {
+			return nil, fmt.Errorf("store: delete %d jobs: %w", len(chunk), err)
+		}
+		for _, j := range res.Jobs {
+			deleted[j.ID] = true
+		}
 	}
-	if _, err := t.client.JobDeleteManyTx(ctx, t.tx, river.NewJobDeleteManyParams().IDs(ids...).First(len(ids))); err != nil {
-		return fmt.Errorf("store: delete %d jobs: %w", len(ids), err)
+	return deleted, nil
+}
+
+// deleteManyMax is the most jobs River deletes in one call.
+const deleteManyMax = 10_000
+
+func (t *backendTx[TTx]) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	j, err := t.client.JobGetTx(ctx, t.tx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return nil, nil
 	}
-	return nil
+	if err != nil {
+		return nil, fmt.Errorf("store: read job %d: %w", id, err)
+	}
+	return j, nil
 }
 
 func (b *backend[TTx]) Dialect() Dialect { return b.dialect }
@@ -147,6 +166,17 @@ func (b *backend[TTx]) Subscribe(kinds ...river.EventKind) (<-chan *river.Event,
 
 func (b *backend[TTx]) JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error) {
 	return b.client.JobCancel(ctx, id)
+}
+
+func (b *backend[TTx]) Job(ctx context.Context, id int64) (*rivertype.JobRow, error) {
+	j, err := b.client.JobGet(ctx, id)
+	if errors.Is(err, rivertype.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("store: read job %d: %w", id, err)
+	}
+	return j, nil
 }
 
 func (b *backend[TTx]) JobRetry(ctx context.Context, id int64) error {

@@ -83,3 +83,13 @@ type pgxRows struct{ pgx.Rows }
 func (r pgxRows) Close() error { r.Rows.Close(); return r.Rows.Err() }
 
 func (pgxQuerier) dialect() Dialect { return Postgres }
+
+// PgxQuerier runs the hub's SQL on a pgx pool or transaction of the
+// caller's (the load generator's own pool).
+func PgxQuerier(c interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) Querier {
+	return pgxQuerier{c}
+}

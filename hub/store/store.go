@@ -63,9 +63,14 @@ type Tx interface {
 	Querier
 	// InsertJobs inserts jobs in this transaction and returns their ids in order.
 	InsertJobs(ctx context.Context, params []river.InsertManyParams) ([]int64, error)
-	// DeleteJobs deletes jobs inserted in this transaction (an accept that
-	// turned out to be an idempotent replay), before any worker can see them.
-	DeleteJobs(ctx context.Context, ids []int64) error
+	// DeleteJobs deletes jobs through River (JobDeleteManyTx: a running
+	// job is never deleted) and reports which it deleted: the jobs of an
+	// accept that turned out to be an idempotent replay, before any worker
+	// can see them, or a failed delivery's, whose sealed payload goes.
+	DeleteJobs(ctx context.Context, ids []int64) (deleted map[int64]bool, err error)
+	// Job reads a job through River (its args decoded from SQLite's JSONB
+	// as from PostgreSQL's jsonb); nil when there is none.
+	Job(ctx context.Context, id int64) (*rivertype.JobRow, error)
 }
 
 // Store is the hub's database and queue.
@@ -98,6 +103,9 @@ type Store interface {
 	Subscribe(kinds ...river.EventKind) (<-chan *river.Event, func())
 	// JobCancel cancels a job by id (admin "discard").
 	JobCancel(ctx context.Context, id int64) (*rivertype.JobRow, error)
+	// Job reads a job through River; nil when there is none (completed
+	// jobs are cleaned after a while).
+	Job(ctx context.Context, id int64) (*rivertype.JobRow, error)
 	// JobRetry makes a job that is not running available now.
 	JobRetry(ctx context.Context, id int64) error
 	// PauseQueue stops every process fetching from a queue (its jobs wait,

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/store"
 )
 
@@ -43,7 +44,7 @@ const (
 // pendingAccept is one accept waiting for its group.
 type pendingAccept struct {
 	row  transferRow
-	jobs []job
+	jobs []delivery.New
 	// deadline is the accept's own (its request's database wait), or
 	// groupTimeout from its submission: its group's transaction ends by
 	// the earliest deadline among its accepts, so that a database that
@@ -179,11 +180,13 @@ func commitPostgres(ctx context.Context, st store.Store, group []*pendingAccept)
 	var replays map[string]bool
 	err := st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		replays = nil
-		var all []job
-		for _, p := range group {
+		var all []delivery.New
+		batches := make([]delivery.Batch, len(group))
+		for i, p := range group {
 			all = append(all, p.jobs...)
+			batches[i] = delivery.Batch{TransferID: p.row.id, News: p.jobs}
 		}
-		ids, err := tx.InsertJobs(ctx, params(all))
+		ids, err := delivery.InsertJobs(ctx, tx, all)
 		if err != nil {
 			return err
 		}
@@ -201,23 +204,10 @@ func commitPostgres(ctx context.Context, st store.Store, group []*pendingAccept)
 			args = append(args, p.row.args()...)
 		}
 		q.WriteString(` ON CONFLICT (client_id, idempotency_hash) WHERE idempotency_hash IS NOT NULL DO NOTHING RETURNING id, created_at),
-	d AS (INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, seq, audit_subject, state, attempts, created_at, updated_at)
-	SELECT t.id, v.entry, v.destination, v.resource_type, v.interaction, v.job_id, v.subject_hash, v.seq, v.audit_subject, 'queued', 0, t.created_at, t.created_at
-	FROM (VALUES `)
-		k := 0
-		for _, p := range group {
-			for _, j := range p.jobs {
-				if k > 0 {
-					q.WriteString(", ")
-				}
-				n := len(args) + 1
-				fmt.Fprintf(&q, "(CAST($%d AS TEXT), CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS INTEGER), CAST($%d AS TEXT))", n, n+1, n+2, n+3, n+4, n+5, n+6, n+7, n+8)
-				args = append(args, p.row.id, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[k], j.subject, j.seq, j.auditSubject)
-				k++
-			}
-		}
-		q.WriteString(`) AS v(transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, seq, audit_subject)
-	JOIN t ON t.id = v.transfer_id),
+	d AS (`)
+		// The deliveries' part of the statement is package delivery's.
+		delivery.InsertSQL(&q, &args, "t", batches, ids)
+		q.WriteString(`),
 	l AS (INSERT INTO switchboard_log_queue (at, event, transfer_id, direction, source, destination, resource_type,
 	  interaction, subject_hash, outcome, actor, detail)
 	SELECT t.created_at, a.event, t.id, a.direction, a.source, a.destination, a.resource_type, a.interaction,
@@ -265,7 +255,7 @@ func commitPostgres(ctx context.Context, st store.Store, group []*pendingAccept)
 		}
 		replays = make(map[string]bool)
 		var drop []int64
-		k = 0
+		k := 0
 		for _, p := range group {
 			if !inserted[p.row.id] {
 				replays[p.row.id] = true
@@ -273,7 +263,8 @@ func commitPostgres(ctx context.Context, st store.Store, group []*pendingAccept)
 			}
 			k += len(p.jobs)
 		}
-		return tx.DeleteJobs(ctx, drop)
+		_, err = tx.DeleteJobs(ctx, drop)
+		return err
 	})
 	return replays, err
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/seal"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
@@ -65,9 +66,8 @@ func requestHash(mac seal.MAC, sub Submission) string {
 // ErrIdempotencyConflict when it was used with another request.
 func (s *Service) replay(ctx context.Context, sub Submission, idemHash any, reqHash string) (Accepted, error) {
 	var prevID, prevHash string
-	var count int
-	err := s.Store.DB().QueryRow(ctx, `SELECT t.id, t.request_hash, (SELECT COUNT(*) FROM switchboard_delivery d WHERE d.transfer_id = t.id)
-		FROM switchboard_transfer t WHERE t.client_id = $1 AND t.idempotency_hash = $2`, sub.ClientID, idemHash).Scan(&prevID, &prevHash, &count)
+	err := s.Store.DB().QueryRow(ctx, `SELECT t.id, t.request_hash
+		FROM switchboard_transfer t WHERE t.client_id = $1 AND t.idempotency_hash = $2`, sub.ClientID, idemHash).Scan(&prevID, &prevHash)
 	if err != nil {
 		return Accepted{}, fmt.Errorf("transfer: look up idempotent transfer: %w", err)
 	}
@@ -75,6 +75,10 @@ func (s *Service) replay(ctx context.Context, sub Submission, idemHash any, reqH
 	// canonical form was never kept, and is not to be had from the hash.
 	if prevHash != reqHash && prevHash != s.MAC.Sum([]byte(requestLegacy), sub.Body) {
 		return Accepted{}, ErrIdempotencyConflict
+	}
+	count, err := delivery.Count(ctx, s.Store.DB(), prevID)
+	if err != nil {
+		return Accepted{}, err
 	}
 	return Accepted{ID: prevID, Replayed: true, Deliveries: count}, nil
 }

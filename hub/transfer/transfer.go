@@ -8,13 +8,11 @@ package transfer
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -112,9 +110,11 @@ type Service struct {
 	// Consent routed there in the same transfer are waited for
 	// (gateWaitsFor, delivery.Payload.GateWaits).
 	GateSources map[string]string
+	// Deliveries owns the deliveries' rows and jobs: Accept inserts them
+	// through it, Status reads them.
+	Deliveries *delivery.Table
 
-	batcher *Batcher
-	group   groupCommit // PostgreSQL accepts
+	group groupCommit // PostgreSQL accepts
 }
 
 func (s *Service) now() time.Time {
@@ -141,24 +141,12 @@ func ValidID(s string) bool {
 	return err == nil
 }
 
-type job struct {
-	entry       int
-	destination string
-	params      river.InsertManyParams
-	e           *Entry
-	subject     any // keyed hash of the patient's reference, NULL when none
-	// auditSubject is the patient's reference as the transfer log keys it
-	// (transferlog.SubjectHash: one hash for every destination), NULL when none.
-	auditSubject any
-	seq          int // the entry's place in the transfer's delivery order
-}
-
 // Accept stores a submission and enqueues its deliveries atomically. Entries
 // with no route are the caller's to reject before calling Accept.
 func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) {
 	now := s.now()
 	id := NewID(now)
-	var jobs []job
+	var jobs []delivery.New
 	subjects := subjectKeys(sub.Entries)
 	rels := relatedEntries(sub.Entries)
 	seqs := deliveryOrder(len(sub.Entries), rels)
@@ -226,9 +214,10 @@ func (s *Service) Accept(ctx context.Context, sub Submission) (Accepted, error) 
 					auditSubject = transferlog.SubjectHash(s.MAC, subjects[i])
 				}
 			}
-			jobs = append(jobs, job{entry: i, destination: dest, e: e, subject: subjectHash, auditSubject: auditSubject, seq: seqs[i], params: river.InsertManyParams{
-				Args: delivery.Args{TransferID: id, Entry: i, Destination: dest, Sealed: env}, InsertOpts: opts,
-			}})
+			jobs = append(jobs, delivery.New{Entry: i, Destination: dest, ResourceType: e.ResourceType, Interaction: string(e.Interaction),
+				SubjectHash: subjectHash, AuditSubject: auditSubject, Seq: seqs[i], Job: river.InsertManyParams{
+					Args: delivery.Args{TransferID: id, Entry: i, Destination: dest, Sealed: env}, InsertOpts: opts,
+				}})
 		}
 	}
 	if len(jobs) == 0 {
@@ -300,39 +289,11 @@ func (r transferRow) args() []any {
 	return []any{r.id, r.client, r.idem, r.req, r.kind, r.resType, r.interaction, r.entries, r.at}
 }
 
-// deliveryValues renders the VALUES rows of the deliveries, numbering
-// parameters from first.
-func deliveryValues(jobs []job, ids []int64, first int) (string, []any) {
-	var q strings.Builder
-	args := make([]any, 0, len(jobs)*8)
-	for i, j := range jobs {
-		if i > 0 {
-			q.WriteString(", ")
-		}
-		n := first + len(args)
-		fmt.Fprintf(&q, "(CAST($%d AS INTEGER), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS TEXT), CAST($%d AS BIGINT), CAST($%d AS TEXT), CAST($%d AS INTEGER), CAST($%d AS TEXT))", n, n+1, n+2, n+3, n+4, n+5, n+6, n+7)
-		args = append(args, j.entry, j.destination, j.e.ResourceType, string(j.e.Interaction), ids[i], j.subject, j.seq, j.auditSubject)
-	}
-	return q.String(), args
-}
-
-// deliveriesPerStatement bounds the rows of one INSERT of deliveries. A
-// row binds 8 parameters; SQLite allows 32,766 per statement and pgx
-// 65,535, and a Bundle under the body limit can fan out to tens of
-// thousands of deliveries (issue 14: 1,366 Patients to three destinations
-// failed on SQLite with "too many SQL variables"). Small statements are
-// also faster: SQLite's cost per statement grows faster than its rows
-// (its numbered parameters are looked up in a list), and 10,000 deliveries
-// took 9 s in statements of 1,000 rows against 0.7 s in statements of 100
-// (PostgreSQL: 2.2 s against 0.3 s).
-const deliveriesPerStatement = 100
-
 // acceptAlone commits one accept in its own transaction, checking the key
 // first (SQLite has no DML in a WITH clause, and its single writer makes the
-// extra statement cheap). Its deliveries go in chunks of
-// deliveriesPerStatement; River inserts the jobs with one array or JSON
-// parameter per column, whatever their number.
-func acceptAlone(ctx context.Context, tx store.Tx, row transferRow, jobs []job, out *Accepted) error {
+// extra statement cheap). Its deliveries' rows and jobs are inserted by
+// package delivery (delivery.Insert).
+func acceptAlone(ctx context.Context, tx store.Tx, row transferRow, jobs []delivery.New, out *Accepted) error {
 	n, err := tx.Exec(ctx, insertTransfer, row.args()...)
 	if err != nil {
 		return fmt.Errorf("transfer: insert: %w", err)
@@ -340,100 +301,14 @@ func acceptAlone(ctx context.Context, tx store.Tx, row transferRow, jobs []job, 
 	if n == 0 {
 		return errReplay
 	}
-	ids, err := tx.InsertJobs(ctx, params(jobs))
-	if err != nil {
+	if err := delivery.Insert(ctx, tx, row.id, row.at, jobs); err != nil {
 		return err
-	}
-	for start := 0; start < len(jobs); start += deliveriesPerStatement {
-		end := min(start+deliveriesPerStatement, len(jobs))
-		values, dargs := deliveryValues(jobs[start:end], ids[start:end], 3)
-		q := `INSERT INTO switchboard_delivery (transfer_id, entry, destination, resource_type, interaction, job_id, subject_hash, seq, audit_subject, state, attempts, created_at, updated_at)
-		SELECT CAST($1 AS TEXT), v.column1, v.column2, v.column3, v.column4, v.column5, v.column6, v.column7, v.column8, 'queued', 0, CAST($2 AS BIGINT), CAST($2 AS BIGINT) FROM (VALUES ` + values + `) AS v`
-		if _, err := tx.Exec(ctx, q, append([]any{row.id, row.at}, dargs...)...); err != nil {
-			return fmt.Errorf("transfer: insert deliveries %d to %d of %d: %w", start, end, len(jobs), err)
-		}
 	}
 	if err := transferlog.Stage(ctx, tx, row.log); err != nil {
 		return err
 	}
 	*out = Accepted{ID: row.id, Deliveries: len(jobs)}
 	return nil
-}
-
-func params(jobs []job) []river.InsertManyParams {
-	p := make([]river.InsertManyParams, len(jobs))
-	for i, j := range jobs {
-		p[i] = j.params
-	}
-	return p
-}
-
-// RecordOutcome implements delivery.Recorder. With a batcher running, a
-// delivered outcome is queued for the next batch (its try count is not
-// needed); failures and retries are written at once, since the worker's
-// retry decision depends on the count.
-func (s *Service) RecordOutcome(ctx context.Context, o delivery.Outcome) (int, error) {
-	// A vendor id is written at once: a later entry of the transfer may
-	// start as soon as this job completes, and needs it.
-	if o.State == delivery.StateDelivered && s.batcher != nil && o.VendorRef == "" {
-		s.batcher.in <- o
-		return 0, nil
-	}
-	inc := 0
-	if o.CountTry {
-		inc = 1
-	}
-	var delivered any
-	if o.State == delivery.StateDelivered {
-		delivered = o.At.UnixMicro()
-	}
-	var status, class, code any
-	if o.HTTPStatus != 0 {
-		status = o.HTTPStatus
-	}
-	if o.ErrorClass != "" {
-		class = string(o.ErrorClass)
-	}
-	if o.ErrorCode != "" { // a failure's code, or a skip's reason
-		code = o.ErrorCode
-	}
-	var vendorRef any
-	if o.VendorRef != "" {
-		vendorRef = o.VendorRef
-	}
-	var tries, waiter int
-	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
-		var f deliveryFacts
-		var subj sql.NullString
-		err := tx.QueryRow(ctx, `UPDATE switchboard_delivery
-		SET state = $4, attempts = attempts + $5, last_status = COALESCE($6, last_status),
-		    error_class = $7, error_code = $8, updated_at = $9, delivered_at = COALESCE($10, delivered_at),
-		    vendor_ref = COALESCE($11, vendor_ref)
-		WHERE transfer_id = $1 AND entry = $2 AND destination = $3
-		RETURNING attempts, waiter, resource_type, interaction, audit_subject, key_generation`,
-			o.TransferID, o.Entry, o.Destination, o.State, inc, status, class, code, o.At.UnixMicro(), delivered, vendorRef).Scan(
-			&tries, &waiter, &f.resourceType, &f.interaction, &subj, &f.keyGeneration)
-		if err != nil {
-			return err
-		}
-		if !logged(o) {
-			return nil
-		}
-		f.auditSubject = subj.String
-		if o.Attempt == 0 {
-			o.Attempt = tries
-		}
-		return transferlog.Stage(ctx, tx, attemptRow(o, f))
-	})
-	if err != nil {
-		return 0, fmt.Errorf("transfer: record outcome for %s entry %s: %w", o.TransferID, strconv.Itoa(o.Entry), err)
-	}
-	if waiter == 1 && delivery.Final(o.State) {
-		if err := s.Wake(ctx, o.TransferID, o.Entry, o.Destination); err != nil {
-			return tries, err
-		}
-	}
-	return tries, nil
 }
 
 // subjectOf names the patient a Patient entry is about, from the full

@@ -65,7 +65,7 @@ func service(t *testing.T, st store.Store) *transfer.Service {
 		t.Fatal(err)
 	}
 	mac, _ := seal.NewMAC(make([]byte, 32))
-	return &transfer.Service{Store: st, Keys: kr, MAC: mac, Router: routes{"Patient": {"ehr", "payments"}}}
+	return &transfer.Service{Store: st, Keys: kr, MAC: mac, Router: routes{"Patient": {"ehr", "payments"}}, Deliveries: &delivery.Table{Store: st}}
 }
 
 const canary = "Zzqcanaryfamily"
@@ -308,7 +308,7 @@ func TestRecordOutcomeCountsTries(t *testing.T) {
 			}
 			for i, s := range steps {
 				s.o.TransferID, s.o.Entry, s.o.Destination = acc.ID, 0, "ehr"
-				got, err := svc.RecordOutcome(ctx, s.o)
+				got, err := svc.Deliveries.RecordOutcome(ctx, s.o)
 				if err != nil || got != s.want {
 					t.Fatalf("step %d: tries %d (%v), want %d", i, got, err, s.want)
 				}
@@ -328,9 +328,9 @@ func TestBatchedOutcomesAndSweep(t *testing.T) {
 			ctx := context.Background()
 			svc := service(t, st)
 			a, _ := svc.Accept(ctx, patientSub("", `{"resourceType":"Patient"}`))
-			b := svc.StartBatcher(logging.Discard())
+			b := svc.Deliveries.StartBatcher(logging.Discard())
 			for _, dest := range []string{"ehr", "payments"} {
-				if _, err := svc.RecordOutcome(ctx, delivery.Outcome{TransferID: a.ID, Destination: dest, State: delivery.StateDelivered, CountTry: true, HTTPStatus: 201, At: time.Now()}); err != nil {
+				if _, err := svc.Deliveries.RecordOutcome(ctx, delivery.Outcome{TransferID: a.ID, Destination: dest, State: delivery.StateDelivered, CountTry: true, HTTPStatus: 201, At: time.Now()}); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -344,7 +344,7 @@ func TestBatchedOutcomesAndSweep(t *testing.T) {
 				WHERE id IN (SELECT job_id FROM switchboard_delivery WHERE transfer_id = $1)`, lost.ID); err != nil {
 				t.Fatal(err)
 			}
-			n, err := svc.Sweep(ctx)
+			n, err := svc.Deliveries.Sweep(ctx)
 			if err != nil || n != 2 {
 				t.Fatalf("sweep repaired %d (%v), want 2", n, err)
 			}

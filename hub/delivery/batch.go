@@ -1,4 +1,4 @@
-package transfer
+package delivery
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/switchboard-health/switchboard/hub/delivery"
 	"github.com/switchboard-health/switchboard/hub/store"
 	"github.com/switchboard-health/switchboard/hub/transferlog"
 )
@@ -27,19 +26,19 @@ const (
 	batchTimeout = 30 * time.Second
 )
 
-// Batcher buffers delivered outcomes for the Service.
+// Batcher buffers delivered outcomes for the Table.
 type Batcher struct {
-	svc  *Service
-	in   chan delivery.Outcome
+	tab  *Table
+	in   chan Outcome
 	done chan struct{}
 	log  *slog.Logger
 }
 
 // StartBatcher starts the flusher; Close flushes what is buffered and stops it.
-func (s *Service) StartBatcher(log *slog.Logger) *Batcher {
-	b := &Batcher{svc: s, in: make(chan delivery.Outcome, 4*batchMax), done: make(chan struct{}), log: log}
+func (t *Table) StartBatcher(log *slog.Logger) *Batcher {
+	b := &Batcher{tab: t, in: make(chan Outcome, 4*batchMax), done: make(chan struct{}), log: log}
 	go b.run()
-	s.batcher = b
+	t.batcher = b
 	return b
 }
 
@@ -51,7 +50,7 @@ func (b *Batcher) Close() {
 
 func (b *Batcher) run() {
 	defer close(b.done)
-	buf := make([]delivery.Outcome, 0, batchMax)
+	buf := make([]Outcome, 0, batchMax)
 	tick := time.NewTicker(batchEvery)
 	defer tick.Stop()
 	flush := func() {
@@ -59,7 +58,7 @@ func (b *Batcher) run() {
 			return
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
-		if err := b.svc.recordDelivered(ctx, buf); err != nil {
+		if err := b.tab.recordDelivered(ctx, buf); err != nil {
 			b.log.Error("record delivered outcomes (Sweep will repair them)", "count", len(buf), "error", err)
 		}
 		cancel()
@@ -82,7 +81,7 @@ func (b *Batcher) run() {
 	}
 }
 
-func (s *Service) recordDelivered(ctx context.Context, os []delivery.Outcome) error {
+func (t *Table) recordDelivered(ctx context.Context, os []Outcome) error {
 	var q strings.Builder
 	q.WriteString(`WITH v(transfer_id, entry, destination, status, at) AS (VALUES `)
 	args := make([]any, 0, len(os)*5)
@@ -90,7 +89,7 @@ func (s *Service) recordDelivered(ctx context.Context, os []delivery.Outcome) er
 		transfer, dest string
 		entry          int
 	}
-	byKey := make(map[key]delivery.Outcome, len(os))
+	byKey := make(map[key]Outcome, len(os))
 	for i, o := range os {
 		if i > 0 {
 			q.WriteString(", ")
@@ -109,7 +108,7 @@ func (s *Service) recordDelivered(ctx context.Context, os []delivery.Outcome) er
 		switchboard_delivery.key_generation, switchboard_delivery.attempts`)
 	var wake []key
 	// The outcomes and their transfer-log rows commit together.
-	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := t.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		wake = wake[:0]
 		rows, err := tx.Query(ctx, q.String(), args...)
 		if err != nil {
@@ -119,7 +118,7 @@ func (s *Service) recordDelivered(ctx context.Context, os []delivery.Outcome) er
 		for rows.Next() {
 			var k key
 			var waiter, tries int
-			var f deliveryFacts
+			var f facts
 			var subj sql.NullString
 			if err := rows.Scan(&k.transfer, &k.entry, &k.dest, &waiter, &f.resourceType, &f.interaction, &subj, &f.keyGeneration, &tries); err != nil {
 				_ = rows.Close()
@@ -145,7 +144,7 @@ func (s *Service) recordDelivered(ctx context.Context, os []delivery.Outcome) er
 	}
 	// Deliveries waiting behind these (same destination and patient) go now.
 	for _, k := range wake {
-		if err := s.Wake(ctx, k.transfer, k.entry, k.dest); err != nil {
+		if err := t.Wake(ctx, k.transfer, k.entry, k.dest); err != nil {
 			return err
 		}
 	}
@@ -156,10 +155,10 @@ func (s *Service) recordDelivered(ctx context.Context, os []delivery.Outcome) er
 // whose outcome was never written (a batch lost in a crash). Worker
 // processes run it at start and then every minute, well inside River's
 // retention of completed jobs.
-func (s *Service) Sweep(ctx context.Context) (int64, error) {
-	now := s.now()
+func (t *Table) Sweep(ctx context.Context) (int64, error) {
+	now := t.now()
 	var n int64
-	err := s.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+	err := t.Store.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
 		rows, err := tx.Query(ctx, `UPDATE switchboard_delivery SET state = 'delivered', attempts = attempts + 1,
 		updated_at = $1, delivered_at = $1, error_class = NULL, error_code = NULL
 		WHERE state IN ('queued', 'retrying') AND job_id IN (SELECT id FROM river_job WHERE state = 'completed')
@@ -169,15 +168,15 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 		}
 		var logRows []transferlog.Row
 		for rows.Next() {
-			var o delivery.Outcome
-			var f deliveryFacts
+			var o Outcome
+			var f facts
 			var subj sql.NullString
 			if err := rows.Scan(&o.TransferID, &o.Entry, &o.Destination, &f.resourceType, &f.interaction, &subj, &f.keyGeneration, &o.Attempt); err != nil {
 				_ = rows.Close()
 				return err
 			}
 			f.auditSubject = subj.String
-			o.State, o.At, o.CountTry = delivery.StateDelivered, now, true
+			o.State, o.At, o.CountTry = StateDelivered, now, true
 			// The try's own row was lost with its batch: what the log
 			// knows is that River completed the job.
 			o.ErrorCode = "outcome_recovered"
@@ -190,7 +189,7 @@ func (s *Service) Sweep(ctx context.Context) (int64, error) {
 		return transferlog.Stage(ctx, tx, logRows...)
 	})
 	if err != nil {
-		return 0, fmt.Errorf("transfer: sweep delivered outcomes: %w", err)
+		return 0, fmt.Errorf("delivery: sweep delivered outcomes: %w", err)
 	}
 	return n, nil
 }

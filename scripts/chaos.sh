@@ -48,7 +48,7 @@ fi
 # The flood of unsigned webhooks and the Bundle at the entry limit (issue
 # 14 §1-2) are measured in-process on both databases (hub/server); their
 # figures go to the same file.
-flood_run='^(TestUnsignedWebhookFloodCostsNothing|TestBundleAtTheEntryLimit)$'
+flood_run='^(TestUnsignedWebhookFloodCostsNothing|TestBundleAtTheEntryLimit|TestTwoHundredOrderedUpdates)$'
 step "go test -run '$flood_run' ./hub/server/"
 go test -count=1 -timeout 10m -v -run "$flood_run" ./hub/server/ >"$work/go-test-server.log" 2>&1 || status=$?
 grep -E '^(=== RUN|--- |\s+--- |ok|FAIL|PASS)|CHAOS-FIGURE' "$work/go-test-server.log" || true
@@ -71,6 +71,7 @@ title() {
     sigkill) echo "SIGKILL of every hub process mid-load, then a restart" ;;
     webhook-flood) echo "An unsigned-webhook flood" ;;
     oversized-inputs) echo "Oversized inputs" ;;
+    ordered-updates) echo "Updates about one patient, in order" ;;
     *) echo "$1" ;;
   esac
 }
@@ -84,6 +85,7 @@ what() {
     postgres-partitioned) echo "As above, but the connections to the database are cut by a proxy for 20 s (no RST, packets dropped)." ;;
     sigkill) echo "600 Patients sent by 16 clients, the EHR sandbox answering in 200 ms; the hub (role all, the only process) is SIGKILLed once half are accepted, while writes still arrive and deliveries run, and started again; writes that got no answer are sent again with their Idempotency-Key, with the default delivery timeout (15 s) and rescue window (20 s) (docs/decisions/0011-rescue-window.md)." ;;
     webhook-flood) echo "10,000 unsigned \`POST /webhooks/payments\` from 8 clients against one hub (in-process, hub/server TestUnsignedWebhookFloodCostsNothing), on SQLite and PostgreSQL: refusals are counted in a metric and one aggregated transfer-log row per source and reason, not stored one row each." ;;
+    ordered-updates) echo "200 updates of one Patient PUT in a row (hub/server TestTwoHundredOrderedUpdates), on SQLite and PostgreSQL: each delivered to the EHR in the order accepted; the time from the last accept to the last delivery. The next delivery about a subject is woken when the previous finishes, but still waits for River's next fetch (issue 16 §5 asks for 100 a second)." ;;
     oversized-inputs) echo "A batch Bundle of exactly the entry limit (SWITCHBOARD_MAX_BUNDLE_ENTRIES, 5,000 Patients, under the 1 MiB body limit; 10,000 deliveries) to an API process (hub/server TestBundleAtTheEntryLimit), on SQLite and PostgreSQL; one entry more is refused once with 413. Vendor answers over \`max_response_bytes\` are covered by hub/reconcile's TestPollSurvivesLargePages (a poll halves its \`_count\`)." ;;
   esac
 }
@@ -104,8 +106,8 @@ fuzz_section=$(sed -n '/<!-- fuzz:begin/,/<!-- fuzz:end -->/p' "$out" 2>/dev/nul
   echo "reports: a run with a write lost, a duplicate effect, or a rescue slower than"
   echo "30 s fails and leaves this file as it was. \`make test\` runs a short form"
   echo "(vendor down 10 s, 429, SIGKILL) on every change."
-  for sc in vendor-down vendor-429 vendor-slow vendor-reset postgres-stopped postgres-partitioned sigkill webhook-flood oversized-inputs \
-    $(cut -f1 "$SWITCHBOARD_CHAOS_FIGURES" | awk '!seen[$0]++' | grep -vxE 'vendor-down|vendor-429|vendor-slow|vendor-reset|postgres-stopped|postgres-partitioned|sigkill|webhook-flood|oversized-inputs' || true); do
+  for sc in vendor-down vendor-429 vendor-slow vendor-reset postgres-stopped postgres-partitioned sigkill webhook-flood oversized-inputs ordered-updates \
+    $(cut -f1 "$SWITCHBOARD_CHAOS_FIGURES" | awk '!seen[$0]++' | grep -vxE 'vendor-down|vendor-429|vendor-slow|vendor-reset|postgres-stopped|postgres-partitioned|sigkill|webhook-flood|oversized-inputs|ordered-updates' || true); do
     echo
     echo "## $(title "$sc")"
     echo

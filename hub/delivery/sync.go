@@ -7,7 +7,7 @@ import (
 
 	"github.com/switchboard-health/switchboard/connectors"
 	"github.com/switchboard-health/switchboard/hub/ledger"
-	mapping "github.com/switchboard-health/switchboard/mappings/fhir"
+	fhirjson "github.com/switchboard-health/switchboard/mappings/fhir"
 )
 
 // CodeSuperseded is the code of a delivery skipped because the record
@@ -35,7 +35,7 @@ func (w *Worker) supersededHere(ctx context.Context, dest Destination, d connect
 	}
 	if id, ok := dest.Connector.(connectors.Identified); ok {
 		if system := id.IdentifierSystem(d.ResourceType); system != "" {
-			for _, x := range mapping.Identifiers(d.Resource, system) {
+			for _, x := range fhirjson.Identifiers(d.Resource, system) {
 				if x.System == system {
 					keys = append(keys, d.ResourceType+"/"+x.Value)
 				}

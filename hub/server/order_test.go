@@ -2,7 +2,9 @@ package server_test
 
 import (
 	"fmt"
+	"math"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -88,8 +90,17 @@ func TestHotSubjectFlows(t *testing.T) {
 func TestTwoHundredOrderedUpdates(t *testing.T) {
 	for _, dialect := range dialects {
 		t.Run(dialect, func(t *testing.T) {
-			took := hotSubject(t, start(t, dialect), "hot-200", 200, 5*time.Minute)
-			testenv.Figure(t, "ordered-updates-"+dialect, "200 updates of one patient, last accept to last delivered", took.Seconds(), "s")
+			// 200 in make chaos, which reports the time (RELIABILITY.md);
+			// 40 in make test: the order is the same claim, and a hand-over
+			// still waits for River's fetch poll (about 0.7 s on
+			// PostgreSQL), so 200 would cost make test minutes.
+			n := 40
+			if os.Getenv("SWITCHBOARD_CHAOS") == "full" {
+				n = 200
+			}
+			took := hotSubject(t, start(t, dialect), "hot-200", n, 5*time.Minute)
+			testenv.Figure(t, "ordered-updates", fmt.Sprintf("%s: %d updates of one patient, last accept to last delivered", dialect, n),
+				math.Round(took.Seconds()*10)/10, "s")
 		})
 	}
 }

@@ -260,6 +260,38 @@ func (o *observer) seen() string {
 // TestBreakerObserverRunsOutsideTheLock checks that an observer may read
 // the breaker (as a health check would) without deadlocking it: gobreaker
 // calls OnStateChange under its lock, so the report must come after.
+// A vendor pacing its callers with 429 and Retry-After is not unwell: the
+// deliveries wait what it asks, and the breaker stays closed. A 429 with
+// no Retry-After still counts toward opening it.
+func TestRetryAfter429DoesNotOpenTheBreaker(t *testing.T) {
+	for _, c := range []struct {
+		name       string
+		retryAfter string
+		want       string
+	}{
+		{"with Retry-After", "120", "closed"},
+		{"without Retry-After", "", "open"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			v := newVendor(t, func(_ int64, w http.ResponseWriter) {
+				if c.retryAfter != "" {
+					w.Header().Set("Retry-After", c.retryAfter)
+				}
+				w.WriteHeader(http.StatusTooManyRequests)
+			})
+			cl := New(fast(Options{Name: "x", RetryMax: -1, BreakerFailures: 3, BreakerOpenFor: time.Minute}))
+			for i := range 5 {
+				if _, ce := post(t, cl, v.URL); ce == nil {
+					t.Fatalf("answer %d: no error for a 429", i)
+				}
+			}
+			if got := cl.BreakerState(); got != c.want {
+				t.Fatalf("after five 429s %s: breaker %s, want %s", c.name, got, c.want)
+			}
+		})
+	}
+}
+
 func TestBreakerObserverRunsOutsideTheLock(t *testing.T) {
 	v := newVendor(t, func(_ int64, w http.ResponseWriter) { w.WriteHeader(http.StatusServiceUnavailable) })
 	var c *Client

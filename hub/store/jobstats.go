@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/riverqueue/river/rivertype"
@@ -28,9 +30,14 @@ type QueueCount struct {
 
 // QueueCounts counts the jobs of every queue in the given states.
 func QueueCounts(ctx context.Context, q Querier, states ...rivertype.JobState) ([]QueueCount, error) {
-	age := `EXTRACT(EPOCH FROM (now() - MIN(scheduled_at)))::float8`
-	if DialectOf(q) == SQLite {
-		age = `(julianday('now') - julianday(MIN(scheduled_at))) * 86400.0`
+	sqlite := DialectOf(q) == SQLite
+	// The oldest available job's time: PostgreSQL computes its age; SQLite
+	// returns the stored text, parsed below, since SQLite stores the times
+	// as whatever text wrote them (julianday gave NULL for some, and health
+	// answered 500).
+	oldest := `EXTRACT(EPOCH FROM (now() - MIN(scheduled_at)))::float8`
+	if sqlite {
+		oldest = `MIN(scheduled_at)`
 	}
 	in, args := "", make([]any, len(states))
 	for i, s := range states {
@@ -40,24 +47,66 @@ func QueueCounts(ctx context.Context, q Querier, states ...rivertype.JobState) (
 		in += fmt.Sprintf("$%d", i+1)
 		args[i] = string(s)
 	}
-	rows, err := q.Query(ctx, `SELECT queue, state, COUNT(*), CASE WHEN state = 'available' THEN `+age+` ELSE 0 END
+	rows, err := q.Query(ctx, `SELECT queue, state, COUNT(*), CASE WHEN state = 'available' THEN `+oldest+` ELSE NULL END
 		FROM river_job WHERE state IN (`+in+`) GROUP BY queue, state`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: count jobs by queue: %w", err)
 	}
 	defer rows.Close()
+	now := time.Now()
 	var out []QueueCount
 	for rows.Next() {
 		var c QueueCount
 		var state string
-		var secs float64
-		if err := rows.Scan(&c.Queue, &state, &c.Jobs, &secs); err != nil {
+		var secs sql.NullFloat64
+		var at sql.NullString
+		dest := any(&secs)
+		if sqlite {
+			dest = &at
+		}
+		if err := rows.Scan(&c.Queue, &state, &c.Jobs, dest); err != nil {
 			return nil, fmt.Errorf("store: count jobs by queue: %w", err)
 		}
-		c.State, c.OldestAvailable = rivertype.JobState(state), time.Duration(max(secs, 0)*float64(time.Second))
+		c.State = rivertype.JobState(state)
+		switch {
+		case secs.Valid:
+			c.OldestAvailable = time.Duration(max(secs.Float64, 0) * float64(time.Second))
+		case at.Valid:
+			if t, ok := parseSQLiteTime(at.String); ok {
+				c.OldestAvailable = max(now.Sub(t), 0)
+			}
+		}
 		out = append(out, c)
 	}
 	return out, rows.Err()
+}
+
+// sqliteTimeLayouts are the ways a time reaches SQLite's river_job: SQLite's
+// own datetime('now', 'subsec'), River's driver, and Go's time.Time.String
+// (the database/sql driver's default for a time.Time argument).
+var sqliteTimeLayouts = []string{
+	"2006-01-02 15:04:05.999999999-07:00",
+	"2006-01-02T15:04:05.999999999-07:00",
+	"2006-01-02 15:04:05.999999999Z07:00",
+	time.RFC3339Nano,
+	"2006-01-02 15:04:05.999999999 -0700 MST",
+	"2006-01-02 15:04:05.999999999",
+	"2006-01-02 15:04:05",
+}
+
+// parseSQLiteTime reads a time stored as text in SQLite (UTC when the text
+// names no zone).
+func parseSQLiteTime(s string) (time.Time, bool) {
+	// time.Time.String may end with a monotonic reading ("m=+0.01").
+	if i := strings.Index(s, " m="); i >= 0 {
+		s = s[:i]
+	}
+	for _, layout := range sqliteTimeLayouts {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, true
+		}
+	}
+	return time.Time{}, false
 }
 
 // KindCount counts the jobs of one kind, and of those the completed ones.

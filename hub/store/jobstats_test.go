@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/rivertype"
@@ -76,6 +77,56 @@ func TestJobsThroughRiver(t *testing.T) {
 			if j, err := st.Job(ctx, ids[0]); err != nil || j != nil {
 				t.Fatalf("a deleted job reads as %v (%v), want none", j, err)
 			}
+
+			// A job the hub scheduled itself (a snooze, a retry) carries
+			// the time as River's driver wrote it; its age is read all the
+			// same (on SQLite it was NULL, and health answered 500).
+			var late []int64
+			err = st.InTx(ctx, func(ctx context.Context, tx store.Tx) error {
+				var err error
+				late, err = tx.InsertJobs(ctx, []river.InsertManyParams{{Args: delivery.Args{TransferID: "old", Destination: "late"},
+					InsertOpts: &river.InsertOpts{Queue: delivery.QueueName("late"), ScheduledAt: time.Now().Add(-90 * time.Second)}}})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			// River's scheduler makes it available, keeping its time.
+			if _, err := st.DB().Exec(ctx, "UPDATE river_job SET state = 'available' WHERE id = $1", late[0]); err != nil {
+				t.Fatal(err)
+			}
+			counts, err = store.QueueCounts(ctx, st.DB(), rivertype.JobStateAvailable)
+			if err != nil {
+				t.Fatal(err)
+			}
+			age := oldest(counts, delivery.QueueName("late"))
+			if age < 80*time.Second || age > 10*time.Minute {
+				t.Fatalf("the oldest available job of the late queue has waited %v, want about 90s", age)
+			}
+			if d == store.SQLite {
+				// A time written by Go's database/sql driver as text
+				// (time.Time.String, its default for a time argument).
+				at := time.Now().UTC().Add(-2 * time.Minute).String()
+				if _, err := st.DB().Exec(ctx, "UPDATE river_job SET scheduled_at = $1 WHERE id = $2", at, late[0]); err != nil {
+					t.Fatal(err)
+				}
+				if counts, err = store.QueueCounts(ctx, st.DB(), rivertype.JobStateAvailable); err != nil {
+					t.Fatal(err)
+				}
+				if age := oldest(counts, delivery.QueueName("late")); age < 110*time.Second || age > 10*time.Minute {
+					t.Fatalf("a time stored as %q: the oldest job has waited %v, want about 2m", at, age)
+				}
+			}
 		})
 	}
+}
+
+// oldest is how long the oldest available job of queue has waited.
+func oldest(counts []store.QueueCount, queue string) time.Duration {
+	for _, c := range counts {
+		if c.Queue == queue && c.State == rivertype.JobStateAvailable {
+			return c.OldestAvailable
+		}
+	}
+	return 0
 }

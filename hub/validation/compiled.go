@@ -1,0 +1,1135 @@
+package validation
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+	"unsafe"
+
+	"github.com/switchboard-health/switchboard/hub/outcome"
+)
+
+// compiled validates a resource in one pass over its bytes with the tables
+// of tables.go, reporting what the parser, the walker and google's
+// unmarshaller together report on the same body (the differential test
+// holds it to that), without building a tree or a proto.
+//
+// Its findings come in the classes the current path reports in turn: the
+// strict JSON rules and unknown elements (400, reported alone when any);
+// then what google's parse refuses (JSON types, codes, dates, choices:
+// 400, alone when any); then what google's validation refuses (required
+// elements and reference targets, 422; formats of ids, codes and strings,
+// 400); then, only when google found nothing, malformed references (422).
+type compiled struct {
+	b    []byte
+	i    int
+	path []byte
+	// keys are the keys of the objects being read, for duplicate keys;
+	// each object's start in it is on the Go stack.
+	keys   [][]byte
+	strict []outcome.Issue
+	parse  []outcome.Issue
+	valid  []outcome.Issue
+	refs   []outcome.Issue
+	// valid400 tells whether a validation finding is a malformed value.
+	valid400 bool
+	// hollow tells, after each value, whether it holds nothing (parse.go);
+	// lastNulls, after an array, whether it holds a null item.
+	hollow    bool
+	lastNulls bool
+	err       *syntaxError
+}
+
+var compiledPool = sync.Pool{New: func() any {
+	return &compiled{path: make([]byte, 0, 128), keys: make([][]byte, 0, 64)}
+}}
+
+// token kinds, by a value's first byte.
+const (
+	tokString = iota
+	tokNumber
+	tokBool
+	tokNull
+	tokObject
+	tokArray
+)
+
+// validateCompiled checks body as Resource does and returns the resource
+// type and id.
+func validateCompiled(body []byte, wantType string) (rt, id string, err error) {
+	if !utf8.Valid(body) {
+		_, _, perr := parse(body) // the offset, as the parser reports it
+		return "", "", syntaxOutcome(body, perr.(*syntaxError))
+	}
+	c := compiledPool.Get().(*compiled)
+	defer func() {
+		*c = compiled{path: c.path[:0], keys: c.keys[:0]}
+		compiledPool.Put(c)
+	}()
+	c.b = body
+	c.space()
+	isObject := c.i < len(c.b) && c.b[c.i] == '{'
+	var table *mtable
+	rtOK := false
+	var rtErr *outcome.Error
+	if isObject {
+		rt, id, rtOK = skimResource(body[c.i:])
+		switch {
+		case !rtOK && rt == "":
+			rtErr = outcome.New(http.StatusBadRequest, "required", "resourceType", "missing resourceType")
+		case !rtOK || resourceTable(rt) == nil:
+			rtErr = outcome.New(http.StatusBadRequest, "not-supported", "resourceType", "not a FHIR R4 resource type")
+		default:
+			table = resourceTable(rt)
+		}
+	}
+	if table != nil {
+		c.path = append(c.path, rt...)
+	}
+	c.value(table, nil, nil, false, 0)
+	if c.err == nil {
+		c.space()
+		if c.i < len(c.b) {
+			c.fail("trailing data after the JSON value")
+		}
+	}
+	if c.err != nil {
+		return "", "", syntaxOutcome(body, c.err)
+	}
+	if !isObject {
+		return "", "", outcome.New(http.StatusBadRequest, "structure", "", "the body must be a JSON object (a FHIR resource)")
+	}
+	if rtErr != nil {
+		return "", "", rtErr
+	}
+	if wantType != "" && rt != wantType {
+		return "", "", outcome.New(http.StatusBadRequest, "invalid", wantType+".resourceType",
+			"the resource type in the body differs from the one in the URL")
+	}
+	switch {
+	case len(c.strict) > 0:
+		return "", "", &outcome.Error{Status: http.StatusBadRequest, Issues: c.strict}
+	case len(c.parse) > 0:
+		return "", "", &outcome.Error{Status: http.StatusBadRequest, Issues: c.parse}
+	case len(c.valid) > 0:
+		st := http.StatusUnprocessableEntity
+		if c.valid400 {
+			st = http.StatusBadRequest
+		}
+		return "", "", &outcome.Error{Status: st, Issues: c.valid}
+	case len(c.refs) > 0:
+		return "", "", &outcome.Error{Status: http.StatusUnprocessableEntity, Issues: c.refs}
+	}
+	return rt, id, nil
+}
+
+func syntaxOutcome(body []byte, se *syntaxError) *outcome.Error {
+	return outcome.New(http.StatusBadRequest, "structure", "", "invalid JSON: "+se.reason+" "+position(body, se.offset))
+}
+
+func (c *compiled) fail(reason string) {
+	if c.err == nil {
+		c.err = &syntaxError{c.i, reason}
+	}
+}
+
+func (c *compiled) space() {
+	for c.i < len(c.b) {
+		switch c.b[c.i] {
+		case ' ', '\t', '\n', '\r':
+			c.i++
+		default:
+			return
+		}
+	}
+}
+
+// add appends an issue at the current path (plus suffix) to list; the
+// cap counts the strict findings with the list's own, as the walker does.
+func (c *compiled) add(list *[]outcome.Issue, code, suffix, diag string) {
+	n := len(*list)
+	if list != &c.strict {
+		n += len(c.strict)
+	}
+	if n >= maxIssues {
+		return
+	}
+	*list = append(*list, outcome.Issue{Severity: "error", Code: code, Expression: string(c.path) + suffix, Diagnostics: diag})
+}
+
+// keySuffix is ".k" when k is an element of t (so an issue may name it),
+// else "": a key FHIR does not define is never repeated.
+func keySuffix(t *mtable, resource bool, k []byte) string {
+	if t == nil {
+		return ""
+	}
+	if resource && string(k) == "resourceType" {
+		return ".resourceType"
+	}
+	base := bytes.TrimPrefix(k, []byte("_"))
+	f := t.keys[string(base)]
+	if f == nil || len(base) != len(k) && f.kind != kindPrimitive && f.kind != kindReference {
+		return ""
+	}
+	return "." + string(k)
+}
+
+func (c *compiled) pushIndex(i int) int {
+	n := len(c.path)
+	c.path = append(c.path, '[')
+	c.path = strconv.AppendInt(c.path, int64(i), 10)
+	c.path = append(c.path, ']')
+	return n
+}
+
+// value reads one value at the current path. t is the type an object
+// here has (nil when unknown: then only the JSON rules apply); f is the
+// field the value belongs to (nil at the root and when unknown); refTypes
+// are the targets a Reference object here allows. inArray tells that the
+// value is an item of f's array.
+func (c *compiled) value(t *mtable, f *ftable, refTypes []string, inArray bool, depth int) {
+	if c.err != nil {
+		return
+	}
+	if c.i >= len(c.b) {
+		c.fail("unexpected end of JSON")
+		return
+	}
+	tok := tokenOf(c.b[c.i])
+	if f != nil {
+		if f.repeated && !inArray && tok != tokArray && tok != tokNull {
+			c.add(&c.parse, "structure", "", "wrong JSON type: expected array")
+			f = nil
+		} else if (!f.repeated || inArray) && tok == tokArray {
+			c.add(&c.parse, "structure", "", "wrong JSON type: expected "+expected(f))
+			f = nil
+		}
+	}
+	switch tok {
+	case tokObject:
+		if f != nil && f.kind == kindPrimitive || f != nil && f.kind == kindReference {
+			c.add(&c.parse, "structure", "", "wrong JSON type: expected "+expected(f))
+			f, t = nil, nil
+		}
+		if f != nil && f.kind == kindContained {
+			c.contained(depth + 1)
+			return
+		}
+		c.object(t, refTypes, depth+1)
+	case tokArray:
+		c.array(f, refTypes, depth+1)
+	case tokString:
+		s, escaped, lone := c.str()
+		if c.err != nil {
+			return
+		}
+		c.hollow = false
+		switch {
+		case lone:
+			c.add(&c.strict, "value", "", diagSurrogate)
+		case len(s) == 0:
+			c.add(&c.strict, "value", "", diagEmptyStr)
+		case len(bytes.TrimSpace(s)) == 0:
+			c.add(&c.strict, "value", "", diagBlankStr)
+		}
+		if f != nil {
+			c.stringValue(f, refTypes, s, escaped)
+		}
+	case tokNumber:
+		start := c.i
+		c.number()
+		c.hollow = false
+		if f != nil && c.err == nil {
+			c.numberValue(f, c.b[start:c.i])
+		}
+	case tokBool:
+		if c.b[c.i] == 't' {
+			c.literal("true")
+		} else {
+			c.literal("false")
+		}
+		c.hollow = false
+		if f != nil && (f.kind != kindPrimitive || f.prim != primBool) {
+			c.add(&c.parse, "structure", "", "wrong JSON type: expected "+expected(f))
+		}
+	case tokNull:
+		c.literal("null")
+		c.hollow = true
+	default:
+		c.fail("unexpected character")
+	}
+}
+
+func tokenOf(b byte) int {
+	switch {
+	case b == '"':
+		return tokString
+	case b == '{':
+		return tokObject
+	case b == '[':
+		return tokArray
+	case b == 't' || b == 'f':
+		return tokBool
+	case b == 'n':
+		return tokNull
+	case b == '-' || (b >= '0' && b <= '9'):
+		return tokNumber
+	}
+	return -1
+}
+
+// expected names the JSON a field takes, for a diagnostic.
+func expected(f *ftable) string {
+	switch {
+	case f.kind == kindMessage || f.kind == kindContained:
+		return "JSON object"
+	case f.prim == primBool:
+		return "boolean"
+	case f.prim == primInteger || f.prim == primPositiveInt || f.prim == primUnsignedInt:
+		return "integer"
+	case f.prim == primDecimal:
+		return "decimal"
+	}
+	return "string"
+}
+
+// stringValue checks a string where f belongs; escaped tells that s was
+// unquoted (the raw bytes had escapes).
+func (c *compiled) stringValue(f *ftable, refTypes []string, s []byte, escaped bool) {
+	if f.kind == kindMessage || f.kind == kindContained {
+		c.add(&c.parse, "structure", "", "wrong JSON type: expected JSON object")
+		return
+	}
+	switch f.prim {
+	case primBool, primInteger, primPositiveInt, primUnsignedInt, primDecimal:
+		c.add(&c.parse, "structure", "", "wrong JSON type: expected "+expected(f))
+	case primEnumCode:
+		if _, ok := f.codes[string(s)]; !ok {
+			c.add(&c.parse, "value", "", "code not in the required value set")
+		}
+	case primDate, primDateTime, primInstant, primTime:
+		if !validTime(f.prim, s) {
+			c.add(&c.parse, "value", "", timeDiag[f.prim])
+		}
+	case primID:
+		c.format(&c.valid, f, s, "invalid Id format")
+	case primOID:
+		c.format(&c.valid, f, s, "invalid Oid format")
+	case primUUID:
+		c.format(&c.valid, f, s, "invalid Uuid format")
+	case primCode:
+		c.format(&c.valid, f, s, "invalid Code format")
+	case primBase64:
+		if _, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(s)), "")); err != nil {
+			c.add(&c.parse, "value", "", "expected binary data")
+		}
+	case primURI:
+		c.uri(s)
+	case primString:
+		if f.kind == kindReference {
+			c.reference(refTypes, s) // a String in google's Reference: no url.Parse
+		}
+		if escaped && bytes.ContainsFunc(s, badChar) {
+			c.valid400 = true
+			c.add(&c.valid, "value", "", "string contains characters FHIR does not allow")
+		}
+	}
+}
+
+// uri checks a uri as google does (url.Parse), skipping the parse (and its
+// allocations) for the plain shapes it cannot refuse.
+func (c *compiled) uri(s []byte) {
+	if plainURI(s) {
+		return
+	}
+	if _, err := url.Parse(string(s)); err != nil {
+		c.valid400 = true
+		c.add(&c.valid, "invalid", "", "invalid element")
+	}
+}
+
+// plainURI reports whether url.Parse certainly accepts s: only unreserved
+// and a few sub-delimiter characters, and either no colon at all or a
+// scheme, then (after //) a host with at most a numeric port.
+func plainURI(s []byte) bool {
+	colon := -1
+	for i, b := range s {
+		switch {
+		case b >= 'a' && b <= 'z', b >= 'A' && b <= 'Z', b >= '0' && b <= '9':
+		case b == '-', b == '.', b == '_', b == '~', b == '/', b == '#', b == '?', b == '=', b == '&', b == '+', b == ',', b == ';':
+		case b == ':':
+			if colon < 0 {
+				colon = i
+			}
+		default:
+			return false
+		}
+	}
+	if colon < 0 {
+		return true
+	}
+	if colon == 0 || !(s[0] >= 'a' && s[0] <= 'z' || s[0] >= 'A' && s[0] <= 'Z') {
+		return false
+	}
+	for _, b := range s[1:colon] {
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '+' || b == '-' || b == '.') {
+			return false
+		}
+	}
+	rest := s[colon+1:]
+	if !bytes.HasPrefix(rest, []byte("//")) {
+		return true // an opaque URI (urn:oid:1.2): no authority to parse
+	}
+	auth := rest[2:]
+	if i := bytes.IndexAny(auth, "/?#"); i >= 0 {
+		auth = auth[:i]
+	}
+	if i := bytes.IndexByte(auth, ':'); i >= 0 {
+		for _, b := range auth[i+1:] {
+			if b < '0' || b > '9' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+var timeDiag = map[prim]string{primDate: "expected date", primDateTime: "expected dateTime", primInstant: "expected instant", primTime: "invalid time"}
+
+// google's own patterns and layouts (jsonformat/internal/jsonpbhelper),
+// which are not the value_regex annotations: google accepts year 0000 and
+// checks days against the month with time.Parse.
+var (
+	dateRe     = regexp.MustCompile(`^-?[0-9]{4}(-(0[1-9]|1[0-2])(-(0[0-9]|[1-2][0-9]|3[0-1]))?)?$`)
+	dateTimeRe = regexp.MustCompile(`^-?[0-9]{4}(-(0[1-9]|1[0-2])(-(0[0-9]|[1-2][0-9]|3[0-1])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00)))?)?)?$`)
+	timeRe     = regexp.MustCompile(`^([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?$`)
+	instantRe  = regexp.MustCompile(`^-?[0-9]{4}-(0[1-9]|1[0-2])-(0[0-9]|[1-2][0-9]|3[0-1])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|(\+|-)((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$`)
+)
+
+// validTime checks a date, dateTime, instant or time as google parses it.
+func validTime(p prim, b []byte) bool {
+	var re *regexp.Regexp
+	var layouts []string
+	switch p {
+	case primDate:
+		re, layouts = dateRe, []string{"2006-01-02", "2006-01", "2006"}
+	case primDateTime:
+		re, layouts = dateTimeRe, []string{"2006-01-02T15:04:05-07:00", "2006-01-02T15:04:05Z", "2006-01-02", "2006-01", "2006"}
+	case primInstant:
+		re, layouts = instantRe, []string{"2006-01-02T15:04:05Z", "2006-01-02T15:04:05-07:00"}
+	default:
+		re, layouts = timeRe, []string{"15:04:05"}
+	}
+	if !re.Match(b) {
+		return false
+	}
+	s := unsafe.String(unsafe.SliceData(b), len(b)) // read only, not kept
+	for _, l := range layouts {
+		if _, err := time.Parse(l, s); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func badChar(r rune) bool {
+	return r < 0x20 && r != '\t' && r != '\n' && r != '\r'
+}
+
+func (c *compiled) format(list *[]outcome.Issue, f *ftable, s []byte, diag string) {
+	if f.re != nil && !f.re.Match(s) {
+		if list == &c.valid {
+			c.valid400 = true
+		}
+		c.add(list, "value", "", diag)
+	}
+}
+
+// reference checks Reference.reference: its target type, as google does
+// (Type/id and Type/id/_history/v name a type), then its format.
+func (c *compiled) reference(refTypes []string, b []byte) {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return // the JSON rules report it
+	}
+	if typ, ok := referenceType(b); ok && refTypes != nil {
+		if md, known := resources()[string(typ)]; known {
+			allowed := false
+			for _, r := range refTypes {
+				allowed = allowed || r == string(md.Name())
+			}
+			if !allowed {
+				c.add(&c.valid, "value", "", "reference to a resource type this element does not allow")
+				return
+			}
+		}
+	}
+	if !validReferenceBytes(b) {
+		c.add(&c.refs, "value", "", "malformed reference: want Type/id, an absolute URL, urn:uuid:, urn:oid: or #contained-id")
+	}
+}
+
+// validReferenceBytes is validReference without a string for the common
+// Type/id shape.
+func validReferenceBytes(b []byte) bool {
+	typ, id, ok := bytes.Cut(b, []byte("/"))
+	if ok && len(id) >= 1 && len(id) <= 64 && len(typ) > 1 && typ[0] >= 'A' && typ[0] <= 'Z' {
+		plain := true
+		for _, c := range id {
+			plain = plain && (c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.')
+		}
+		if _, known := resources()[string(typ)]; plain && known {
+			return true
+		}
+	}
+	return validReference(string(b))
+}
+
+// referenceType is the type google reads in a relative reference.
+func referenceType(s []byte) ([]byte, bool) {
+	typ, rest, ok := bytes.Cut(s, []byte("/"))
+	if !ok || bytes.HasPrefix(s, []byte("#")) {
+		return nil, false
+	}
+	switch bytes.Count(rest, []byte("/")) {
+	case 0:
+		return typ, true
+	case 2:
+		if _, after, _ := bytes.Cut(rest, []byte("/")); bytes.HasPrefix(after, []byte("_history/")) {
+			return typ, true
+		}
+	}
+	return nil, false
+}
+
+// numberValue checks a number where f belongs.
+func (c *compiled) numberValue(f *ftable, raw []byte) {
+	if f.kind != kindPrimitive {
+		c.add(&c.parse, "structure", "", "wrong JSON type: expected "+expected(f))
+		return
+	}
+	switch f.prim {
+	case primDecimal:
+		if f.re != nil && !f.re.Match(raw) {
+			c.add(&c.parse, "structure", "", "wrong JSON type: expected decimal")
+		}
+	case primInteger:
+		if _, err := strconv.ParseInt(string(raw), 10, 32); err != nil {
+			c.add(&c.parse, "structure", "", "wrong JSON type: expected integer")
+		}
+	case primPositiveInt, primUnsignedInt:
+		digits := len(raw) > 0 && raw[0] >= '0' && raw[0] <= '9'
+		for _, b := range raw {
+			digits = digits && b >= '0' && b <= '9'
+		}
+		if f.prim == primPositiveInt && (!digits || raw[0] == '0') {
+			c.add(&c.parse, "value", "", "expected positive integer")
+			return
+		}
+		if !digits {
+			c.add(&c.parse, "value", "", "invalid non-negative integer")
+			return
+		}
+		v, err := strconv.ParseUint(string(raw), 10, 32)
+		if err != nil {
+			c.add(&c.parse, "value", "", "invalid positive integer")
+			return
+		}
+		if v > math.MaxInt32 {
+			c.valid400 = true
+			c.add(&c.valid, "value", "", "non-negative integer out of range 0..2,147,483,647")
+		}
+	default:
+		c.add(&c.parse, "structure", "", "wrong JSON type: expected "+expected(f))
+	}
+}
+
+// contained reads a whole resource: Bundle.entry.resource or contained.
+func (c *compiled) contained(depth int) {
+	rt, _, ok := skimResource(c.b[c.i:])
+	t := resourceTable(rt)
+	switch {
+	case !ok && rt == "":
+		c.add(&c.strict, "required", ".resourceType", "missing resourceType")
+	case t == nil:
+		c.add(&c.strict, "not-supported", ".resourceType", "not a FHIR R4 resource type")
+	}
+	c.object(t, nil, depth)
+}
+
+// skimResource finds an object's resourceType (and id) without validating
+// it: ok is false when resourceType is missing (rt "") or not a string or
+// not a type (rt "?").
+func skimResource(b []byte) (rt, id string, ok bool) {
+	s := skimmer{b: b}
+	s.i++ // {
+	found := false
+	for {
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return rt, id, found
+		}
+		k := s.rawString()
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return rt, id, found
+		}
+		s.i++
+		s.space()
+		start := s.i
+		if !s.skip() {
+			return rt, id, found
+		}
+		v := s.b[start:s.i]
+		isStr := len(v) >= 2 && v[0] == '"' && v[len(v)-1] == '"'
+		switch {
+		case string(k) == "resourceType" && !found:
+			if !isStr {
+				return "?", id, false
+			}
+			md, known := resources()[string(v[1:len(v)-1])]
+			if !known {
+				return "?", id, false
+			}
+			rt, found = string(md.Name()), true
+		case string(k) == "id" && id == "" && isStr:
+			if u, err := strconv.Unquote(string(v)); err == nil {
+				id = u
+			}
+		}
+		s.space()
+		if s.i < len(s.b) && s.b[s.i] == ',' {
+			s.i++
+			continue
+		}
+		return rt, id, found
+	}
+}
+
+type skimmer struct {
+	b []byte
+	i int
+}
+
+func (s *skimmer) space() {
+	for s.i < len(s.b) && (s.b[s.i] == ' ' || s.b[s.i] == '\t' || s.b[s.i] == '\n' || s.b[s.i] == '\r') {
+		s.i++
+	}
+}
+
+// rawString returns a string token's raw content (escapes not read: the
+// keys this looks for have none).
+func (s *skimmer) rawString() []byte {
+	start := s.i + 1
+	s.i++
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '\\':
+			s.i += 2
+		case '"':
+			s.i++
+			return s.b[start : s.i-1]
+		default:
+			s.i++
+		}
+	}
+	return nil
+}
+
+// skip passes over one value, nesting and strings only.
+func (s *skimmer) skip() bool {
+	depth := 0
+	for s.i < len(s.b) {
+		switch s.b[s.i] {
+		case '"':
+			s.rawString()
+			if depth == 0 {
+				return true
+			}
+			continue
+		case '{', '[':
+			depth++
+		case '}', ']':
+			depth--
+			if depth < 0 {
+				return false
+			}
+			if depth == 0 {
+				s.i++
+				return true
+			}
+		case ',':
+			if depth == 0 {
+				return true
+			}
+		}
+		s.i++
+	}
+	return depth == 0
+}
+
+// object reads an object of type t (nil: unknown, JSON rules only).
+func (c *compiled) object(t *mtable, refTypes []string, depth int) {
+	if depth > maxDepth {
+		c.fail("JSON nested too deeply")
+		return
+	}
+	open := c.i
+	c.i++
+	c.space()
+	if c.i < len(c.b) && c.b[c.i] == '}' {
+		c.i++
+		if depth > 1 {
+			c.add(&c.strict, "structure", "", diagEmptyObj)
+		}
+		if t != nil && depth > 1 {
+			c.hollow = true
+			return
+		}
+		c.required(t, 0, nil)
+		c.hollow = true
+		return
+	}
+	keys0 := len(c.keys)
+	defer func() { c.keys = c.keys[:keys0] }()
+	var seen uint64 // required elements present
+	var chosen [24]*ftable
+	unknown := false
+	hollow := true
+	nulls := false
+	resource := t != nil && t.resource
+	for {
+		c.space()
+		if c.i >= len(c.b) || c.b[c.i] != '"' {
+			c.fail("expected an object key")
+			return
+		}
+		k, _, lone := c.str()
+		if c.err != nil {
+			return
+		}
+		dup := false
+		for _, prev := range c.keys[keys0:] {
+			dup = dup || bytes.Equal(prev, k)
+		}
+		if dup {
+			c.add(&c.strict, "structure", keySuffix(t, resource, k), diagDuplicate)
+		}
+		if lone {
+			c.add(&c.strict, "structure", keySuffix(t, resource, k), diagSurrogate+" (an object key)")
+		}
+		c.keys = append(c.keys, k)
+		c.space()
+		if c.i >= len(c.b) || c.b[c.i] != ':' {
+			c.fail("expected ':' after an object key")
+			return
+		}
+		c.i++
+		c.space()
+		isNull := c.i < len(c.b) && c.b[c.i] == 'n'
+		isArr := c.i < len(c.b) && c.b[c.i] == '['
+		var f *ftable
+		var sub *mtable
+		var subRefs []string
+		element := false
+		known := true
+		if t != nil && !(resource && string(k) == "resourceType") {
+			base := bytes.TrimPrefix(k, []byte("_"))
+			f = t.keys[string(base)]
+			switch {
+			case f == nil || len(base) != len(k) && f.kind != kindPrimitive && f.kind != kindReference:
+				known, f = false, nil
+				if !unknown {
+					unknown = true
+					c.add(&c.strict, "structure", "", "unknown element (this element holds a key FHIR R4 does not define for its type)")
+				}
+			default:
+				if f.required >= 0 && f.required < 64 {
+					seen |= 1 << f.required
+				}
+				if f.choice >= 0 && f.choice < len(chosen) {
+					if prev := chosen[f.choice]; prev != nil && prev != f {
+						c.add(&c.parse, "structure", "."+f.choiceName+"[x]", "more than one type given for a choice element")
+					}
+					chosen[f.choice] = f
+				}
+				if len(base) != len(k) {
+					element, f = true, nil
+				} else if f.kind == kindMessage {
+					sub = f.target()
+					if sub.reference {
+						subRefs = f.refTypes
+					}
+				}
+			}
+		}
+		mark := len(c.path)
+		if known && t != nil {
+			c.path = append(append(c.path, '.'), k...)
+		}
+		if f != nil && f.kind == kindReference {
+			subRefs = refTypes
+		}
+		if dup {
+			// The first value counts; the repeat is read for its syntax.
+			saved := c.snapshot()
+			c.value(nil, nil, nil, false, depth)
+			c.restore(saved)
+		} else if element {
+			c.element(depth)
+		} else {
+			c.value(sub, f, subRefs, false, depth)
+		}
+		c.path = c.path[:mark]
+		if c.err != nil {
+			return
+		}
+		hollow = hollow && c.hollow
+		if isNull {
+			c.add(&c.strict, "structure", keySuffix(t, resource, k), diagNull)
+		}
+		if isArr && c.lastNulls {
+			nulls = true
+		}
+		c.space()
+		if c.i >= len(c.b) {
+			c.fail("unexpected end of JSON")
+			return
+		}
+		switch c.b[c.i] {
+		case ',':
+			c.i++
+		case '}':
+			c.i++
+			if nulls {
+				c.pairNulls(open, t)
+			}
+			if hollow && depth > 1 {
+				c.add(&c.strict, "structure", "", diagHollowObj)
+			}
+			c.required(t, seen, chosen[:])
+			c.hollow = hollow
+			return
+		default:
+			c.fail("expected ',' or '}' in an object")
+			return
+		}
+	}
+}
+
+// snapshot and restore keep a duplicate key's value from counting twice
+// for anything but the JSON rules.
+type snap struct{ parse, valid, refs int }
+
+func (c *compiled) snapshot() snap { return snap{len(c.parse), len(c.valid), len(c.refs)} }
+func (c *compiled) restore(s snap) {
+	c.parse, c.valid, c.refs = c.parse[:s.parse], c.valid[:s.valid], c.refs[:s.refs]
+}
+func (c *compiled) required(t *mtable, seen uint64, chosen []*ftable) {
+	if t == nil {
+		return
+	}
+	for i, name := range t.required {
+		if i < 64 && seen&(1<<i) == 0 {
+			c.add(&c.valid, "required", "."+name, "missing required element")
+		}
+	}
+}
+
+// element reads a primitive's `_name` sibling: an Element (id, extension)
+// or an array of them and nulls.
+func (c *compiled) element(depth int) {
+	if c.i < len(c.b) && c.b[c.i] == '[' {
+		c.elementArray(depth + 1)
+		return
+	}
+	if c.i < len(c.b) && c.b[c.i] == '{' {
+		c.object(elementTable(), nil, depth+1)
+		return
+	}
+	c.value(nil, nil, nil, false, depth)
+}
+
+func (c *compiled) elementArray(depth int) {
+	if depth > maxDepth {
+		c.fail("JSON nested too deeply")
+		return
+	}
+	open := c.i
+	_ = open
+	c.i++
+	c.space()
+	if c.i < len(c.b) && c.b[c.i] == ']' {
+		c.i++
+		c.add(&c.strict, "structure", "", diagEmptyArray)
+		c.hollow, c.lastNulls = true, false
+		return
+	}
+	hollow, nulls := true, false
+	for n := 0; ; n++ {
+		c.space()
+		mark := c.pushIndex(n)
+		if c.i < len(c.b) && c.b[c.i] == '{' {
+			c.object(elementTable(), nil, depth+1)
+		} else {
+			nulls = nulls || c.i < len(c.b) && c.b[c.i] == 'n'
+			c.value(nil, nil, nil, false, depth)
+		}
+		c.path = c.path[:mark]
+		if c.err != nil {
+			return
+		}
+		hollow = hollow && c.hollow
+		c.space()
+		if c.i >= len(c.b) {
+			c.fail("unexpected end of JSON")
+			return
+		}
+		switch c.b[c.i] {
+		case ',':
+			c.i++
+		case ']':
+			c.i++
+			c.hollow, c.lastNulls = hollow, nulls
+			return
+		default:
+			c.fail("expected ',' or ']' in an array")
+			return
+		}
+	}
+}
+
+// elementTable is an Element's: id and extension.
+var elementTable = sync.OnceValue(func() *mtable {
+	ext := tableOf(extensionDescriptor())
+	return &mtable{md: ext.md, keys: map[string]*ftable{
+		"id":        {name: "id", kind: kindPrimitive, prim: primString, required: -1, choice: -1},
+		"extension": ext.keys["extension"],
+	}}
+})
+
+// array reads an array of f's items.
+func (c *compiled) array(f *ftable, refTypes []string, depth int) {
+	if depth > maxDepth {
+		c.fail("JSON nested too deeply")
+		return
+	}
+	c.i++
+	c.space()
+	if c.i < len(c.b) && c.b[c.i] == ']' {
+		c.i++
+		c.add(&c.strict, "structure", "", diagEmptyArray)
+		c.hollow, c.lastNulls = true, false
+		return
+	}
+	var t *mtable
+	if f != nil && f.kind == kindMessage {
+		t = f.target()
+	}
+	hollow, nulls := true, false
+	for n := 0; ; n++ {
+		c.space()
+		mark := c.pushIndex(n)
+		isNull := c.i < len(c.b) && c.b[c.i] == 'n'
+		isArr := c.i < len(c.b) && c.b[c.i] == '['
+		if isNull {
+			nulls = true
+		}
+		c.value(t, f, refTypes, f != nil, depth)
+		if isArr && c.lastNulls {
+			// An array in an array: FHIR has none to pair with.
+			c.lastNulls = false
+			c.nestedNulls(depth)
+		}
+		c.path = c.path[:mark]
+		if c.err != nil {
+			return
+		}
+		hollow = hollow && c.hollow
+		c.space()
+		if c.i >= len(c.b) {
+			c.fail("unexpected end of JSON")
+			return
+		}
+		switch c.b[c.i] {
+		case ',':
+			c.i++
+		case ']':
+			c.i++
+			c.hollow, c.lastNulls = hollow, nulls
+			return
+		default:
+			c.fail("expected ',' or ']' in an array")
+			return
+		}
+	}
+}
+
+// nestedNulls reports the null items of the array that just ended.
+func (c *compiled) nestedNulls(_ int) {
+	end := c.i
+	start := openOf(c.b, end)
+	for i, isNull := range itemsNull(c.b[start:end]) {
+		if isNull {
+			c.add(&c.strict, "structure", "["+strconv.Itoa(i)+"]", diagNull)
+		}
+	}
+}
+
+// openOf finds the '[' matching the ']' just before end.
+func openOf(b []byte, end int) int {
+	// Re-scan from the start: rare (arrays of arrays with nulls).
+	s := skimmer{b: b}
+	var stack []int
+	for s.i < end {
+		switch b[s.i] {
+		case '"':
+			s.rawString()
+			continue
+		case '[':
+			stack = append(stack, s.i)
+		case ']':
+			if len(stack) > 0 {
+				if s.i == end-1 {
+					return stack[len(stack)-1]
+				}
+				stack = stack[:len(stack)-1]
+			}
+		}
+		s.i++
+	}
+	return 0
+}
+
+// itemsNull tells, for each item of the array at b, whether it is null.
+func itemsNull(b []byte) []bool {
+	s := skimmer{b: b}
+	s.i++ // [
+	var out []bool
+	for {
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] == ']' {
+			return out
+		}
+		out = append(out, s.b[s.i] == 'n')
+		if !s.skip() {
+			return out
+		}
+		s.space()
+		if s.i < len(s.b) && s.b[s.i] == ',' {
+			s.i++
+		}
+	}
+}
+
+// pairNulls judges the null items of the object at open's arrays: a null
+// in a primitive array (given) is a placeholder only where its `_given`
+// has an item at the same index, and the other way round (parse.go).
+func (c *compiled) pairNulls(open int, t *mtable) {
+	members := map[string][]bool{}
+	var order []string
+	s := skimmer{b: c.b[:c.i], i: open + 1}
+	for {
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			break
+		}
+		kstart := s.i
+		s.rawString()
+		k, err := strconv.Unquote(string(c.b[kstart:s.i]))
+		if err != nil {
+			var us string
+			_ = json.Unmarshal(c.b[kstart:s.i], &us)
+			k = us
+		}
+		s.space()
+		s.i++ // :
+		s.space()
+		if _, dup := members[k]; !dup {
+			if s.b[s.i] == '[' {
+				members[k] = itemsNull(s.b[s.i:])
+				order = append(order, k)
+			} else {
+				members[k] = nil
+			}
+		}
+		s.skip()
+		s.space()
+		if s.i < len(s.b) && s.b[s.i] == ',' {
+			s.i++
+		}
+	}
+	for _, k := range order {
+		pair := "_" + k
+		if strings.HasPrefix(k, "_") {
+			pair = k[1:]
+		}
+		other := members[pair]
+		for i, isNull := range members[k] {
+			if !isNull {
+				continue
+			}
+			if i < len(other) && !other[i] {
+				continue // a placeholder
+			}
+			suffix := "." + k + "[" + strconv.Itoa(i) + "]"
+			if t != nil && t.keys[strings.TrimPrefix(k, "_")] == nil {
+				suffix = ""
+			}
+			c.add(&c.strict, "structure", suffix, diagNull)
+		}
+	}
+}
+
+func (c *compiled) literal(lit string) {
+	if len(c.b)-c.i < len(lit) || string(c.b[c.i:c.i+len(lit)]) != lit {
+		c.fail("invalid literal")
+		return
+	}
+	c.i += len(lit)
+}
+
+// str reads a string as parse.go's parser does, without copying it when
+// it has no escapes: the result then aliases the body.
+func (c *compiled) str() (s []byte, escaped, lone bool) {
+	start := c.i + 1
+	for j := start; j < len(c.b); j++ {
+		switch b := c.b[j]; {
+		case b == '"':
+			c.i = j + 1
+			return c.b[start:j], false, false
+		case b == '\\':
+			p := parser{b: c.b, i: c.i}
+			v, lone, err := p.str()
+			c.i = p.i
+			if err != nil {
+				c.err = err.(*syntaxError)
+				return nil, true, false
+			}
+			return []byte(v), true, lone
+		case b < 0x20:
+			c.i = j
+			c.fail("control character in a string")
+			return nil, false, false
+		}
+	}
+	c.err = &syntaxError{len(c.b), "unterminated string"}
+	return nil, false, false
+}
+
+func (c *compiled) number() {
+	p := parser{b: c.b, i: c.i}
+	_, err := p.number()
+	c.i = p.i
+	if err != nil {
+		c.err = err.(*syntaxError)
+	}
+}

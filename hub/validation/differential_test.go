@@ -1,0 +1,206 @@
+package validation
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-health/switchboard/hub/outcome"
+	"github.com/switchboard-health/switchboard/hub/testenv"
+)
+
+// The differential tests hold the compiled validator (compiled.go) to the
+// current path (parser, walker and google/fhir's unmarshaller, the
+// oracle): the same verdict, the same status and the same element paths.
+
+// differ compares both validators on body; it returns "" when they agree,
+// else what differs (never the body's content).
+func differ(v *Validator, body []byte) string {
+	_, oldErr := v.Resource(body, "")
+	_, _, newErr := validateCompiled(body, "")
+	o, n := verdict(oldErr), verdict(newErr)
+	if o != n {
+		return fmt.Sprintf("oracle %s, compiled %s", o, n)
+	}
+	return ""
+}
+
+// verdict renders a result as its status and sorted expressions.
+func verdict(err error) string {
+	if err == nil {
+		return "valid"
+	}
+	var oe *outcome.Error
+	if !errors.As(err, &oe) {
+		return "error " + err.Error()
+	}
+	exprs := make([]string, len(oe.Issues))
+	for i, is := range oe.Issues {
+		exprs[i] = is.Expression
+	}
+	slices.Sort(exprs)
+	return fmt.Sprintf("%d %q", oe.Status, exprs)
+}
+
+// differentialCorpus is every body the differential test runs: the HL7 R4
+// examples (when ../shared is beside the repository), the project's
+// samples, and the hand-written invalid bodies of TestResourceErrors.
+func differentialCorpus(t testing.TB) (map[string][]byte, int) {
+	root := testenv.RepoRoot(t)
+	out := map[string][]byte{}
+	hl7, _ := filepath.Glob(filepath.Join(root, "..", "shared", "fhir-r4-examples", "*.json"))
+	own, _ := filepath.Glob(filepath.Join(root, "testdata", "fhir", "*", "*.json"))
+	for _, f := range append(hl7, own...) {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(filepath.Dir(f))+"/"+filepath.Base(f)] = b
+	}
+	for i, b := range handWritten {
+		out[fmt.Sprintf("hand-written/%02d", i)] = []byte(b)
+	}
+	return out, len(hl7)
+}
+
+// knownDifferences lists where the compiled validator still differs from
+// the oracle, by corpus name, with the difference as differ renders it.
+// The test fails on any difference not listed here, and on any listed
+// one that is gone (so the list shrinks as the validator improves).
+var knownDifferences = map[string]string{}
+
+func TestDifferential(t *testing.T) {
+	v := mustValidator(t)
+	corpus, hl7 := differentialCorpus(t)
+	names := make([]string, 0, len(corpus))
+	for n := range corpus {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	differ1, hl7Differ := 0, 0
+	for _, n := range names {
+		d := differ(v, corpus[n])
+		want, known := knownDifferences[n]
+		switch {
+		case d != "" && !known:
+			t.Errorf("%s: new difference: %s", n, d)
+		case d != "" && d != want:
+			t.Errorf("%s: difference changed: %s (known: %s)", n, d, want)
+		case d == "" && known:
+			t.Errorf("%s: the known difference is gone: remove it from knownDifferences", n)
+		}
+		if d != "" {
+			differ1++
+			if strings.HasPrefix(n, "fhir-r4-examples/") {
+				hl7Differ++
+			}
+		}
+	}
+	if hl7 == 0 {
+		t.Logf("../shared/fhir-r4-examples is absent: only the project's samples and the hand-written cases were compared")
+	}
+	t.Logf("%d bodies compared (%d HL7 examples): %d differ (%d HL7 examples)", len(corpus), hl7, differ1, hl7Differ)
+}
+
+// FuzzDifferential: on every mutation of the corpus both validators give
+// the same verdict, status and element paths.
+func FuzzDifferential(f *testing.F) {
+	corpus, _ := differentialCorpus(f)
+	for _, b := range corpus {
+		f.Add(b)
+	}
+	v := mustValidator(f)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		if d := differ(v, body); d != "" {
+			t.Fatalf("the validators differ: %s", d)
+		}
+	})
+}
+
+// handWritten are the bodies of TestResourceErrors.
+var handWritten = []string{
+	`hello`,
+	`[{"resourceType":"Patient"}]`,
+	`"Patient"`,
+	`{"resourceType":"Patient"} {}`,
+	"{\"resourceType\":\"Patient\",\n \"active\":true, \"active\":false}",
+	`{"resourceType":"Patient","gender":"male","birthDate":"2000","gender":"female"}`,
+	`{"resourceType":"Patient","name":[{"family":"a"},{"family":"b","family":"c"}]}`,
+	`{"resourceType":"Patient","resourceType":"Patient"}`,
+	`{"resourceType":"Patient","name":[{"Sam":1,"Sam":2}]}`,
+	"{\"resourceType\":\"Patient\",\"name\":[{\"family\":\"\xff\"}]}",
+	``,
+	`{"name":[{"family":"x"}]}`,
+	`{"resourceType":"Patinet"}`,
+	`{"resourceType":5}`,
+	`{"resourceType":"Patient","contained":[{"resourceType":"Pa.tient","id":"x"}]}`,
+	`{"resourceType":"Observation"}`,
+	`{"resourceType":"Patient","ECHOMARKQZX":1}`,
+	`{"resourceType":"Patient","name":[{"bogus":"x"}]}`,
+	`{"resourceType":"Patient","foo":1,"bar":2}`,
+	`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","zz":1}]}`,
+	`{"resourceType":"Patient","extension":[{"url":"http://x.org/e","valueFoo":1}]}`,
+	`{"resourceType":"Observation","status":"final","code":{"text":"w"},"valueFoo":"x"}`,
+	`{"resourceType":"Patient","_nope":{"id":"n"}}`,
+	`{"resourceType":"Patient","_name":[{"id":"x"}]}`,
+	`{"resourceType":"Patient","_birthDate":{"zz":1},"birthDate":"2000"}`,
+	`{"resourceType":"Patient","name":[{"given":["a"],"_given":[{"zz":1}]}]}`,
+	`{"resourceType":"Patient","Sam Example 1970":1}`,
+	`{"resourceType":"Patient","active":"yes"}`,
+	`{"resourceType":"Patient","name":{"family":"x"}}`,
+	`{"resourceType":"Patient","name":"x"}`,
+	`{"resourceType":"Patient","name":[{"given":["a",1]}]}`,
+	`{"resourceType":"Patient","active":null}`,
+	`{"resourceType":"Patient","deceasedBoolean":true,"deceasedDateTime":"2020"}`,
+	`{"resourceType":"Patient","birthDate":"2020-02-30"}`,
+	`{"resourceType":"Patient","deceasedDateTime":"2020-02-30T10:00:00Z"}`,
+	`{"resourceType":"Observation","status":"final","code":{"text":"w"},"issued":"2020-01-01"}`,
+	`{"resourceType":"Patient","id":"a b"}`,
+	`{"resourceType":"Patient","name":[{"family":"x\u0000"}]}`,
+	`{"resourceType":"Patient","gender":"mal"}`,
+	`{"resourceType":"Patient","name":[{"family":""}]}`,
+	`{"resourceType":"Patient","extension":[{"url":"http://x.org/e","valueString":""}]}`,
+	`{"resourceType":"Patient","id":""}`,
+	`{"resourceType":"Patient","birthDate":"2000","_birthDate":{"id":""}}`,
+	`{"resourceType":"Patient","managingOrganization":{"reference":""}}`,
+	`{"resourceType":"Patient","name":[{"family":"   "}]}`,
+	`{"resourceType":"Patient","name":[{"given":["A","\t\n "]}]}`,
+	`{"resourceType":"Patient","gender":" "}`,
+	`{"resourceType":"Patient","extension":[{"url":" ","valueString":"x"}]}`,
+	`{"resourceType":"Patient","name":[]}`,
+	`{"resourceType":"Patient","name":[{}]}`,
+	`{"resourceType":"Patient","address":[{"city":"X"},{}]}`,
+	`{"resourceType":"Patient","maritalStatus":{}}`,
+	`{"resourceType":"Patient","birthDate":"2000","_birthDate":{"extension":[]}}`,
+	`{"resourceType":"Patient","maritalStatus":{"coding":[{}],"text":null}}`,
+	`{"resourceType":"Patient","name":[{"family":null}]}`,
+	`{"resourceType":"Patient","birthDate":"2000","_birthDate":{}}`,
+	`{"resourceType":"Patient","contained":[{}]}`,
+	`{"resourceType":"Patient","contained":[{"resourceType":"Organization","id":"o","alias":[]}]}`,
+	`{"resourceType":"Patient","telecom":[],"name":[{"given":[]}],"address":[{}]}`,
+	`{"resourceType":"Patient","Sam Example":[]}`,
+	`{"resourceType":"Patient","gender":null}`,
+	`{"resourceType":"Patient","name":[null]}`,
+	`{"resourceType":"Patient","name":[{"given":["a",null]}]}`,
+	`{"resourceType":"Patient","name":[{"given":["a",null],"_given":[null,null]}]}`,
+	`{"resourceType":"Patient","name":[{"given":["a",null],"_given":[{"id":"g"}]}]}`,
+	`{"resourceType":"Patient","birthDate":"2000","_birthDate":null}`,
+	`{"resourceType":"Patient","extension":[{"url":"http://x.org/e","valueString":null}]}`,
+	`{"resourceType":"Patient","contained":[null]}`,
+	`{"resourceType":"Patient","name":[{"family":"a\udc00"}]}`,
+	`{"resourceType":"Patient","name":[{"family":"a\uD800"}]}`,
+	`{"resourceType":"Patient","name":[{"given":["ok","\ud83d\u0041"]}]}`,
+	`{"resourceType":"Patient","name":[{"family":"\ud83d\ud83d"}]}`,
+	`{"resourceType":"Patient","\udc00":1}`,
+	`{"resourceType":"Patient","communication":[{"language":{"text":"x"}},{"preferred":true}]}`,
+	`{"resourceType":"Patient","contained":[{"id":"x"}]}`,
+	`{"resourceType":"Patient","managingOrganization":{"reference":"Organization/"}}`,
+	`{"resourceType":"Patient","managingOrganization":{"reference":"Organization/a b"}}`,
+	`{"resourceType":"Patient","generalPractitioner":[{"reference":"Doctor/1"}]}`,
+	`{"resourceType":"Patient","managingOrganization":{"reference":"http://ehr example/Organization/1"}}`,
+	`{"resourceType":"Patient","managingOrganization":{"reference":"urn:uuid:1234"}}`,
+	`{"resourceType":"Patient","managingOrganization":{"reference":"Patient/123"}}`,}

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/switchboard-health/switchboard/hub/outcome"
 	"github.com/switchboard-health/switchboard/hub/testenv"
@@ -20,7 +22,7 @@ import (
 // differ compares both validators on body; it returns "" when they agree,
 // else what differs (never the body's content).
 func differ(v *Validator, body []byte) string {
-	_, oldErr := v.Resource(body, "")
+	_, oldErr := v.resourceViaGoogle(body, "")
 	_, _, newErr := validateCompiled(body, "")
 	o, n := verdict(oldErr), verdict(newErr)
 	if o != n {
@@ -203,4 +205,66 @@ var handWritten = []string{
 	`{"resourceType":"Patient","generalPractitioner":[{"reference":"Doctor/1"}]}`,
 	`{"resourceType":"Patient","managingOrganization":{"reference":"http://ehr example/Organization/1"}}`,
 	`{"resourceType":"Patient","managingOrganization":{"reference":"urn:uuid:1234"}}`,
-	`{"resourceType":"Patient","managingOrganization":{"reference":"Patient/123"}}`,}
+	`{"resourceType":"Patient","managingOrganization":{"reference":"Patient/123"}}`}
+
+// BenchmarkHL7Examples validates every HL7 R4 example (or, without
+// ../shared, the project's valid samples) with both validators and reports
+// the median time and allocations per resource.
+func BenchmarkHL7Examples(b *testing.B) {
+	root := testenv.RepoRoot(b)
+	files, _ := filepath.Glob(filepath.Join(root, "..", "shared", "fhir-r4-examples", "*.json"))
+	if len(files) == 0 {
+		files, _ = filepath.Glob(filepath.Join(root, "testdata", "fhir", "valid", "*.json"))
+	}
+	bodies := make([][]byte, len(files))
+	for i, f := range files {
+		body, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		bodies[i] = body
+	}
+	v := mustValidator(b)
+	for _, c := range []struct {
+		name string
+		run  func([]byte)
+	}{
+		{"oracle", func(body []byte) { _, _ = v.resourceViaGoogle(body, "") }},
+		{"compiled", func(body []byte) { _, _, _ = validateCompiled(body, "") }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			perFile := make([][]float64, len(bodies)) // ns per run
+			allocs := make([][]float64, len(bodies))
+			for b.Loop() {
+				for i, body := range bodies {
+					var m0, m1 runtime.MemStats
+					runtime.ReadMemStats(&m0)
+					start := time.Now()
+					c.run(body)
+					perFile[i] = append(perFile[i], float64(time.Since(start).Nanoseconds()))
+					runtime.ReadMemStats(&m1)
+					allocs[i] = append(allocs[i], float64(m1.Mallocs-m0.Mallocs))
+				}
+			}
+			b.ReportMetric(median(medians(perFile))/1e3, "median-µs/resource")
+			b.ReportMetric(median(medians(allocs)), "median-allocs/resource")
+		})
+	}
+}
+
+func medians(runs [][]float64) []float64 {
+	out := make([]float64, len(runs))
+	for i, r := range runs {
+		out[i] = median(r)
+	}
+	return out
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
+}

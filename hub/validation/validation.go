@@ -36,6 +36,10 @@ import (
 // Validator validates FHIR R4 JSON. It is safe for concurrent use.
 type Validator struct {
 	u *jsonformat.Unmarshaller
+	// google selects the two-pass path (parser, walker and google's
+	// unmarshaller) over the compiled one (compiled.go); the differential
+	// test holds them to the same verdicts.
+	google bool
 }
 
 // New builds a Validator.
@@ -44,7 +48,7 @@ func New() (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("validation: build FHIR R4 unmarshaller: %w", err)
 	}
-	return &Validator{u: u}, nil
+	return &Validator{u: u, google: true}, nil
 }
 
 // Resource is a validated resource.
@@ -73,6 +77,19 @@ type Entry struct {
 
 // Resource validates one resource; wantType "" accepts any type.
 func (v *Validator) Resource(body []byte, wantType string) (*Resource, error) {
+	if v.google {
+		return v.resourceViaGoogle(body, wantType)
+	}
+	rt, id, err := validateCompiled(body, wantType)
+	if err != nil {
+		return nil, err
+	}
+	return &Resource{Type: rt, ID: id, Raw: body}, nil
+}
+
+// resourceViaGoogle is Resource on the two-pass path: the strict parser
+// and walker, then google's validating unmarshaller.
+func (v *Validator) resourceViaGoogle(body []byte, wantType string) (*Resource, error) {
 	obj, sc, oe := object(body)
 	if oe != nil {
 		return nil, oe

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -35,11 +36,18 @@ type compiled struct {
 	path []byte
 	// keys are the keys of the objects being read, for duplicate keys;
 	// each object's start in it is on the Go stack.
-	keys   [][]byte
-	strict []outcome.Issue
-	parse  []outcome.Issue
-	valid  []outcome.Issue
-	refs   []outcome.Issue
+	keys [][]byte
+	// strict holds the JSON rules' findings in document order (the
+	// parser's); structure the unknown elements and contained resources
+	// without a type, and refs the malformed references, each sorted at
+	// the end into the walker's order (walk.go: keys sorted at each level).
+	strict    []outcome.Issue
+	structure ordered
+	refs      ordered
+	// steps is the JSON path as sent (keys and indexes), for that order.
+	steps []step
+	parse []outcome.Issue
+	valid []outcome.Issue
 	// valid400 tells whether a validation finding is a malformed value.
 	valid400 bool
 	// hollow tells, after each value, whether it holds nothing (parse.go);
@@ -50,7 +58,7 @@ type compiled struct {
 }
 
 var compiledPool = sync.Pool{New: func() any {
-	return &compiled{path: make([]byte, 0, 128), keys: make([][]byte, 0, 64)}
+	return &compiled{path: make([]byte, 0, 128), keys: make([][]byte, 0, 64), steps: make([]step, 0, 32)}
 }}
 
 // token kinds, by a value's first byte.
@@ -66,13 +74,31 @@ const (
 // validateCompiled checks body as Resource does and returns the resource
 // type and id.
 func validateCompiled(body []byte, wantType string) (rt, id string, err error) {
+	rt, id, early, late := compileCheck(body)
+	switch {
+	case early != nil:
+		return "", "", early
+	case wantType != "" && rt != wantType:
+		return "", "", outcome.New(http.StatusBadRequest, "invalid", wantType+".resourceType",
+			"the resource type in the body differs from the one in the URL")
+	case late != nil:
+		return "", "", late
+	}
+	return rt, id, nil
+}
+
+// compileCheck reads body once. early is what makes it no resource at all
+// (invalid JSON, no object, no known resourceType), which the caller
+// reports before its own checks of the type; late is what the resource
+// breaks.
+func compileCheck(body []byte) (rt, id string, early, late *outcome.Error) {
 	if !utf8.Valid(body) {
 		_, _, perr := parse(body) // the offset, as the parser reports it
-		return "", "", syntaxOutcome(body, perr.(*syntaxError))
+		return "", "", syntaxOutcome(body, perr.(*syntaxError)), nil
 	}
 	c := compiledPool.Get().(*compiled)
 	defer func() {
-		*c = compiled{path: c.path[:0], keys: c.keys[:0]}
+		*c = compiled{path: c.path[:0], keys: c.keys[:0], steps: c.steps[:0]}
 		compiledPool.Put(c)
 	}()
 	c.b = body
@@ -102,34 +128,27 @@ func validateCompiled(body []byte, wantType string) (rt, id string, err error) {
 			c.fail("trailing data after the JSON value")
 		}
 	}
-	if c.err != nil {
-		return "", "", syntaxOutcome(body, c.err)
-	}
-	if !isObject {
-		return "", "", outcome.New(http.StatusBadRequest, "structure", "", "the body must be a JSON object (a FHIR resource)")
-	}
-	if rtErr != nil {
-		return "", "", rtErr
-	}
-	if wantType != "" && rt != wantType {
-		return "", "", outcome.New(http.StatusBadRequest, "invalid", wantType+".resourceType",
-			"the resource type in the body differs from the one in the URL")
-	}
 	switch {
-	case len(c.strict) > 0:
-		return "", "", &outcome.Error{Status: http.StatusBadRequest, Issues: c.strict}
+	case c.err != nil:
+		return "", "", syntaxOutcome(body, c.err), nil
+	case !isObject:
+		return "", "", outcome.New(http.StatusBadRequest, "structure", "", "the body must be a JSON object (a FHIR resource)"), nil
+	case rtErr != nil:
+		return "", "", rtErr, nil
+	case len(c.strict)+len(c.structure.issues) > 0:
+		late = &outcome.Error{Status: http.StatusBadRequest, Issues: append(c.strict, c.structure.sorted(len(c.strict))...)}
 	case len(c.parse) > 0:
-		return "", "", &outcome.Error{Status: http.StatusBadRequest, Issues: c.parse}
+		late = &outcome.Error{Status: http.StatusBadRequest, Issues: c.parse}
 	case len(c.valid) > 0:
 		st := http.StatusUnprocessableEntity
 		if c.valid400 {
 			st = http.StatusBadRequest
 		}
-		return "", "", &outcome.Error{Status: st, Issues: c.valid}
-	case len(c.refs) > 0:
-		return "", "", &outcome.Error{Status: http.StatusUnprocessableEntity, Issues: c.refs}
+		late = &outcome.Error{Status: st, Issues: c.valid}
+	case len(c.refs.issues) > 0:
+		late = &outcome.Error{Status: http.StatusUnprocessableEntity, Issues: c.refs.sorted(0)}
 	}
-	return rt, id, nil
+	return rt, id, nil, late
 }
 
 func syntaxOutcome(body []byte, se *syntaxError) *outcome.Error {
@@ -156,14 +175,65 @@ func (c *compiled) space() {
 // add appends an issue at the current path (plus suffix) to list; the
 // cap counts the strict findings with the list's own, as the walker does.
 func (c *compiled) add(list *[]outcome.Issue, code, suffix, diag string) {
-	n := len(*list)
-	if list != &c.strict {
-		n += len(c.strict)
-	}
-	if n >= maxIssues {
+	if len(*list) >= maxIssues {
 		return
 	}
 	*list = append(*list, outcome.Issue{Severity: "error", Code: code, Expression: string(c.path) + suffix, Diagnostics: diag})
+}
+
+// addOrdered adds an issue to a list sorted into the walker's order; extra
+// is the key the walker finds it at below the current path, if any.
+func (c *compiled) addOrdered(list *ordered, code, suffix, diag string, extra []byte) {
+	at := make([]step, len(c.steps), len(c.steps)+1)
+	copy(at, c.steps)
+	if extra != nil {
+		at = append(at, step{key: string(extra), index: -1})
+	}
+	list.issues = append(list.issues, outcome.Issue{Severity: "error", Code: code, Expression: string(c.path) + suffix, Diagnostics: diag})
+	list.at = append(list.at, at)
+}
+
+// ordered is a list of issues with the JSON path each is found at.
+type ordered struct {
+	issues []outcome.Issue
+	at     [][]step
+}
+
+// sorted returns the issues in the walker's order, as many as the cap
+// leaves beside before earlier ones.
+func (o *ordered) sorted(before int) []outcome.Issue {
+	idx := make([]int, len(o.issues))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int { return compareSteps(o.at[a], o.at[b]) })
+	out := make([]outcome.Issue, 0, len(idx))
+	for _, i := range idx {
+		if before+len(out) >= maxIssues {
+			break
+		}
+		out = append(out, o.issues[i])
+	}
+	return out
+}
+
+func compareSteps(a, b []step) int {
+	for i := 0; i < len(a) && i < len(b); i++ {
+		x, y := a[i], b[i]
+		switch {
+		case x.index >= 0 && y.index >= 0:
+			if x.index != y.index {
+				return x.index - y.index
+			}
+		case x.index < 0 && y.index < 0:
+			if x.key != y.key {
+				return strings.Compare(x.key, y.key)
+			}
+		default:
+			return x.index - y.index
+		}
+	}
+	return len(a) - len(b)
 }
 
 // keySuffix is ".k" when k is an element of t (so an issue may name it),
@@ -473,7 +543,7 @@ func (c *compiled) reference(refTypes []string, b []byte) {
 		}
 	}
 	if !validReferenceBytes(b) {
-		c.add(&c.refs, "value", "", "malformed reference: want Type/id, an absolute URL, urn:uuid:, urn:oid: or #contained-id")
+		c.addOrdered(&c.refs, "value", "", "malformed reference: want Type/id, an absolute URL, urn:uuid:, urn:oid: or #contained-id", nil)
 	}
 }
 
@@ -558,9 +628,9 @@ func (c *compiled) contained(depth int) {
 	t := resourceTable(rt)
 	switch {
 	case !ok && rt == "":
-		c.add(&c.strict, "required", ".resourceType", "missing resourceType")
+		c.addOrdered(&c.structure, "required", ".resourceType", "missing resourceType", nil)
 	case t == nil:
-		c.add(&c.strict, "not-supported", ".resourceType", "not a FHIR R4 resource type")
+		c.addOrdered(&c.structure, "not-supported", ".resourceType", "not a FHIR R4 resource type", nil)
 	}
 	c.object(t, nil, depth)
 }
@@ -614,6 +684,47 @@ func skimResource(b []byte) (rt, id string, ok bool) {
 	}
 }
 
+// topString is the first value of key in body's top-level object when it
+// is a string, else "" (the Bundle's type, read before its validation is
+// reported, as the map the google path decodes into keeps the first).
+func topString(body []byte, key string) string {
+	s := skimmer{b: body}
+	s.space()
+	s.i++ // {
+	for {
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != '"' {
+			return ""
+		}
+		kstart := s.i
+		s.rawString()
+		k := s.b[kstart:s.i]
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != ':' {
+			return ""
+		}
+		s.i++
+		s.space()
+		start := s.i
+		if !s.skip() {
+			return ""
+		}
+		var name string
+		if json.Unmarshal(k, &name) == nil && name == key {
+			var v string
+			if json.Unmarshal(s.b[start:s.i], &v) != nil {
+				return ""
+			}
+			return v
+		}
+		s.space()
+		if s.i >= len(s.b) || s.b[s.i] != ',' {
+			return ""
+		}
+		s.i++
+	}
+}
+
 type skimmer struct {
 	b []byte
 	i int
@@ -646,34 +757,42 @@ func (s *skimmer) rawString() []byte {
 
 // skip passes over one value, nesting and strings only.
 func (s *skimmer) skip() bool {
+	if s.i >= len(s.b) {
+		return false
+	}
+	switch s.b[s.i] {
+	case '"':
+		s.rawString()
+		return true
+	case '{', '[':
+	default: // a scalar: up to the next delimiter
+		for s.i < len(s.b) {
+			switch s.b[s.i] {
+			case ',', '}', ']', ' ', '\t', '\n', '\r':
+				return true
+			}
+			s.i++
+		}
+		return true
+	}
 	depth := 0
 	for s.i < len(s.b) {
 		switch s.b[s.i] {
 		case '"':
 			s.rawString()
-			if depth == 0 {
-				return true
-			}
 			continue
 		case '{', '[':
 			depth++
 		case '}', ']':
 			depth--
-			if depth < 0 {
-				return false
-			}
 			if depth == 0 {
 				s.i++
-				return true
-			}
-		case ',':
-			if depth == 0 {
 				return true
 			}
 		}
 		s.i++
 	}
-	return depth == 0
+	return false
 }
 
 // object reads an object of type t (nil: unknown, JSON rules only).
@@ -702,7 +821,7 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 	defer func() { c.keys = c.keys[:keys0] }()
 	var seen uint64 // required elements present
 	var chosen [24]*ftable
-	unknown := false
+	var unknown []byte // the first unknown key in sorted order
 	hollow := true
 	nulls := false
 	resource := t != nil && t.resource
@@ -712,6 +831,7 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 			c.fail("expected an object key")
 			return
 		}
+		keyAt := c.i
 		k, _, lone := c.str()
 		if c.err != nil {
 			return
@@ -721,7 +841,7 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 			dup = dup || bytes.Equal(prev, k)
 		}
 		if dup {
-			c.add(&c.strict, "structure", keySuffix(t, resource, k), diagDuplicate)
+			c.add(&c.strict, "structure", keySuffix(t, resource, k), diagDuplicate+" "+position(c.b, keyAt))
 		}
 		if lone {
 			c.add(&c.strict, "structure", keySuffix(t, resource, k), diagSurrogate+" (an object key)")
@@ -747,9 +867,8 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 			switch {
 			case f == nil || len(base) != len(k) && f.kind != kindPrimitive && f.kind != kindReference:
 				known, f = false, nil
-				if !unknown {
-					unknown = true
-					c.add(&c.strict, "structure", "", "unknown element (this element holds a key FHIR R4 does not define for its type)")
+				if unknown == nil || bytes.Compare(k, unknown) < 0 {
+					unknown = k
 				}
 			default:
 				if f.required >= 0 && f.required < 64 {
@@ -772,6 +891,7 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 			}
 		}
 		mark := len(c.path)
+		c.steps = append(c.steps, step{key: unsafe.String(unsafe.SliceData(k), len(k)), index: -1})
 		if known && t != nil {
 			c.path = append(append(c.path, '.'), k...)
 		}
@@ -789,6 +909,7 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 			c.value(sub, f, subRefs, false, depth)
 		}
 		c.path = c.path[:mark]
+		c.steps = c.steps[:len(c.steps)-1]
 		if c.err != nil {
 			return
 		}
@@ -815,6 +936,9 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 			if hollow && depth > 1 {
 				c.add(&c.strict, "structure", "", diagHollowObj)
 			}
+			if unknown != nil {
+				c.addOrdered(&c.structure, "structure", "", "unknown element (this element holds a key FHIR R4 does not define for its type)", unknown)
+			}
 			c.required(t, seen, chosen[:])
 			c.hollow = hollow
 			return
@@ -827,12 +951,18 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 
 // snapshot and restore keep a duplicate key's value from counting twice
 // for anything but the JSON rules.
-type snap struct{ parse, valid, refs int }
+type snap struct{ parse, valid, structure, refs int }
 
-func (c *compiled) snapshot() snap { return snap{len(c.parse), len(c.valid), len(c.refs)} }
-func (c *compiled) restore(s snap) {
-	c.parse, c.valid, c.refs = c.parse[:s.parse], c.valid[:s.valid], c.refs[:s.refs]
+func (c *compiled) snapshot() snap {
+	return snap{len(c.parse), len(c.valid), len(c.structure.issues), len(c.refs.issues)}
 }
+
+func (c *compiled) restore(s snap) {
+	c.parse, c.valid = c.parse[:s.parse], c.valid[:s.valid]
+	c.structure.issues, c.structure.at = c.structure.issues[:s.structure], c.structure.at[:s.structure]
+	c.refs.issues, c.refs.at = c.refs.issues[:s.refs], c.refs.at[:s.refs]
+}
+
 func (c *compiled) required(t *mtable, seen uint64, chosen []*ftable) {
 	if t == nil {
 		return
@@ -877,6 +1007,7 @@ func (c *compiled) elementArray(depth int) {
 	for n := 0; ; n++ {
 		c.space()
 		mark := c.pushIndex(n)
+		c.steps = append(c.steps, step{index: n})
 		if c.i < len(c.b) && c.b[c.i] == '{' {
 			c.object(elementTable(), nil, depth+1)
 		} else {
@@ -884,6 +1015,7 @@ func (c *compiled) elementArray(depth int) {
 			c.value(nil, nil, nil, false, depth)
 		}
 		c.path = c.path[:mark]
+		c.steps = c.steps[:len(c.steps)-1]
 		if c.err != nil {
 			return
 		}
@@ -938,6 +1070,7 @@ func (c *compiled) array(f *ftable, refTypes []string, depth int) {
 	for n := 0; ; n++ {
 		c.space()
 		mark := c.pushIndex(n)
+		c.steps = append(c.steps, step{index: n})
 		isNull := c.i < len(c.b) && c.b[c.i] == 'n'
 		isArr := c.i < len(c.b) && c.b[c.i] == '['
 		if isNull {
@@ -950,6 +1083,7 @@ func (c *compiled) array(f *ftable, refTypes []string, depth int) {
 			c.nestedNulls(depth)
 		}
 		c.path = c.path[:mark]
+		c.steps = c.steps[:len(c.steps)-1]
 		if c.err != nil {
 			return
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"slices"
 	"strings"
@@ -27,6 +28,17 @@ func differ(v *Validator, body []byte) string {
 	o, n := verdict(oldErr), verdict(newErr)
 	if o != n {
 		return fmt.Sprintf("oracle %s, compiled %s", o, n)
+	}
+	oldB, oldErr := v.bundleViaGoogle(body)
+	c := *v
+	c.google = false
+	newB, newErr := c.Bundle(body)
+	o, n = verdict(oldErr), verdict(newErr)
+	if o != n {
+		return fmt.Sprintf("as a Bundle: oracle %s, compiled %s", o, n)
+	}
+	if !reflect.DeepEqual(oldB, newB) {
+		return "as a Bundle: the entries differ"
 	}
 	return ""
 }

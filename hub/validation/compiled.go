@@ -50,6 +50,11 @@ type compiled struct {
 	valid []outcome.Issue
 	// valid400 tells whether a validation finding is a malformed value.
 	valid400 bool
+	// inAny counts the contained resources being read (see addValid).
+	inAny int
+	// badNumber marks a number beyond float64, which google's JSON decoder
+	// refuses outright.
+	badNumber bool
 	// hollow tells, after each value, whether it holds nothing (parse.go);
 	// lastNulls, after an array, whether it holds a null item.
 	hollow    bool
@@ -137,6 +142,8 @@ func compileCheck(body []byte) (rt, id string, early, late *outcome.Error) {
 		return "", "", rtErr, nil
 	case len(c.strict)+len(c.structure.issues) > 0:
 		late = &outcome.Error{Status: http.StatusBadRequest, Issues: append(c.strict, c.structure.sorted(len(c.strict))...)}
+	case c.badNumber:
+		late = outcome.New(http.StatusBadRequest, "structure", "", "invalid JSON")
 	case len(c.parse) > 0:
 		late = &outcome.Error{Status: http.StatusBadRequest, Issues: c.parse}
 	case len(c.valid) > 0:
@@ -286,12 +293,19 @@ func (c *compiled) value(t *mtable, f *ftable, refTypes []string, inArray bool, 
 	}
 	switch tok {
 	case tokObject:
-		if f != nil && f.kind == kindPrimitive || f != nil && f.kind == kindReference {
+		if f != nil && f.kind == kindPrimitive && f.md != nil {
+			// google reads an object here as the primitive's own message
+			// (id, extension; its scalar fields are invalid), the walker
+			// as an object of that type.
+			c.object(f.target(), nil, depth+1)
+			return
+		}
+		if f != nil && (f.kind == kindPrimitive || f.kind == kindReference) {
 			c.add(&c.parse, "structure", "", "wrong JSON type: expected "+expected(f))
 			f, t = nil, nil
 		}
 		if f != nil && f.kind == kindContained {
-			c.contained(depth + 1)
+			c.contained(depth+1, f.md.FullName() == "google.protobuf.Any")
 			return
 		}
 		c.object(t, refTypes, depth+1)
@@ -318,8 +332,14 @@ func (c *compiled) value(t *mtable, f *ftable, refTypes []string, inArray bool, 
 		start := c.i
 		c.number()
 		c.hollow = false
-		if f != nil && c.err == nil {
-			c.numberValue(f, c.b[start:c.i])
+		if c.err == nil {
+			raw := c.b[start:c.i]
+			if _, err := strconv.ParseFloat(unsafe.String(unsafe.SliceData(raw), len(raw)), 64); err != nil {
+				c.badNumber = true
+			}
+			if f != nil {
+				c.numberValue(f, raw)
+			}
 		}
 	case tokBool:
 		if c.b[c.i] == 't' {
@@ -383,7 +403,7 @@ func (c *compiled) stringValue(f *ftable, refTypes []string, s []byte, escaped b
 	case primBool, primInteger, primPositiveInt, primUnsignedInt, primDecimal:
 		c.add(&c.parse, "structure", "", "wrong JSON type: expected "+expected(f))
 	case primEnumCode:
-		if _, ok := f.codes[string(s)]; !ok {
+		if !f.codeOK(s) {
 			c.add(&c.parse, "value", "", "code not in the required value set")
 		}
 	case primDate, primDateTime, primInstant, primTime:
@@ -409,8 +429,7 @@ func (c *compiled) stringValue(f *ftable, refTypes []string, s []byte, escaped b
 			c.reference(refTypes, s) // a String in google's Reference: no url.Parse
 		}
 		if escaped && bytes.ContainsFunc(s, badChar) {
-			c.valid400 = true
-			c.add(&c.valid, "value", "", "string contains characters FHIR does not allow")
+			c.addValid("value", "", "string contains characters FHIR does not allow", true)
 		}
 	}
 }
@@ -422,8 +441,7 @@ func (c *compiled) uri(s []byte) {
 		return
 	}
 	if _, err := url.Parse(string(s)); err != nil {
-		c.valid400 = true
-		c.add(&c.valid, "invalid", "", "invalid element")
+		c.addValid("invalid", "", "invalid element", true)
 	}
 }
 
@@ -518,10 +536,22 @@ func badChar(r rune) bool {
 func (c *compiled) format(list *[]outcome.Issue, f *ftable, s []byte, diag string) {
 	if f.re != nil && !f.re.Match(s) {
 		if list == &c.valid {
-			c.valid400 = true
+			c.addValid("value", "", diag, true)
+			return
 		}
 		c.add(list, "value", "", diag)
 	}
+}
+
+// addValid adds what google's validation step finds (malformed tells a
+// 400 from a 422). google validates no resource in contained: they are
+// google.protobuf.Any values its walk does not enter.
+func (c *compiled) addValid(code, suffix, diag string, malformed bool) {
+	if c.inAny > 0 || len(c.valid) >= maxIssues {
+		return
+	}
+	c.valid400 = c.valid400 || malformed
+	c.add(&c.valid, code, suffix, diag)
 }
 
 // reference checks Reference.reference: its target type, as google does
@@ -537,7 +567,7 @@ func (c *compiled) reference(refTypes []string, b []byte) {
 				allowed = allowed || r == string(md.Name())
 			}
 			if !allowed {
-				c.add(&c.valid, "value", "", "reference to a resource type this element does not allow")
+				c.addValid("value", "", "reference to a resource type this element does not allow", false)
 				return
 			}
 		}
@@ -614,8 +644,7 @@ func (c *compiled) numberValue(f *ftable, raw []byte) {
 			return
 		}
 		if v > math.MaxInt32 {
-			c.valid400 = true
-			c.add(&c.valid, "value", "", "non-negative integer out of range 0..2,147,483,647")
+			c.addValid("value", "", "non-negative integer out of range 0..2,147,483,647", true)
 		}
 	default:
 		c.add(&c.parse, "structure", "", "wrong JSON type: expected "+expected(f))
@@ -623,7 +652,11 @@ func (c *compiled) numberValue(f *ftable, raw []byte) {
 }
 
 // contained reads a whole resource: Bundle.entry.resource or contained.
-func (c *compiled) contained(depth int) {
+func (c *compiled) contained(depth int, any bool) {
+	if any {
+		c.inAny++
+		defer func() { c.inAny-- }()
+	}
 	rt, _, ok := skimResource(c.b[c.i:])
 	t := resourceTable(rt)
 	switch {
@@ -881,7 +914,7 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 					chosen[f.choice] = f
 				}
 				if len(base) != len(k) {
-					element, f = true, nil
+					element = true
 				} else if f.kind == kindMessage {
 					sub = f.target()
 					if sub.reference {
@@ -898,13 +931,18 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 		if f != nil && f.kind == kindReference {
 			subRefs = refTypes
 		}
+		if f != nil && f.kind == kindInvalid {
+			// A primitive's own scalar field (value, valueUs) sent in JSON.
+			c.add(&c.parse, "invalid", "", "invalid element")
+			f, sub = nil, nil
+		}
 		if dup {
 			// The first value counts; the repeat is read for its syntax.
 			saved := c.snapshot()
 			c.value(nil, nil, nil, false, depth)
 			c.restore(saved)
 		} else if element {
-			c.element(depth)
+			c.element(f, refTypes, depth)
 		} else {
 			c.value(sub, f, subRefs, false, depth)
 		}
@@ -969,26 +1007,38 @@ func (c *compiled) required(t *mtable, seen uint64, chosen []*ftable) {
 	}
 	for i, name := range t.required {
 		if i < 64 && seen&(1<<i) == 0 {
-			c.add(&c.valid, "required", "."+name, "missing required element")
+			c.addValid("required", "."+name, "missing required element", false)
 		}
 	}
 }
 
 // element reads a primitive's `_name` sibling: an Element (id, extension)
 // or an array of them and nulls.
-func (c *compiled) element(depth int) {
-	if c.i < len(c.b) && c.b[c.i] == '[' {
-		c.elementArray(depth + 1)
+func (c *compiled) element(f *ftable, refTypes []string, depth int) {
+	if c.i >= len(c.b) {
+		c.value(nil, nil, nil, false, depth)
 		return
 	}
-	if c.i < len(c.b) && c.b[c.i] == '{' {
+	switch c.b[c.i] {
+	case '[':
+		if !f.repeated {
+			c.add(&c.parse, "structure", "", "invalid JSON")
+		}
+		c.elementArray(f, refTypes, depth+1)
+	case '{':
+		if f.repeated {
+			c.add(&c.parse, "structure", "", "wrong JSON type: expected array")
+		}
 		c.object(elementTable(), nil, depth+1)
-		return
+	case 'n':
+		c.value(nil, nil, nil, false, depth)
+	default:
+		// google reads a scalar here as the primitive's value.
+		c.value(nil, f, refTypes, false, depth)
 	}
-	c.value(nil, nil, nil, false, depth)
 }
 
-func (c *compiled) elementArray(depth int) {
+func (c *compiled) elementArray(f *ftable, refTypes []string, depth int) {
 	if depth > maxDepth {
 		c.fail("JSON nested too deeply")
 		return
@@ -1008,11 +1058,14 @@ func (c *compiled) elementArray(depth int) {
 		c.space()
 		mark := c.pushIndex(n)
 		c.steps = append(c.steps, step{index: n})
-		if c.i < len(c.b) && c.b[c.i] == '{' {
+		switch {
+		case c.i < len(c.b) && c.b[c.i] == '{':
 			c.object(elementTable(), nil, depth+1)
-		} else {
-			nulls = nulls || c.i < len(c.b) && c.b[c.i] == 'n'
+		case c.i < len(c.b) && c.b[c.i] == 'n':
+			nulls = true
 			c.value(nil, nil, nil, false, depth)
+		default:
+			c.value(nil, f, refTypes, f.repeated, depth)
 		}
 		c.path = c.path[:mark]
 		c.steps = c.steps[:len(c.steps)-1]

@@ -51,6 +51,10 @@ const (
 	kindPrimitive                  // a JSON scalar
 	kindReference                  // Reference.reference: a string
 	kindContained                  // a whole resource naming its resourceType
+	// kindInvalid is a scalar field of a primitive's own message (value,
+	// valueUs): google reads an object sent for a primitive as that
+	// message, and refuses these keys in it.
+	kindInvalid
 )
 
 // ftable is one JSON key of a type.
@@ -67,6 +71,7 @@ type ftable struct {
 	// choiceName is the choice element's name (value for valueString).
 	choiceName string
 	codes      map[string]struct{}
+	enum       protoreflect.EnumDescriptor
 	re         *regexp.Regexp
 	// refTypes are the resource types a Reference here may target; nil for
 	// any (or when this is no Reference).
@@ -148,6 +153,9 @@ func compileTable(md protoreflect.MessageDescriptor) *mtable {
 		}
 		f := leaf(fd, name)
 		f.required, f.choice, f.refTypes = req, -1, refTypes
+		if fd.Message() == nil && primitiveMessage(md) {
+			f.kind = kindInvalid
+		}
 		t.keys[name] = f
 	}
 	if md.Oneofs().ByName("reference") != nil {
@@ -169,8 +177,23 @@ func leaf(fd protoreflect.FieldDescriptor, name string) *ftable {
 	case primitiveMessage(m):
 		f.kind = kindPrimitive
 		f.prim, f.codes, f.re = primOf(m)
+		if v := m.Fields().ByName("value"); v != nil && f.prim == primEnumCode {
+			f.enum = v.Enum()
+		}
 	}
 	return f
+}
+
+// codeOK reports whether google reads s as a code of f's required binding:
+// an original code as is, or an enum value's name in any case with '-'
+// for '_'.
+func (f *ftable) codeOK(s []byte) bool {
+	if _, ok := f.codes[string(s)]; ok {
+		return true
+	}
+	name := strings.ReplaceAll(strings.ToUpper(string(s)), "-", "_")
+	v := f.enum.Values().ByName(protoreflect.Name(name))
+	return v != nil && v.Number() != 0
 }
 
 // primOf classifies a primitive type by google's message names; a code

@@ -48,7 +48,7 @@ func New() (*Validator, error) {
 	if err != nil {
 		return nil, fmt.Errorf("validation: build FHIR R4 unmarshaller: %w", err)
 	}
-	return &Validator{u: u, google: false}, nil
+	return &Validator{u: u}, nil
 }
 
 // Resource is a validated resource.

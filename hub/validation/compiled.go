@@ -52,6 +52,10 @@ type compiled struct {
 	valid400 bool
 	// inAny counts the contained resources being read (see addValid).
 	inAny int
+	// quiet counts the values being read that google does not read (a
+	// field given the wrong cardinality): only the JSON rules, the
+	// unknown elements and the reference formats count there.
+	quiet int
 	// badNumber marks a number beyond float64, which google's JSON decoder
 	// refuses outright.
 	badNumber bool
@@ -182,7 +186,7 @@ func (c *compiled) space() {
 // add appends an issue at the current path (plus suffix) to list; the
 // cap counts the strict findings with the list's own, as the walker does.
 func (c *compiled) add(list *[]outcome.Issue, code, suffix, diag string) {
-	if len(*list) >= maxIssues {
+	if len(*list) >= maxIssues || c.quiet > 0 && (list == &c.parse || list == &c.valid) {
 		return
 	}
 	*list = append(*list, outcome.Issue{Severity: "error", Code: code, Expression: string(c.path) + suffix, Diagnostics: diag})
@@ -283,14 +287,28 @@ func (c *compiled) value(t *mtable, f *ftable, refTypes []string, inArray bool, 
 	}
 	tok := tokenOf(c.b[c.i])
 	if f != nil {
+		mismatch := false
 		if f.repeated && !inArray && tok != tokArray && tok != tokNull {
 			c.add(&c.parse, "structure", "", "wrong JSON type: expected array")
-			f = nil
+			mismatch = true
 		} else if (!f.repeated || inArray) && tok == tokArray {
 			c.add(&c.parse, "structure", "", "wrong JSON type: expected "+expected(f))
-			f = nil
+			mismatch = true
+		}
+		if mismatch {
+			// google stops at the field; the walker goes on into it
+			// whatever the cardinality, so only its findings count there.
+			c.quiet++
+			c.token(tok, t, f, refTypes, depth)
+			c.quiet--
+			return
 		}
 	}
+	c.token(tok, t, f, refTypes, depth)
+}
+
+// token reads the value at c.i, a tok.
+func (c *compiled) token(tok int, t *mtable, f *ftable, refTypes []string, depth int) {
 	switch tok {
 	case tokObject:
 		if f != nil && f.kind == kindPrimitive && f.md != nil {
@@ -547,7 +565,7 @@ func (c *compiled) format(list *[]outcome.Issue, f *ftable, s []byte, diag strin
 // 400 from a 422). google validates no resource in contained: they are
 // google.protobuf.Any values its walk does not enter.
 func (c *compiled) addValid(code, suffix, diag string, malformed bool) {
-	if c.inAny > 0 || len(c.valid) >= maxIssues {
+	if c.inAny > 0 || c.quiet > 0 || len(c.valid) >= maxIssues {
 		return
 	}
 	c.valid400 = c.valid400 || malformed

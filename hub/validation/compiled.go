@@ -44,6 +44,7 @@ type compiled struct {
 	strict    []outcome.Issue
 	structure ordered
 	refs      ordered
+	scratch   []byte // base64OK's
 	// steps is the JSON path as sent (keys and indexes), for that order.
 	steps []step
 	parse []outcome.Issue
@@ -63,6 +64,7 @@ type compiled struct {
 	// lastNulls, after an array, whether it holds a null item.
 	hollow    bool
 	lastNulls bool
+	lastLen   int // after an array, its length
 	err       *syntaxError
 }
 
@@ -107,7 +109,7 @@ func compileCheck(body []byte) (rt, id string, early, late *outcome.Error) {
 	}
 	c := compiledPool.Get().(*compiled)
 	defer func() {
-		*c = compiled{path: c.path[:0], keys: c.keys[:0], steps: c.steps[:0]}
+		*c = compiled{path: c.path[:0], keys: c.keys[:0], steps: c.steps[:0], scratch: c.scratch[:0]}
 		compiledPool.Put(c)
 	}()
 	c.b = body
@@ -437,7 +439,7 @@ func (c *compiled) stringValue(f *ftable, refTypes []string, s []byte, escaped b
 	case primCode:
 		c.format(&c.valid, f, s, "invalid Code format")
 	case primBase64:
-		if _, err := base64.StdEncoding.DecodeString(strings.Join(strings.Fields(string(s)), "")); err != nil {
+		if escaped || !c.base64OK(s) {
 			c.add(&c.parse, "value", "", "expected binary data")
 		}
 	case primURI:
@@ -446,8 +448,27 @@ func (c *compiled) stringValue(f *ftable, refTypes []string, s []byte, escaped b
 		if f.kind == kindReference {
 			c.reference(refTypes, s) // a String in google's Reference: no url.Parse
 		}
+		suffix := ""
+		if f.kind == kindReference {
+			// google keeps Type/id as a typed id (no String), #id as the
+			// fragment and the rest as the uri, and names those fields.
+			if typ, ok := referenceType(s); ok && IsResourceType(string(typ)) {
+				return
+			}
+			mark := bytes.LastIndexByte(c.path, '.')
+			saved := c.path
+			c.path = c.path[:mark]
+			defer func() { c.path = saved }()
+			suffix = ".uri"
+			if len(s) > 0 && s[0] == '#' {
+				s, suffix = s[1:], ".fragment"
+			}
+		}
+		if len(s) > 1<<20 {
+			c.addValid("value", suffix, "string exceeds maximum size of 1 MB", true)
+		}
 		if escaped && bytes.ContainsFunc(s, badChar) {
-			c.addValid("value", "", "string contains characters FHIR does not allow", true)
+			c.addValid("value", suffix, "string contains characters FHIR does not allow", true)
 		}
 	}
 }
@@ -545,6 +566,44 @@ func validTime(p prim, b []byte) bool {
 		}
 	}
 	return false
+}
+
+// base64OK decodes base64 as google does (jsonformat/primitive.go): runs
+// of spaces are allowed between chunks of one length, all runs of one
+// length; the rest is standard base64. The raw string is copied into a
+// scratch buffer, not decoded in place.
+func (c *compiled) base64OK(p []byte) bool {
+	c.scratch = append(c.scratch[:0], p...)
+	q := c.scratch
+	nn, stride, sep, chunkStart := 0, 0, 0, 0
+	for i := 0; i < len(q); i++ {
+		if q[i] != ' ' {
+			q[nn] = q[i]
+			nn++
+			continue
+		}
+		cur := i - chunkStart
+		if stride == 0 {
+			stride = cur
+		}
+		if cur != stride {
+			return false
+		}
+		chunkStart = i
+		for i < len(q) && q[i] == ' ' {
+			i++
+		}
+		if cur := i - chunkStart; sep == 0 {
+			sep = cur
+		} else if cur != sep {
+			return false
+		}
+		chunkStart = i
+		i--
+	}
+	q = q[:nn]
+	_, err := base64.StdEncoding.Decode(q, q)
+	return err == nil
 }
 
 func badChar(r rune) bool {
@@ -873,6 +932,12 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 	var seen uint64 // required elements present
 	var chosen [24]*ftable
 	var unknown []byte // the first unknown key in sorted order
+	// lens holds the lengths of the primitive arrays read (given, _given):
+	// google merges both into one list and refuses two lengths.
+	var lens [8]struct {
+		f *ftable
+		n int
+	}
 	hollow := true
 	nulls := false
 	resource := t != nil && t.resource
@@ -972,6 +1037,20 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 		hollow = hollow && c.hollow
 		if isNull {
 			c.add(&c.strict, "structure", keySuffix(t, resource, k), diagNull)
+		}
+		if isArr && f != nil && f.repeated && !dup && (f.kind == kindPrimitive || f.kind == kindReference) {
+			for j := range lens {
+				if lens[j].f == nil {
+					lens[j].f, lens[j].n = f, c.lastLen
+					break
+				}
+				if lens[j].f == f {
+					if lens[j].n != c.lastLen {
+						c.add(&c.parse, "structure", keySuffix(t, resource, k), "wrong JSON type: array length mismatch")
+					}
+					break
+				}
+			}
 		}
 		if isArr && c.lastNulls {
 			nulls = true
@@ -1101,7 +1180,7 @@ func (c *compiled) elementArray(f *ftable, refTypes []string, depth int) {
 			c.i++
 		case ']':
 			c.i++
-			c.hollow, c.lastNulls = hollow, nulls
+			c.hollow, c.lastNulls, c.lastLen = hollow, nulls, n+1
 			return
 		default:
 			c.fail("expected ',' or ']' in an array")
@@ -1169,7 +1248,7 @@ func (c *compiled) array(f *ftable, refTypes []string, depth int) {
 			c.i++
 		case ']':
 			c.i++
-			c.hollow, c.lastNulls = hollow, nulls
+			c.hollow, c.lastNulls, c.lastLen = hollow, nulls, n+1
 			return
 		default:
 			c.fail("expected ',' or ']' in an array")

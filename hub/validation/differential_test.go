@@ -55,6 +55,11 @@ func verdict(err error) string {
 	exprs := make([]string, len(oe.Issues))
 	for i, is := range oe.Issues {
 		exprs[i] = is.Expression
+		if strings.Contains(is.Diagnostics, "array length mismatch") {
+			// google names given or _given, whichever its map iteration
+			// reads second: the oracle is not deterministic there.
+			exprs[i] = strings.Replace(is.Expression, "._", ".", 1)
+		}
 	}
 	slices.Sort(exprs)
 	return fmt.Sprintf("%d %q", oe.Status, exprs)
@@ -290,6 +295,18 @@ var handWritten = []string{
 	`{"resourceType":"Patient","meta":{"lastUpdated":"2020-01-01"}}`,
 	`{"resourceType":"Patient","meta":{"versionId":"1 2"}}`,
 	`{"resourceType":"Patient","contact":[{"gender":"other"}]}`,
+	`{"resourceType":"Patient","photo":[{"data":"YWJj ZGVm"}]}`,
+	`{"resourceType":"Patient","photo":[{"data":"YWJj ZGVm  Z2hp"}]}`,
+	`{"resourceType":"Patient","photo":[{"data":"YW Jj"}]}`,
+	`{"resourceType":"Patient","photo":[{"data":"YWJj\n"}]}`,
+	`{"resourceType":"Patient","photo":[{"contentType":"a  b"}]}`,
+	`{"resourceType":"Patient","text":{"status":"generated","div":"<div>\u0001</div>"}}`,
+	`{"resourceType":"Patient","name":[{"text":"\u0001"}]}`,
+	`{"resourceType":"Patient","managingOrganization":{"reference":"#\u0001"}}`,
+	`{"resourceType":"Patient","communication":[{"language":{"coding":[{"code":"a\tb"}]}}]}`,
+	`{"resourceType":"Patient","Gender":"male"}`,
+	`{"resourceType":"Patient","gend\u0065r":"male"}`,
+	`{"resourceType":"Patient","name":[{"given":["a","b"],"_given":[{"id":"x"}]}]}`,
 }
 
 // BenchmarkHL7Examples validates every HL7 R4 example (or, without

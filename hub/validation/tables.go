@@ -23,8 +23,9 @@ import (
 type prim uint8
 
 const (
-	primNone prim = iota // not a primitive: an object
-	primString
+	primNone   prim = iota // not a primitive: an object
+	primString             // google's String: its characters and size checked
+	primText               // markdown, xhtml, codes bound to a string: a JSON string
 	primBool
 	primInteger
 	primPositiveInt
@@ -231,13 +232,15 @@ func primOf(m protoreflect.MessageDescriptor) (prim, map[string]struct{}, *regex
 		return primURI, nil, nil
 	case "Base64Binary":
 		return primBase64, nil, nil
-	case "String", "Markdown", "Xhtml":
+	case "String":
 		return primString, nil, nil
 	}
 	if v := m.Fields().ByName("value"); v != nil && v.Enum() != nil {
 		return primEnumCode, codesOf(v.Enum()), nil
 	}
-	return primCode, nil, regexOf(&dtpb.Code{})
+	// Markdown, Xhtml and the codes google types as their own messages
+	// holding a string: google checks only that they are JSON strings.
+	return primText, nil, nil
 }
 
 // primitiveMessage reports whether m is a FHIR primitive, a JSON scalar:
@@ -263,7 +266,7 @@ func regexOf(m proto.Message) *regexp.Regexp {
 		return v.(*regexp.Regexp)
 	}
 	s, _ := proto.GetExtension(md.Options(), annpb.E_ValueRegex).(string)
-	re := regexp.MustCompile("^(?:" + s + ")$")
+	re := regexp.MustCompile("^" + s + "$") // as google anchors it
 	regexes.Store(md.FullName(), re)
 	return re
 }

@@ -1,16 +1,21 @@
 // Package validation is the hub's FHIR R4 boundary. Every inbound resource is
-// checked strictly before it is accepted:
+// checked strictly before it is accepted, in one pass over its bytes
+// (compiled.go, with tables compiled from google/fhir's R4 descriptors in
+// tables.go; docs/decisions/0015-compiled-validator.md):
 //
-//   - google/fhir's validating jsonformat unmarshaller checks JSON types,
-//     dates, codes in required bindings, ids, cardinality, required elements
-//     and reference target types;
-//   - the JSON parser (parse.go) refuses in the same pass what FHIR's JSON
-//     rules forbid though JSON allows it: duplicate keys, null (except as a
-//     primitive array's placeholder), empty arrays and objects, empty or
-//     whitespace-only strings, unpaired surrogate escapes;
-//   - a walk of the JSON beside google's protobuf descriptors adds what
-//     google lacks (see ../shared/FHIR-NOTES.md): where an unknown element
-//     is (google names no path for some), and the format of references.
+//   - JSON types, dates, codes in required bindings, ids, cardinality,
+//     required elements and reference target types, as google/fhir's
+//     validating jsonformat unmarshaller checks them;
+//   - what FHIR's JSON rules forbid though JSON allows it: duplicate keys,
+//     null (except as a primitive array's placeholder), empty arrays and
+//     objects, empty or whitespace-only strings, unpaired surrogate escapes;
+//   - what google lacks (see ../shared/FHIR-NOTES.md): where an unknown
+//     element is (google names no path for some), and the format of
+//     references.
+//
+// The two-pass path it replaced (parse.go's strict parser and walk.go's
+// walk, then google's unmarshaller) stays as the oracle of the differential
+// test and fuzz target (differential_test.go).
 //
 // Errors are *outcome.Error values whose issues name the element at fault as
 // a FHIRPath rooted at the resource (Patient.name[0].family) or the Bundle

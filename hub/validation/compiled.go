@@ -45,6 +45,8 @@ type compiled struct {
 	structure ordered
 	refs      ordered
 	scratch   []byte // base64OK's
+	// gmarks are where google names the path otherwise (see googlePath).
+	gmarks []gmark
 	// steps is the JSON path as sent (keys and indexes), for that order.
 	steps []step
 	parse []outcome.Issue
@@ -109,7 +111,7 @@ func compileCheck(body []byte) (rt, id string, early, late *outcome.Error) {
 	}
 	c := compiledPool.Get().(*compiled)
 	defer func() {
-		*c = compiled{path: c.path[:0], keys: c.keys[:0], steps: c.steps[:0], scratch: c.scratch[:0]}
+		*c = compiled{path: c.path[:0], keys: c.keys[:0], steps: c.steps[:0], scratch: c.scratch[:0], gmarks: c.gmarks[:0]}
 		compiledPool.Put(c)
 	}()
 	c.b = body
@@ -191,7 +193,49 @@ func (c *compiled) add(list *[]outcome.Issue, code, suffix, diag string) {
 	if len(*list) >= maxIssues || c.quiet > 0 && (list == &c.parse || list == &c.valid) {
 		return
 	}
-	*list = append(*list, outcome.Issue{Severity: "error", Code: code, Expression: string(c.path) + suffix, Diagnostics: diag})
+	expr := ""
+	switch {
+	case len(c.gmarks) > 0 && list == &c.parse:
+		expr = c.googlePath(false) + suffix
+	case len(c.gmarks) > 0 && list == &c.valid:
+		expr = c.googlePath(true) + suffix
+	default:
+		expr = string(c.path) + suffix
+	}
+	*list = append(*list, outcome.Issue{Severity: "error", Code: code, Expression: expr, Diagnostics: diag})
+}
+
+// gmark is a stretch of the path google names otherwise: c.path[pos:pos+cut]
+// reads parse in google's parse errors and valid in its validation errors
+// (keep: as is). A resource held in another field than Bundle.entry.resource
+// and contained (Bundle.entry.response.outcome) keeps its type as a segment
+// (.OperationOutcome, .operationOutcome); a choice key is .value.string in
+// validation errors.
+type gmark struct {
+	pos, cut     int
+	parse, valid string
+	keepParse    bool
+}
+
+func (c *compiled) googlePath(valid bool) string {
+	out := make([]byte, 0, len(c.path)+32)
+	at := 0
+	for _, m := range c.gmarks {
+		if m.pos < at || m.pos+m.cut > len(c.path) {
+			continue
+		}
+		out = append(out, c.path[at:m.pos]...)
+		switch {
+		case valid:
+			out = append(out, m.valid...)
+		case m.keepParse:
+			out = append(out, c.path[m.pos:m.pos+m.cut]...)
+		default:
+			out = append(out, m.parse...)
+		}
+		at = m.pos + m.cut
+	}
+	return string(append(out, c.path[at:]...))
 }
 
 // addOrdered adds an issue to a list sorted into the walker's order; extra
@@ -313,11 +357,23 @@ func (c *compiled) value(t *mtable, f *ftable, refTypes []string, inArray bool, 
 func (c *compiled) token(tok int, t *mtable, f *ftable, refTypes []string, depth int) {
 	switch tok {
 	case tokObject:
-		if f != nil && f.kind == kindPrimitive && f.md != nil {
+		if f != nil && (f.kind == kindPrimitive || f.kind == kindReference) && f.md != nil {
 			// google reads an object here as the primitive's own message
 			// (id, extension; its scalar fields are invalid), the walker
-			// as an object of that type.
+			// as an object of that type; google's validation then finds
+			// the missing value of an id or code malformed.
+			if f.md.Name() == "Xhtml" {
+				// google refuses an xhtml with extensions and names no path.
+				if c.quiet == 0 && len(c.parse) < maxIssues {
+					c.parse = append(c.parse, outcome.Issue{Severity: "error", Code: "invalid", Diagnostics: "invalid element"})
+				}
+				c.quiet++
+				c.object(f.target(), nil, depth+1)
+				c.quiet--
+				return
+			}
 			c.object(f.target(), nil, depth+1)
+			c.emptyValue(f, "")
 			return
 		}
 		if f != nil && (f.kind == kindPrimitive || f.kind == kindReference) {
@@ -325,7 +381,7 @@ func (c *compiled) token(tok int, t *mtable, f *ftable, refTypes []string, depth
 			f, t = nil, nil
 		}
 		if f != nil && f.kind == kindContained {
-			c.contained(depth+1, f.md.FullName() == "google.protobuf.Any")
+			c.contained(depth+1, f)
 			return
 		}
 		c.object(t, refTypes, depth+1)
@@ -620,6 +676,21 @@ func (c *compiled) format(list *[]outcome.Issue, f *ftable, s []byte, diag strin
 	}
 }
 
+// emptyValue reports, as google's validation does, an id, oid, uuid or
+// code that holds no value (sent as an object or a null placeholder).
+func (c *compiled) emptyValue(f *ftable, suffix string) {
+	switch f.prim {
+	case primID:
+		c.addValid("value", suffix, "invalid Id format", true)
+	case primOID:
+		c.addValid("value", suffix, "invalid Oid format", true)
+	case primUUID:
+		c.addValid("value", suffix, "invalid Uuid format", true)
+	case primCode:
+		c.addValid("value", suffix, "invalid Code format", true)
+	}
+}
+
 // addValid adds what google's validation step finds (malformed tells a
 // 400 from a 422). google validates no resource in contained: they are
 // google.protobuf.Any values its walk does not enter.
@@ -729,13 +800,18 @@ func (c *compiled) numberValue(f *ftable, raw []byte) {
 }
 
 // contained reads a whole resource: Bundle.entry.resource or contained.
-func (c *compiled) contained(depth int, any bool) {
-	if any {
+func (c *compiled) contained(depth int, f *ftable) {
+	if f.md.FullName() == "google.protobuf.Any" {
 		c.inAny++
 		defer func() { c.inAny-- }()
 	}
 	rt, _, ok := skimResource(c.b[c.i:])
 	t := resourceTable(rt)
+	if t != nil && f.name != "resource" && f.name != "contained" {
+		marks := len(c.gmarks)
+		c.gmarks = append(c.gmarks, gmark{pos: len(c.path), parse: "." + rt, valid: "." + lowerFirst(rt)})
+		defer func() { c.gmarks = c.gmarks[:marks] }()
+	}
 	switch {
 	case !ok && rt == "":
 		c.addOrdered(&c.structure, "required", ".resourceType", "missing resourceType", nil)
@@ -743,6 +819,13 @@ func (c *compiled) contained(depth int, any bool) {
 		c.addOrdered(&c.structure, "not-supported", ".resourceType", "not a FHIR R4 resource type", nil)
 	}
 	c.object(t, nil, depth)
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 // skimResource finds an object's resourceType (and id) without validating
@@ -1008,8 +1091,16 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 		}
 		mark := len(c.path)
 		c.steps = append(c.steps, step{key: unsafe.String(unsafe.SliceData(k), len(k)), index: -1})
+		marks := len(c.gmarks)
 		if known && t != nil {
 			c.path = append(append(c.path, '.'), k...)
+			switch {
+			case f != nil && f.googlePath != "":
+				c.gmarks = append(c.gmarks, gmark{pos: mark, cut: 1 + len(k), valid: f.googlePath, keepParse: true})
+			case element:
+				// google merges _gender into gender and validates it there.
+				c.gmarks = append(c.gmarks, gmark{pos: mark, cut: 1 + len(k), valid: "." + f.name, keepParse: true})
+			}
 		}
 		if f != nil && f.kind == kindReference {
 			subRefs = refTypes
@@ -1030,6 +1121,7 @@ func (c *compiled) object(t *mtable, refTypes []string, depth int) {
 			c.value(sub, f, subRefs, false, depth)
 		}
 		c.path = c.path[:mark]
+		c.gmarks = c.gmarks[:marks]
 		c.steps = c.steps[:len(c.steps)-1]
 		if c.err != nil {
 			return
@@ -1120,6 +1212,10 @@ func (c *compiled) element(f *ftable, refTypes []string, depth int) {
 	case '[':
 		if !f.repeated {
 			c.add(&c.parse, "structure", "", "invalid JSON")
+			c.quiet++ // google reads no further
+			c.elementArray(f, refTypes, depth+1)
+			c.quiet--
+			return
 		}
 		c.elementArray(f, refTypes, depth+1)
 	case '{':
@@ -1362,7 +1458,12 @@ func (c *compiled) pairNulls(open int, t *mtable) {
 				continue
 			}
 			if i < len(other) && !other[i] {
-				continue // a placeholder
+				// A placeholder: google reads it as a primitive without a
+				// value.
+				if t != nil && t.keys[k] != nil {
+					c.emptyValue(t.keys[k], "."+k+"["+strconv.Itoa(i)+"]")
+				}
+				continue
 			}
 			suffix := "." + k + "[" + strconv.Itoa(i) + "]"
 			if t != nil && t.keys[strings.TrimPrefix(k, "_")] == nil {

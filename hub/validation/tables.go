@@ -2,6 +2,7 @@ package validation
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 
@@ -71,6 +72,9 @@ type ftable struct {
 	choice int
 	// choiceName is the choice element's name (value for valueString).
 	choiceName string
+	// googlePath is how google's validation names a choice key in a path
+	// (.value.string for valueString).
+	googlePath string
 	codes      map[string]struct{}
 	enum       protoreflect.EnumDescriptor
 	re         *regexp.Regexp
@@ -129,15 +133,7 @@ func compileTable(md protoreflect.MessageDescriptor) *mtable {
 			req = len(t.required)
 			t.required = append(t.required, fd.JSONName())
 		}
-		var refTypes []string
-		if rt, ok := proto.GetExtension(fd.Options(), annpb.E_ValidReferenceType).([]string); ok && len(rt) > 0 {
-			refTypes = rt
-			for _, r := range rt {
-				if r == "Resource" {
-					refTypes = nil
-				}
-			}
-		}
+		refTypes := refTypesOf(fd)
 		name := fd.JSONName()
 		if m := fd.Message(); m != nil && m.Oneofs().ByName("choice") != nil {
 			ch := m.Oneofs().ByName("choice").Fields()
@@ -146,7 +142,8 @@ func compileTable(md protoreflect.MessageDescriptor) *mtable {
 				f := leaf(c, "")
 				f.name = name + upperFirst(c.JSONName())
 				f.repeated, f.required, f.choice, f.choiceName = fd.IsList(), req, t.choices, name
-				f.refTypes = refTypes
+				f.refTypes = refTypesOf(c)
+				f.googlePath = "." + name + "." + c.JSONName()
 				t.keys[f.name] = f
 			}
 			t.choices++
@@ -161,9 +158,20 @@ func compileTable(md protoreflect.MessageDescriptor) *mtable {
 	}
 	if md.Oneofs().ByName("reference") != nil {
 		t.reference = true
-		t.keys["reference"] = &ftable{name: "reference", kind: kindReference, prim: primString, required: -1, choice: -1}
+		t.keys["reference"] = &ftable{name: "reference", kind: kindReference, prim: primString, required: -1, choice: -1,
+			md: md.Fields().ByName("uri").Message()}
 	}
 	return t
+}
+
+// refTypesOf reads the resource types a Reference field may target, nil
+// for any.
+func refTypesOf(fd protoreflect.FieldDescriptor) []string {
+	rt, ok := proto.GetExtension(fd.Options(), annpb.E_ValidReferenceType).([]string)
+	if !ok || len(rt) == 0 || slices.Contains(rt, "Resource") {
+		return nil
+	}
+	return rt
 }
 
 // leaf describes the field fd (a choice's type when in a choice).

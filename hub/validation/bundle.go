@@ -13,6 +13,38 @@ import (
 // Bundle validates a batch or transaction Bundle and returns its entries,
 // each with its resource's original bytes.
 func (v *Validator) Bundle(body []byte) (*Bundle, error) {
+	if v.google {
+		return v.bundleViaGoogle(body)
+	}
+	rt, _, early, late := compileCheck(body)
+	if early != nil {
+		return nil, early
+	}
+	if rt != "Bundle" {
+		return nil, notBundle()
+	}
+	typ := topString(body, "type")
+	if typ != "batch" && typ != "transaction" {
+		return nil, notBatch()
+	}
+	if late != nil {
+		return nil, late
+	}
+	return bundleEntries(body, typ)
+}
+
+func notBundle() *outcome.Error {
+	return outcome.New(http.StatusBadRequest, "invalid", "Bundle.resourceType",
+		"the base endpoint takes a Bundle of type batch or transaction")
+}
+
+func notBatch() *outcome.Error {
+	return outcome.New(http.StatusUnprocessableEntity, "not-supported", "Bundle.type",
+		"only batch and transaction Bundles are accepted")
+}
+
+// bundleViaGoogle is Bundle on the two-pass path (see resourceViaGoogle).
+func (v *Validator) bundleViaGoogle(body []byte) (*Bundle, error) {
 	obj, sc, oe := object(body)
 	if oe != nil {
 		return nil, oe
@@ -22,20 +54,23 @@ func (v *Validator) Bundle(body []byte) (*Bundle, error) {
 		return nil, oe
 	}
 	if rt != "Bundle" {
-		return nil, outcome.New(http.StatusBadRequest, "invalid", "Bundle.resourceType",
-			"the base endpoint takes a Bundle of type batch or transaction")
+		return nil, notBundle()
 	}
 	typ, _ := obj["type"].(string)
 	if typ != "batch" && typ != "transaction" {
-		return nil, outcome.New(http.StatusUnprocessableEntity, "not-supported", "Bundle.type",
-			"only batch and transaction Bundles are accepted")
+		return nil, notBatch()
 	}
 	w := walker{parsed: jsonIssues(body, obj, "Bundle", sc.issues)}
 	w.resource(obj, resources()["Bundle"], "Bundle")
 	if err := v.check(&w, forGoogle(body, sc.placeholders)); err != nil {
 		return nil, err
 	}
+	return bundleEntries(body, typ)
+}
 
+// bundleEntries reads a validated batch or transaction Bundle's entries
+// and checks what the hub asks of them.
+func bundleEntries(body []byte, typ string) (*Bundle, error) {
 	// Re-read the entries as raw JSON so each resource keeps its own bytes.
 	var raw struct {
 		Entry []struct {

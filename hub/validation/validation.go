@@ -1,16 +1,21 @@
 // Package validation is the hub's FHIR R4 boundary. Every inbound resource is
-// checked strictly before it is accepted:
+// checked strictly before it is accepted, in one pass over its bytes
+// (compiled.go, with tables compiled from google/fhir's R4 descriptors in
+// tables.go; docs/decisions/0015-compiled-validator.md):
 //
-//   - google/fhir's validating jsonformat unmarshaller checks JSON types,
-//     dates, codes in required bindings, ids, cardinality, required elements
-//     and reference target types;
-//   - the JSON parser (parse.go) refuses in the same pass what FHIR's JSON
-//     rules forbid though JSON allows it: duplicate keys, null (except as a
-//     primitive array's placeholder), empty arrays and objects, empty or
-//     whitespace-only strings, unpaired surrogate escapes;
-//   - a walk of the JSON beside google's protobuf descriptors adds what
-//     google lacks (see ../shared/FHIR-NOTES.md): where an unknown element
-//     is (google names no path for some), and the format of references.
+//   - JSON types, dates, codes in required bindings, ids, cardinality,
+//     required elements and reference target types, as google/fhir's
+//     validating jsonformat unmarshaller checks them;
+//   - what FHIR's JSON rules forbid though JSON allows it: duplicate keys,
+//     null (except as a primitive array's placeholder), empty arrays and
+//     objects, empty or whitespace-only strings, unpaired surrogate escapes;
+//   - what google lacks (see ../shared/FHIR-NOTES.md): where an unknown
+//     element is (google names no path for some), and the format of
+//     references.
+//
+// The two-pass path it replaced (parse.go's strict parser and walk.go's
+// walk, then google's unmarshaller) stays as the oracle of the differential
+// test and fuzz target (differential_test.go).
 //
 // Errors are *outcome.Error values whose issues name the element at fault as
 // a FHIRPath rooted at the resource (Patient.name[0].family) or the Bundle
@@ -36,6 +41,10 @@ import (
 // Validator validates FHIR R4 JSON. It is safe for concurrent use.
 type Validator struct {
 	u *jsonformat.Unmarshaller
+	// google selects the two-pass path (parser, walker and google's
+	// unmarshaller) over the compiled one (compiled.go); the differential
+	// test holds them to the same verdicts.
+	google bool
 }
 
 // New builds a Validator.
@@ -73,6 +82,19 @@ type Entry struct {
 
 // Resource validates one resource; wantType "" accepts any type.
 func (v *Validator) Resource(body []byte, wantType string) (*Resource, error) {
+	if v.google {
+		return v.resourceViaGoogle(body, wantType)
+	}
+	rt, id, err := validateCompiled(body, wantType)
+	if err != nil {
+		return nil, err
+	}
+	return &Resource{Type: rt, ID: id, Raw: body}, nil
+}
+
+// resourceViaGoogle is Resource on the two-pass path: the strict parser
+// and walker, then google's validating unmarshaller.
+func (v *Validator) resourceViaGoogle(body []byte, wantType string) (*Resource, error) {
 	obj, sc, oe := object(body)
 	if oe != nil {
 		return nil, oe

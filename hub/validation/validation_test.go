@@ -489,15 +489,27 @@ func TestValidCorpus(t *testing.T) {
 	}
 }
 
+// BenchmarkResourcePatient validates HL7's Patient example with the
+// google path (oracle) and the compiled one.
 func BenchmarkResourcePatient(b *testing.B) {
 	v := mustValidator(b)
 	body := []byte(`{"resourceType":"Patient","id":"example","identifier":[{"use":"usual","system":"urn:oid:1.2.36.146.595.217.0.1","value":"12345"}],"active":true,"name":[{"use":"official","family":"Chalmers","given":["Peter","James"]}],"telecom":[{"system":"phone","value":"(03) 5555 6473","use":"work"}],"gender":"male","birthDate":"1974-12-25","address":[{"use":"home","line":["534 Erewhon St"],"city":"PleasantVille","state":"Vic","postalCode":"3999"}]}`)
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, err := v.Resource(body, "Patient"); err != nil {
-			b.Fatal(err)
+	b.Run("oracle", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := v.resourceViaGoogle(body, "Patient"); err != nil {
+				b.Fatal(err)
+			}
 		}
-	}
+	})
+	b.Run("compiled", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, _, err := validateCompiled(body, "Patient"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }
 
 // TestStrictJSONAcceptsHL7Examples is the differential check of the strict

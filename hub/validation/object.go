@@ -276,26 +276,7 @@ func (c *compiled) elementArray(f *ftable, refTypes []string, depth int) {
 		default:
 			c.value(nil, f, refTypes, f.repeated, depth)
 		}
-		c.path = c.path[:mark]
-		c.steps = c.steps[:len(c.steps)-1]
-		if c.err != nil {
-			return
-		}
-		hollow = hollow && c.hollow
-		c.space()
-		if c.i >= len(c.b) {
-			c.fail("unexpected end of JSON")
-			return
-		}
-		switch c.b[c.i] {
-		case ',':
-			c.i++
-		case ']':
-			c.i++
-			c.hollow, c.lastNulls, c.lastLen = hollow, nulls, n+1
-			return
-		default:
-			c.fail("expected ',' or ']' in an array")
+		if c.endElement(mark, &hollow, nulls, n) {
 			return
 		}
 	}

@@ -227,28 +227,39 @@ func (c *compiled) array(f *ftable, refTypes []string, depth int) {
 			c.lastNulls = false
 			c.nestedNulls(depth)
 		}
-		c.path = c.path[:mark]
-		c.steps = c.steps[:len(c.steps)-1]
-		if c.err != nil {
+		if c.endElement(mark, &hollow, nulls, n) {
 			return
 		}
-		hollow = hollow && c.hollow
-		c.space()
-		if c.i >= len(c.b) {
-			c.fail("unexpected end of JSON")
-			return
-		}
-		switch c.b[c.i] {
-		case ',':
-			c.i++
-		case ']':
-			c.i++
-			c.hollow, c.lastNulls, c.lastLen = hollow, nulls, n+1
-			return
-		default:
-			c.fail("expected ',' or ']' in an array")
-			return
-		}
+	}
+}
+
+// endElement closes one element of an array: it steps out of the element's
+// path, then reads the ',' before the next element or the ']' that ends
+// the array, recording what the array held (hollow, nulls, its length). It
+// reports whether the array is done (ended, or failed).
+func (c *compiled) endElement(mark int, hollow *bool, nulls bool, n int) bool {
+	c.path = c.path[:mark]
+	c.steps = c.steps[:len(c.steps)-1]
+	if c.err != nil {
+		return true
+	}
+	*hollow = *hollow && c.hollow
+	c.space()
+	if c.i >= len(c.b) {
+		c.fail("unexpected end of JSON")
+		return true
+	}
+	switch c.b[c.i] {
+	case ',':
+		c.i++
+		return false
+	case ']':
+		c.i++
+		c.hollow, c.lastNulls, c.lastLen = *hollow, nulls, n+1
+		return true
+	default:
+		c.fail("expected ',' or ']' in an array")
+		return true
 	}
 }
 

@@ -157,9 +157,6 @@ func (w *DriftWorker) rule(a DriftArgs) (DriftRule, bool) {
 	return DriftRule{}, false
 }
 
-// Timeout implements river.Worker: a drift run's own bound, as a poll's.
-func (w *DriftWorker) Timeout(*river.Job[DriftArgs]) time.Duration { return Timeout }
-
 // Work implements river.Worker.
 func (w *DriftWorker) Work(ctx context.Context, job *river.Job[DriftArgs]) error {
 	a := job.Args

@@ -81,6 +81,8 @@ type Worker struct {
 	Alerts Alerter
 	Logger *slog.Logger
 	Now    func() time.Time
+	// Budget is DefaultBudget unless set (tests).
+	Budget time.Duration
 }
 
 // Alerter raises an admin alert (package alert's Notifier).
@@ -108,16 +110,15 @@ type Counts struct {
 // maxBackoff caps the wait after repeated failures.
 const maxBackoff = time.Hour
 
-// Timeout bounds one poll or drift run: every page of every type since the
-// cursor, each change judged and routed. It is its own, not the delivery
-// try's (15 s, docs/decisions/0011-rescue-window.md): a poll after a
-// downtime routes hundreds of changes, and one cut short by the try's
-// timeout lost its counts and was re-read as unchanged. River's rescuer
-// waits out a kind's own timeout before it takes a job for a dead one.
-const Timeout = 5 * time.Minute
-
-// Timeout implements river.Worker.
-func (w *Worker) Timeout(*river.Job[Args]) time.Duration { return Timeout }
+// DefaultBudget is how long one poll run goes on taking pages before it
+// stops at a page boundary and hands over to its next run (Worker.Budget).
+// A run is a job like any other, bounded by the job timeout (the delivery
+// try's 15 s, docs/decisions/0011-rescue-window.md) and rescued after it
+// when its process dies: so a poll after a downtime, with hundreds of
+// changes to route, goes in runs of a few seconds, each recording its own
+// counts and cursor, rather than one long run that the timeout cut short
+// (it lost its counts and re-read its changes as unchanged).
+const DefaultBudget = 5 * time.Second
 
 // Work implements river.Worker.
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
@@ -127,10 +128,23 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return river.JobCancel(fmt.Errorf("no polled source named %q", a.Source))
 	}
 	log := w.Logger.With("source", a.Source, "job_id", job.ID, "manual", a.Manual)
+	budget := w.Budget
+	if budget <= 0 {
+		budget = DefaultBudget
+	}
+	deadline := time.Now().Add(budget)
+	more := false
 	for _, typ := range src.Poller.PollTypes() {
-		if err := w.pollType(ctx, log, a, src, typ); err != nil {
+		m, err := w.pollType(ctx, log, a, src, typ, deadline)
+		if err != nil {
 			return err
 		}
+		more = more || m
+	}
+	if more {
+		// Pages are left: the next run goes on from the cursors at once
+		// (a snooze is not an attempt).
+		return river.JobSnooze(0)
 	}
 	return nil
 }
@@ -142,12 +156,13 @@ func (w *Worker) now() time.Time {
 	return time.Now()
 }
 
-// pollType polls one resource type of a source from its cursor to the end.
-func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Source, typ string) error {
+// pollType polls one resource type of a source from its cursor to the end,
+// or until deadline has passed at a page boundary: then it reports more.
+func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Source, typ string, deadline time.Time) (more bool, err error) {
 	log = log.With("resource_type", typ)
 	cur, found, err := w.cursor(ctx, a.Source, typ)
 	if err != nil {
-		return err
+		return false, err
 	}
 	now := w.now()
 	if !found {
@@ -156,12 +171,12 @@ func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Sou
 			cur.since = now
 		}
 		if err := w.saveCursor(ctx, a.Source, typ, cur); err != nil {
-			return err
+			return false, err
 		}
 	}
 	if !a.Manual && !cur.nextAt.IsZero() && now.Before(cur.nextAt) {
 		log.Debug("source backing off", "until", cur.nextAt)
-		return nil
+		return false, nil
 	}
 	started := now
 	var c Counts
@@ -227,9 +242,16 @@ func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Sou
 		// recognised rather than doubled.
 		cur.since = next
 		if err := w.saveCursor(ctx, a.Source, typ, cur); err != nil {
-			return err
+			return false, err
 		}
 		if page.Next == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			// The run's budget is spent: the next run goes on from the
+			// cursor (the page token is not kept; the overlap re-reads a
+			// few changes, recognised as taken).
+			more = true
 			break
 		}
 		q.Page = page.Next
@@ -238,6 +260,9 @@ func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Sou
 		ResourceType: typ, Actor: "reconciler", LatencyMS: w.now().Sub(started).Milliseconds(), Detail: detail(c, a.Manual)}
 	if halvings > 0 {
 		row.Detail["page_halvings"], row.Detail["page_size"] = halvings, q.Count
+	}
+	if more {
+		row.Detail["more"] = true
 	}
 	if perr != nil {
 		cur.failures++
@@ -253,7 +278,7 @@ func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Sou
 	}
 	cur.polledAt = w.now()
 	if err := w.saveCursor(ctx, a.Source, typ, cur); err != nil {
-		return err
+		return false, err
 	}
 	if w.Log != nil {
 		if err := w.Log.Append(ctx, row); err != nil {
@@ -261,9 +286,9 @@ func (w *Worker) pollType(ctx context.Context, log *slog.Logger, a Args, src Sou
 		}
 	}
 	if perr != nil && a.Manual {
-		return river.JobCancel(fmt.Errorf("poll %s %s: %w", a.Source, typ, perr))
+		return false, river.JobCancel(fmt.Errorf("poll %s %s: %w", a.Source, typ, perr))
 	}
-	return nil
+	return more, nil
 }
 
 // take routes one polled change unless it is the hub's own, unchanged or

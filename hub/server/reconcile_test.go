@@ -33,14 +33,12 @@ routes:
 // down are all routed after it restarts, paged from the cursor, none missed
 // and none doubled; the next polls route nothing more; the canary names
 // polled through the hub are nowhere in its database or logs.
-//
-// The delivery try is cut to 2 s here: a poll that routes 500 changes takes
-// longer, and is bounded by its own timeout, not the try's (it was, and a
-// poll cut short lost its counts and re-read its changes as unchanged).
+// The poll goes in runs of a few seconds (reconcile.DefaultBudget), each
+// recording its counts: one run cut by the job timeout lost them.
 func TestPollerAfterDowntime(t *testing.T) {
 	for _, dialect := range dialects {
 		t.Run(dialect, func(t *testing.T) {
-			h := startWithEnv(t, dialect, pollRoutes, map[string]string{"SWITCHBOARD_DELIVERY_TIMEOUT": "2s"})
+			h := startWith(t, dialect, pollRoutes)
 			// The first poll sets the cursor: connecting the hub does not
 			// replay the EHR's history.
 			waitCount(t, func() int { return h.pollRows(t) }, 1, 10*time.Second)

@@ -169,7 +169,7 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		return err
 	}
 	defer scrub(pt, p)
-	if verdict, done := w.gate(ctx, t, p); done {
+	if done, verdict := w.gate(ctx, t, p); done {
 		return verdict
 	}
 	d, err := w.prepare(ctx, t, p)
@@ -279,21 +279,21 @@ func scrub(pt []byte, p *Payload) {
 
 // gate asks the destination's gate, once the entries it waits for have
 // reached its source. done says the try ends here with verdict.
-func (w *Worker) gate(ctx context.Context, t *try, p *Payload) (verdict error, done bool) {
+func (w *Worker) gate(ctx context.Context, t *try, p *Payload) (done bool, verdict error) {
 	if t.dest.Gate == nil {
-		return nil, false
+		return false, nil
 	}
 	if p.GateWaits != nil && w.States != nil {
 		wait, err := w.gateWaiting(ctx, t.a.TransferID, p.GateWaits)
 		if err != nil {
 			t.log.Warn("could not check the entries the gate waits for; will retry", "error", err)
-			return err, true
+			return true, err
 		}
 		switch wait {
 		case gatePending:
 			wait := orderWait(t.job.Metadata)
 			t.log.Debug("waiting for the gate's source to receive entries of the same transfer", "snooze_ms", wait.Milliseconds())
-			return river.JobSnooze(wait), true
+			return true, river.JobSnooze(wait)
 		case gateSourceFailed:
 			// No vendor was called: not a try, and no alert for this
 			// destination (the source's own failure raised one).
@@ -301,20 +301,20 @@ func (w *Worker) gate(ctx context.Context, t *try, p *Payload) (verdict error, d
 			w.record(ctx, t.log, t.out)
 			t.log.Warn("delivery failed: an entry its gate waited for failed at the gate's source; replay that one first, then this one",
 				"gate_source", p.GateWaits.Source)
-			return river.JobCancel(errors.New("an entry the gate waited for failed at the gate's source")), true
+			return true, river.JobCancel(errors.New("an entry the gate waited for failed at the gate's source"))
 		}
 	}
 	allowed, reason, err := t.dest.Gate.Allow(ctx, p.Subject)
 	switch {
 	case err != nil:
-		return w.failed(ctx, t.log, t.dest, t.out, err), true
+		return true, w.failed(ctx, t.log, t.dest, t.out, err)
 	case !allowed:
 		t.out.State, t.out.CountTry, t.out.ErrorCode = StateSkipped, false, reason
 		w.record(ctx, t.log, t.out)
 		t.log.Info("delivery skipped by the destination's gate", "reason", reason)
-		return nil, true
+		return true, nil
 	}
-	return nil, false
+	return false, nil
 }
 
 // prepare makes the connector's delivery from the payload and completes it:

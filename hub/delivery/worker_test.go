@@ -70,6 +70,22 @@ func (o fakeOrder) Blocked(context.Context, string, int, string) (bool, error) {
 	return o.blocked, o.err
 }
 
+// fakeStates answers every entry a gate waits for with state.
+type fakeStates struct{ state string }
+
+func (s fakeStates) DeliveryState(context.Context, string, int, string) (string, *seal.Envelope, bool, error) {
+	return s.state, nil, true, nil
+}
+
+// fakeLedger knows of a later change at the vendor when newer is set.
+type fakeLedger struct{ newer bool }
+
+func (fakeLedger) Record(context.Context, string, []string, []byte, time.Time) error { return nil }
+
+func (l fakeLedger) Newer(context.Context, string, []string, time.Time) (bool, error) {
+	return l.newer, nil
+}
+
 type fakeGate struct {
 	allowed bool
 	reason  string
@@ -141,15 +157,21 @@ const (
 	related = `{"resourceType":"Coverage","subscriberId":"M-123"}`
 )
 
-func payloadJSON(t *testing.T) []byte {
+// payloadJSON is the plaintext of a delivery of a Patient with one
+// related entry, changed by each of change.
+func payloadJSON(t *testing.T, change ...func(*delivery.Payload)) []byte {
 	t.Helper()
-	b, err := json.Marshal(delivery.Payload{
+	p := delivery.Payload{
 		Interaction:  connectors.Create,
 		ResourceType: "Patient",
 		Resource:     json.RawMessage(patient),
 		Subject:      &delivery.Subject{ID: "p1"},
 		Related:      map[string]json.RawMessage{"urn:uuid:c": json.RawMessage(related)},
-	})
+	}
+	for _, c := range change {
+		c(&p)
+	}
+	b, err := json.Marshal(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +339,10 @@ func TestWorkStepsBeforeTheVendor(t *testing.T) {
 		order   fakeOrder
 		openErr error
 		payload string // overrides the valid payload when set
+		change  func(*delivery.Payload)
 		gate    delivery.Gate
+		states  delivery.States
+		ledger  delivery.Ledger
 		dest    string
 		verdict string
 		snooze  time.Duration
@@ -352,10 +377,31 @@ func TestWorkStepsBeforeTheVendor(t *testing.T) {
 			gate: fakeGate{err: &connectors.Error{Class: connectors.Retryable, Status: 502, Code: "http_502"}},
 			want: []recorded{{State: delivery.StateRetrying, Class: connectors.Retryable, Code: "http_502", Counted: true, Status: 502}},
 		},
+		{
+			name: "gate waits for an entry on its way to the gate's source", verdict: "snooze", snooze: 100 * time.Millisecond, opened: true,
+			gate: fakeGate{allowed: true}, states: fakeStates{state: delivery.StateQueued}, change: waitsForEHR,
+		},
+		{
+			name: "gate waited for an entry that failed at the gate's source", verdict: "cancel", opened: true,
+			gate: fakeGate{allowed: true}, states: fakeStates{state: delivery.StateFailed}, change: waitsForEHR,
+			want: []recorded{{State: delivery.StateFailed, Class: connectors.Permanent, Code: delivery.CodeGateSourceFailed}},
+		},
+		{
+			// The supersede step: the hub already knows of a later change
+			// at the vendor, so the vendor is not called at all.
+			name: "superseded by a change the hub knows of", verdict: "complete", opened: true,
+			ledger: fakeLedger{newer: true},
+			change: func(p *delivery.Payload) { p.ChangedAt = time.Now(); p.Match = "email=j@example.org" },
+			want:   []recorded{{State: delivery.StateSkipped, Code: delivery.CodeSuperseded}},
+		},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			keys := &fakeKeys{payload: payloadJSON(t), openErr: c.openErr}
+			var change []func(*delivery.Payload)
+			if c.change != nil {
+				change = append(change, c.change)
+			}
+			keys := &fakeKeys{payload: payloadJSON(t, change...), openErr: c.openErr}
 			if c.payload != "" {
 				keys.payload = []byte(c.payload)
 			}
@@ -370,6 +416,9 @@ func TestWorkStepsBeforeTheVendor(t *testing.T) {
 				Destinations: map[string]delivery.Destination{dest: {Connector: conn, Gate: c.gate}},
 				Recorder:     rec,
 				Order:        c.order,
+				States:       c.states,
+				Ledger:       c.ledger,
+				Synced:       map[string]map[string]bool{"crm": nil},
 				Logger:       slog.New(slog.DiscardHandler),
 			}
 			err := w.Work(context.Background(), testJob())
@@ -397,6 +446,10 @@ func TestWorkStepsBeforeTheVendor(t *testing.T) {
 			}
 		})
 	}
+}
+
+func waitsForEHR(p *delivery.Payload) {
+	p.GateWaits = &delivery.GateWaits{Source: "ehr", Entries: []int{1}}
 }
 
 // TestWorkScrubsTheOpenedPayload: however a try ends, the PHI the worker

@@ -152,9 +152,12 @@ func (w *Worker) Timeout(*river.Job[Args]) time.Duration {
 // Work delivers one job as a row of named steps, each returning River's
 // verdict when it ends the try: order (wait behind an earlier delivery),
 // open (the sealed payload), gate (consent, and the entries it waits for),
-// resolve (vendor ids and the source of truth's completions), supersede
-// (a later change already at the destination), deliver (the connector) and
-// record (the outcome, and River's next step). The opened payload is PHI:
+// prepare (resolve the vendor ids of related entries, enrich from the
+// source of truth), supersededHere (a later change the hub knows of at the
+// destination), deliver (the connector), then one of supersede, delivered
+// or failed to record the outcome and say River's next step. Every step
+// that ends a try records what the status API must show. The opened
+// payload is PHI:
 // it is scrubbed once, by the defer below, however the try ends.
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 	t, err := w.begin(job)

@@ -98,10 +98,17 @@ type Destination struct {
 	Gate Gate
 }
 
+// Sealer opens sealed payloads and seals the vendor ids kept for later
+// entries (seal.Keyring).
+type Sealer interface {
+	Open(env seal.Envelope, aad []byte) ([]byte, error)
+	Seal(plaintext, aad []byte) (seal.Envelope, error)
+}
+
 // Worker delivers sealed payloads.
 type Worker struct {
 	river.WorkerDefaults[Args]
-	Keys         *seal.Keyring
+	Keys         Sealer
 	Destinations map[string]Destination
 	Recorder     Recorder
 	// Order, when set, holds a delivery back while an earlier one about the
@@ -142,90 +149,183 @@ func (w *Worker) Timeout(*river.Job[Args]) time.Duration {
 	return time.Minute
 }
 
-// Work opens, sends and classifies one delivery.
+// Work delivers one job as a row of named steps, each returning River's
+// verdict when it ends the try: order (wait behind an earlier delivery),
+// open (the sealed payload), gate (consent, and the entries it waits for),
+// prepare (resolve the vendor ids of related entries, enrich from the
+// source of truth), supersededHere (a later change the hub knows of at the
+// destination), deliver (the connector), then one of supersede, delivered
+// or failed to record the outcome and say River's next step. Every step
+// that ends a try records what the status API must show. The opened
+// payload is PHI:
+// it is scrubbed once, by the defer below, however the try ends.
 func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
+	t, err := w.begin(job)
+	if err != nil {
+		return err
+	}
+	if err := w.order(ctx, t); err != nil {
+		return err
+	}
+	p, pt, err := w.open(ctx, t)
+	if err != nil {
+		return err
+	}
+	defer scrub(pt, p)
+	if done, verdict := w.gate(ctx, t, p); done {
+		return verdict
+	}
+	d, err := w.prepare(ctx, t, p)
+	if err != nil {
+		return w.failed(ctx, t.log, t.dest, t.out, err)
+	}
+	superseded, err := w.supersededHere(ctx, t.dest, d)
+	if err != nil {
+		return w.failed(ctx, t.log, t.dest, t.out, err)
+	}
+	var res connectors.Result
+	if !superseded {
+		res, err = w.deliver(ctx, t, d)
+		superseded = err == nil && res.Superseded
+	}
+	switch {
+	case superseded:
+		return w.supersede(ctx, t)
+	case err != nil:
+		return w.failed(ctx, t.log, t.dest, t.out, err)
+	}
+	return w.delivered(ctx, t, p, res)
+}
+
+// try is what the steps of one Work share: the job's routing facts, its
+// destination, its logger and the outcome taking shape. None of it is PHI.
+type try struct {
+	job  *river.Job[Args]
+	a    Args
+	dest Destination
+	log  *slog.Logger
+	out  Outcome
+}
+
+// begin finds the job's destination. Configuration changed under queued
+// work is kept for retry: an operator must restore the destination or
+// discard the delivery.
+func (w *Worker) begin(job *river.Job[Args]) (*try, error) {
 	a := job.Args
 	log := w.Logger.With("transfer_id", a.TransferID, "entry", a.Entry, "destination", a.Destination, "job_id", job.ID, "attempt", job.Attempt)
-	out := Outcome{TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination, CountTry: true, Attempt: job.Attempt,
-		snoozes: Snoozes(job.Metadata)}
-
 	dest, ok := w.Destinations[a.Destination]
 	if !ok {
-		// Configuration changed under queued work: keep the job, an operator
-		// must restore the destination or discard it.
 		log.Error("delivery for a destination that is not configured")
-		return fmt.Errorf("destination %q is not configured", a.Destination)
+		return nil, fmt.Errorf("destination %q is not configured", a.Destination)
 	}
+	return &try{job: job, a: a, dest: dest, log: log,
+		out: Outcome{TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination, CountTry: true, Attempt: job.Attempt,
+			snoozes: Snoozes(job.Metadata)}}, nil
+}
 
-	if w.Order != nil {
-		blocked, err := w.Order.Blocked(ctx, a.TransferID, a.Entry, a.Destination)
-		if err != nil {
-			log.Warn("could not check earlier deliveries; will retry", "error", err)
-			return err
-		}
-		if blocked {
-			wait := orderWait(job.Metadata)
-			log.Debug("waiting for an earlier delivery about the same subject", "snooze_ms", wait.Milliseconds())
-			return river.JobSnooze(wait)
-		}
+// order snoozes the job while an earlier delivery about the same subject to
+// the same destination is unfinished; nil lets the try go on.
+func (w *Worker) order(ctx context.Context, t *try) error {
+	if w.Order == nil {
+		return nil
 	}
-
-	pt, err := w.Keys.Open(a.Sealed, AAD(a.TransferID, a.Entry, a.Destination))
+	blocked, err := w.Order.Blocked(ctx, t.a.TransferID, t.a.Entry, t.a.Destination)
 	if err != nil {
-		// A missing key means the payload was shredded; a failed open means
-		// tampering. Neither gets better by retrying.
-		out.State, out.ErrorClass, out.ErrorCode = StateFailed, connectors.Permanent, "payload_unreadable"
-		w.record(ctx, log, out)
-		log.Error("sealed payload cannot be opened", "error", err)
-		return river.JobCancel(fmt.Errorf("open sealed payload: %w", err))
+		t.log.Warn("could not check earlier deliveries; will retry", "error", err)
+		return err
+	}
+	if blocked {
+		wait := orderWait(t.job.Metadata)
+		t.log.Debug("waiting for an earlier delivery about the same subject", "snooze_ms", wait.Milliseconds())
+		return river.JobSnooze(wait)
+	}
+	return nil
+}
+
+// open opens and decodes the sealed payload. It returns the plaintext too,
+// for the caller to scrub with the payload; on an error nothing is left to
+// scrub. A missing key means the payload was shredded, a failed open or
+// decode means tampering or corruption: neither gets better by retrying.
+func (w *Worker) open(ctx context.Context, t *try) (*Payload, []byte, error) {
+	pt, err := w.Keys.Open(t.a.Sealed, AAD(t.a.TransferID, t.a.Entry, t.a.Destination))
+	if err != nil {
+		t.out.State, t.out.ErrorClass, t.out.ErrorCode = StateFailed, connectors.Permanent, "payload_unreadable"
+		w.record(ctx, t.log, t.out)
+		t.log.Error("sealed payload cannot be opened", "error", err)
+		return nil, nil, river.JobCancel(fmt.Errorf("open sealed payload: %w", err))
 	}
 	var p Payload
 	if err := json.Unmarshal(pt, &p); err != nil {
-		clear(pt)
-		out.State, out.ErrorClass, out.ErrorCode = StateFailed, connectors.Permanent, "payload_corrupt"
-		w.record(ctx, log, out)
-		return river.JobCancel(errors.New("decode sealed payload: invalid JSON"))
+		scrub(pt, &p)
+		t.out.State, t.out.ErrorClass, t.out.ErrorCode = StateFailed, connectors.Permanent, "payload_corrupt"
+		w.record(ctx, t.log, t.out)
+		return nil, nil, river.JobCancel(errors.New("decode sealed payload: invalid JSON"))
 	}
-	var res connectors.Result
-	var derr error
-	if dest.Gate != nil && p.GateWaits != nil && w.States != nil {
-		wait, err := w.gateWaiting(ctx, a.TransferID, p.GateWaits)
+	return &p, pt, nil
+}
+
+// scrub zeroes the buffers of an opened payload that hold PHI: the
+// plaintext and the resource and related resources decoded from it
+// (json.RawMessage copies, so clearing the plaintext alone leaves them).
+// Strings (identifiers, the match) cannot be zeroed in Go; they are left
+// to the collector.
+func scrub(pt []byte, p *Payload) {
+	clear(pt)
+	if p == nil {
+		return
+	}
+	clear(p.Resource)
+	for _, v := range p.Related {
+		clear(v)
+	}
+}
+
+// gate asks the destination's gate, once the entries it waits for have
+// reached its source. done says the try ends here with verdict.
+func (w *Worker) gate(ctx context.Context, t *try, p *Payload) (done bool, verdict error) {
+	if t.dest.Gate == nil {
+		return false, nil
+	}
+	if p.GateWaits != nil && w.States != nil {
+		wait, err := w.gateWaiting(ctx, t.a.TransferID, p.GateWaits)
 		if err != nil {
-			clear(pt)
-			log.Warn("could not check the entries the gate waits for; will retry", "error", err)
-			return err
+			t.log.Warn("could not check the entries the gate waits for; will retry", "error", err)
+			return true, err
 		}
 		switch wait {
 		case gatePending:
-			clear(pt)
-			wait := orderWait(job.Metadata)
-			log.Debug("waiting for the gate's source to receive entries of the same transfer", "snooze_ms", wait.Milliseconds())
-			return river.JobSnooze(wait)
+			wait := orderWait(t.job.Metadata)
+			t.log.Debug("waiting for the gate's source to receive entries of the same transfer", "snooze_ms", wait.Milliseconds())
+			return true, river.JobSnooze(wait)
 		case gateSourceFailed:
-			clear(pt)
 			// No vendor was called: not a try, and no alert for this
 			// destination (the source's own failure raised one).
-			out.State, out.CountTry, out.ErrorClass, out.ErrorCode = StateFailed, false, connectors.Permanent, CodeGateSourceFailed
-			w.record(ctx, log, out)
-			log.Warn("delivery failed: an entry its gate waited for failed at the gate's source; replay that one first, then this one",
+			t.out.State, t.out.CountTry, t.out.ErrorClass, t.out.ErrorCode = StateFailed, false, connectors.Permanent, CodeGateSourceFailed
+			w.record(ctx, t.log, t.out)
+			t.log.Warn("delivery failed: an entry its gate waited for failed at the gate's source; replay that one first, then this one",
 				"gate_source", p.GateWaits.Source)
-			return river.JobCancel(errors.New("an entry the gate waited for failed at the gate's source"))
+			return true, river.JobCancel(errors.New("an entry the gate waited for failed at the gate's source"))
 		}
 	}
-	if dest.Gate != nil {
-		allowed, reason, err := dest.Gate.Allow(ctx, p.Subject)
-		switch {
-		case err != nil:
-			clear(pt)
-			return w.failed(ctx, log, dest, out, err)
-		case !allowed:
-			clear(pt)
-			out.State, out.CountTry, out.ErrorCode = StateSkipped, false, reason
-			w.record(ctx, log, out)
-			log.Info("delivery skipped by the destination's gate", "reason", reason)
-			return nil
-		}
+	allowed, reason, err := t.dest.Gate.Allow(ctx, p.Subject)
+	switch {
+	case err != nil:
+		return true, w.failed(ctx, t.log, t.dest, t.out, err)
+	case !allowed:
+		t.out.State, t.out.CountTry, t.out.ErrorCode = StateSkipped, false, reason
+		w.record(ctx, t.log, t.out)
+		t.log.Info("delivery skipped by the destination's gate", "reason", reason)
+		return true, nil
 	}
+	return false, nil
+}
+
+// prepare makes the connector's delivery from the payload and completes it:
+// what this destination made of the entries it refers to (resolve), and
+// what the source of truth adds (the Enricher). Its Resource and Related
+// share the payload's buffers, so the payload's scrub covers them.
+func (w *Worker) prepare(ctx context.Context, t *try, p *Payload) (connectors.Delivery, error) {
+	a := t.a
 	d := connectors.Delivery{
 		TransferID:     a.TransferID,
 		Entry:          a.Entry,
@@ -237,81 +337,82 @@ func (w *Worker) Work(ctx context.Context, job *river.Job[Args]) error {
 		ChangedAt:      p.ChangedAt,
 		Resource:       p.Resource,
 		IdempotencyKey: IdempotencyKey(a.TransferID, a.Entry, a.Destination, p.KeyGeneration),
-		Attempt:        job.Attempt,
+		Attempt:        t.job.Attempt,
 		Related:        related(p.Related),
 	}
-	if err := w.resolve(ctx, a, &p, &d); err != nil {
-		clear(pt)
-		return w.failed(ctx, log, dest, out, err)
+	if err := w.resolve(ctx, a, p, &d); err != nil {
+		return d, err
 	}
 	if w.Enricher != nil {
 		if err := w.Enricher.Enrich(ctx, a.Destination, &d); err != nil {
-			clear(pt)
-			return w.failed(ctx, log, dest, out, err)
+			return d, err
 		}
 	}
-	superseded, err := w.supersededHere(ctx, dest, d)
-	if err != nil {
-		clear(pt)
-		return w.failed(ctx, log, dest, out, err)
-	}
-	if !superseded {
-		if w.Digest != nil {
-			out.Digest = w.Digest(d.Resource)
-		}
-		// What is about to be written is remembered first under the keys
-		// known before the vendor answers (its identifiers, the match):
-		// a vendor may report the change before it answers (Cal.com's
-		// webhooks are sent on their own), and that echo must be known
-		// for the hub's own write. The answer's vendor id is added after.
-		w.wrote(ctx, log, d, "")
-		start := time.Now()
-		res, derr = dest.Connector.Deliver(ctx, d)
-		out.LatencyMS = time.Since(start).Milliseconds()
-		superseded = derr == nil && res.Superseded
-	}
-	if superseded {
-		clear(pt)
-		out.State, out.CountTry, out.ErrorCode = StateSkipped, false, CodeSuperseded
-		w.record(ctx, log, out)
-		log.Info("delivery skipped: the record changed at the destination after this change (the later change wins)")
-		return nil
-	}
-	if derr == nil {
-		w.wrote(ctx, log, d, res.VendorID)
-	}
-	clear(pt)
+	return d, nil
+}
 
-	if derr == nil {
-		out.State, out.HTTPStatus = StateDelivered, res.Status
-		var system string
-		if id, ok := dest.Connector.(connectors.Identified); ok {
-			system = id.IdentifierSystem(p.ResourceType)
-		}
-		if p.Referenced && res.VendorID != "" {
-			if out.VendorRef, err = w.remember(a, &p, res.VendorID, system); err != nil {
-				log.Error("could not keep the vendor id for later entries", "error", err)
-			}
-		}
-		w.record(ctx, log, out)
-		if w.WriteBacks != nil && res.VendorID != "" && system != "" {
-			err := w.WriteBacks.WriteBack(context.WithoutCancel(ctx), WriteBack{
-				TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination,
-				ResourceType: p.ResourceType, ResourceID: p.ResourceID,
-				Ref: connectors.VendorRef{ResourceType: p.ResourceType, ID: res.VendorID, System: system},
-			})
-			if err != nil {
-				// Delivered is delivered: sending again to write the id back
-				// would risk a second record at the vendor. The id is lost
-				// to the EHR; the vendor's own metadata still names the FHIR
-				// resource.
-				log.Error("identity write-back not recorded", "error", err)
-			}
-		}
-		log.Info("delivered", "status", res.Status)
-		return nil
+// deliver hands d to the connector, timing the call, with the digest of
+// what was sent for the transfer log. What is about to be written is
+// remembered first under the keys known before the vendor answers (its
+// identifiers, the match): a vendor may report the change before it
+// answers (Cal.com's webhooks are sent on their own), and that echo must be
+// known for the hub's own write. The answer's vendor id is added after.
+func (w *Worker) deliver(ctx context.Context, t *try, d connectors.Delivery) (connectors.Result, error) {
+	if w.Digest != nil {
+		t.out.Digest = w.Digest(d.Resource)
 	}
-	return w.failed(ctx, log, dest, out, derr)
+	w.wrote(ctx, t.log, d, "")
+	start := time.Now()
+	res, err := t.dest.Connector.Deliver(ctx, d)
+	t.out.LatencyMS = time.Since(start).Milliseconds()
+	if err == nil && !res.Superseded {
+		w.wrote(ctx, t.log, d, res.VendorID)
+	}
+	return res, err
+}
+
+// supersede records a delivery skipped because the record changed at the
+// destination after the change it carries: the later change wins.
+func (w *Worker) supersede(ctx context.Context, t *try) error {
+	t.out.State, t.out.CountTry, t.out.ErrorCode = StateSkipped, false, CodeSuperseded
+	w.record(ctx, t.log, t.out)
+	t.log.Info("delivery skipped: the record changed at the destination after this change (the later change wins)")
+	return nil
+}
+
+// delivered records a delivery the vendor took, keeps its vendor id for
+// later entries of the transfer, and asks for the id to be written back to
+// the source of truth.
+func (w *Worker) delivered(ctx context.Context, t *try, p *Payload, res connectors.Result) error {
+	a, log := t.a, t.log
+	t.out.State, t.out.HTTPStatus = StateDelivered, res.Status
+	var system string
+	if id, ok := t.dest.Connector.(connectors.Identified); ok {
+		system = id.IdentifierSystem(p.ResourceType)
+	}
+	if p.Referenced && res.VendorID != "" {
+		var err error
+		if t.out.VendorRef, err = w.remember(a, p, res.VendorID, system); err != nil {
+			log.Error("could not keep the vendor id for later entries", "error", err)
+		}
+	}
+	w.record(ctx, log, t.out)
+	if w.WriteBacks != nil && res.VendorID != "" && system != "" {
+		err := w.WriteBacks.WriteBack(context.WithoutCancel(ctx), WriteBack{
+			TransferID: a.TransferID, Entry: a.Entry, Destination: a.Destination,
+			ResourceType: p.ResourceType, ResourceID: p.ResourceID,
+			Ref: connectors.VendorRef{ResourceType: p.ResourceType, ID: res.VendorID, System: system},
+		})
+		if err != nil {
+			// Delivered is delivered: sending again to write the id back
+			// would risk a second record at the vendor. The id is lost
+			// to the EHR; the vendor's own metadata still names the FHIR
+			// resource.
+			log.Error("identity write-back not recorded", "error", err)
+		}
+	}
+	log.Info("delivered", "status", res.Status)
+	return nil
 }
 
 // failed classifies a failed try and tells River what comes next.

@@ -514,3 +514,14 @@ func (s Spec) FieldNames() []string {
 	sort.Strings(names)
 	return names
 }
+
+// IdentifierStoreOf is c as the Reader and IdentifierWriter the routing
+// file's identity.record_at needs, or an error saying it is not both.
+func IdentifierStoreOf(c Connector) (Reader, IdentifierWriter, error) {
+	rd, rok := c.(Reader)
+	wr, wok := c.(IdentifierWriter)
+	if !rok || !wok {
+		return nil, nil, errors.New("cannot read and write identifiers")
+	}
+	return rd, wr, nil
+}

@@ -1,5 +1,7 @@
 package connectors
 
+import "errors"
+
 // Pairer is implemented by a connector whose records the drift repair
 // (hub/reconcile) pairs with the EHR's copies of them: a scheduling tool
 // whose bookings the EHR holds as Appointments carrying the booking's id.
@@ -31,4 +33,15 @@ type Pairing struct {
 	// repaired in either direction: its successor carries the appointment
 	// and the replacement's own change moves the EHR's copy.
 	Superseded bool
+}
+
+// PairerOf is c as a Pairer, or an error saying that it cannot pair its
+// records with the EHR's: a routing file's drift rule names a scheduling
+// destination whose connector must have this capability.
+func PairerOf(c Connector) (Pairer, error) {
+	p, ok := c.(Pairer)
+	if !ok {
+		return nil, errors.New("cannot pair its records with the EHR's")
+	}
+	return p, nil
 }

@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -55,4 +56,15 @@ type Poller interface {
 	// PollTypes lists the resource types polled, in the order they are.
 	PollTypes() []string
 	Poll(ctx context.Context, q PollQuery) (PollPage, error)
+}
+
+// PollerOf is c as a Poller, or an error saying that a connector of type
+// typ cannot be polled: a routing file's poll block names a destination
+// whose connector must have this capability.
+func PollerOf(c Connector, typ string) (Poller, error) {
+	p, ok := c.(Poller)
+	if !ok {
+		return nil, fmt.Errorf("connector type %s cannot be polled", typ)
+	}
+	return p, nil
 }

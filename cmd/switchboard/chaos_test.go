@@ -368,7 +368,7 @@ func chaosVendor429(t *testing.T, full bool) {
 	figure(t, sc, "429 answers", float64(throttled), "answers")
 	figure(t, sc, "shortest wait before a throttled write was tried again", secs(shortest), "s")
 	opened, _ := r.breakerChanges(t)
-	figure(t, sc, "breaker opened (a 429 counts as a failure)", float64(len(opened)), "times")
+	figure(t, sc, "breaker opened (a 429 with Retry-After does not count toward it)", float64(len(opened)), "times")
 	figure(t, sc, "time to drain after the throttling ended", secs(drained.Sub(endAt)), "s")
 	r.judgeOnce(t, sc)
 	if throttled == 0 {

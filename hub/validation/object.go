@@ -250,23 +250,12 @@ func (c *compiled) element(f *ftable, refTypes []string, depth int) {
 }
 
 func (c *compiled) elementArray(f *ftable, refTypes []string, depth int) {
-	if depth > maxDepth {
-		c.fail("JSON nested too deeply")
-		return
-	}
-	c.i++
-	c.space()
-	if c.i < len(c.b) && c.b[c.i] == ']' {
-		c.i++
-		c.add(&c.strict, "structure", "", diagEmptyArray)
-		c.hollow, c.lastNulls = true, false
+	if !c.beginArray(depth) {
 		return
 	}
 	hollow, nulls := true, false
 	for n := 0; ; n++ {
-		c.space()
-		mark := c.pushIndex(n)
-		c.steps = append(c.steps, step{index: n})
+		mark := c.beginElement(n)
 		switch {
 		case c.i < len(c.b) && c.b[c.i] == '{':
 			c.object(elementTable(), nil, depth+1)

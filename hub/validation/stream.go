@@ -195,16 +195,7 @@ func (c *compiled) contained(depth int, f *ftable) {
 
 // array reads an array of f's items.
 func (c *compiled) array(f *ftable, refTypes []string, depth int) {
-	if depth > maxDepth {
-		c.fail("JSON nested too deeply")
-		return
-	}
-	c.i++
-	c.space()
-	if c.i < len(c.b) && c.b[c.i] == ']' {
-		c.i++
-		c.add(&c.strict, "structure", "", diagEmptyArray)
-		c.hollow, c.lastNulls = true, false
+	if !c.beginArray(depth) {
 		return
 	}
 	var t *mtable
@@ -213,9 +204,7 @@ func (c *compiled) array(f *ftable, refTypes []string, depth int) {
 	}
 	hollow, nulls := true, false
 	for n := 0; ; n++ {
-		c.space()
-		mark := c.pushIndex(n)
-		c.steps = append(c.steps, step{index: n})
+		mark := c.beginElement(n)
 		isNull := c.i < len(c.b) && c.b[c.i] == 'n'
 		isArr := c.i < len(c.b) && c.b[c.i] == '['
 		if isNull {
@@ -231,6 +220,33 @@ func (c *compiled) array(f *ftable, refTypes []string, depth int) {
 			return
 		}
 	}
+}
+
+// beginArray reads an array's '[' and reports whether elements follow: not
+// when it is nested too deeply (a failure) or empty (a strict-JSON issue;
+// the array is then read whole).
+func (c *compiled) beginArray(depth int) bool {
+	if depth > maxDepth {
+		c.fail("JSON nested too deeply")
+		return false
+	}
+	c.i++
+	c.space()
+	if c.i < len(c.b) && c.b[c.i] == ']' {
+		c.i++
+		c.add(&c.strict, "structure", "", diagEmptyArray)
+		c.hollow, c.lastNulls = true, false
+		return false
+	}
+	return true
+}
+
+// beginElement steps into element n of an array; endElement steps out.
+func (c *compiled) beginElement(n int) (mark int) {
+	c.space()
+	mark = c.pushIndex(n)
+	c.steps = append(c.steps, step{index: n})
+	return mark
 }
 
 // endElement closes one element of an array: it steps out of the element's

@@ -53,16 +53,27 @@ func (w *Worker) syncs(d connectors.Delivery) bool {
 }
 
 // wrote remembers what a destination that reports changes now holds, so
-// that the change coming back is known for the hub's own. Failing to is
-// logged: the echo is then routed once more and converges, since the
-// vendor that made it drops it as unchanged.
+// that the change coming back is known for the hub's own: before the send
+// under the keys known then (the record's identifiers, the match: see
+// Worker.deliver), after it under the vendor's id for the record
+// (vendorID; "" adds nothing). Failing to is logged: the echo is then
+// routed once more and converges, since the vendor that made it drops it
+// as unchanged.
 func (w *Worker) wrote(ctx context.Context, log *slog.Logger, d connectors.Delivery, vendorID string) {
 	if !w.syncs(d) {
 		return
 	}
-	keys := ledger.Keys(d.ResourceType, vendorID, d.Resource)
-	if d.Match != "" {
-		keys = append(keys, ledger.MatchKey(d.ResourceType, d.Match))
+	var keys []string
+	if vendorID != "" {
+		keys = ledger.Keys(d.ResourceType, vendorID, nil)
+	} else {
+		keys = ledger.Keys(d.ResourceType, "", d.Resource)
+		if d.Match != "" {
+			keys = append(keys, ledger.MatchKey(d.ResourceType, d.Match))
+		}
+	}
+	if len(keys) == 0 {
+		return
 	}
 	if err := w.Ledger.Record(context.WithoutCancel(ctx), d.Destination, ledger.Dedup(keys), d.Resource, d.ChangedAt); err != nil {
 		log.Error("could not remember what was written (its echo will be routed once)", "error", err)

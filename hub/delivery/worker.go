@@ -356,7 +356,8 @@ func (w *Worker) prepare(ctx context.Context, t *try, p *Payload) (connectors.De
 // remembered first under the keys known before the vendor answers (its
 // identifiers, the match): a vendor may report the change before it
 // answers (Cal.com's webhooks are sent on their own), and that echo must be
-// known for the hub's own write. The answer's vendor id is added after.
+// known for the hub's own write. The answer's vendor id is added after,
+// alone: the rest is already recorded.
 func (w *Worker) deliver(ctx context.Context, t *try, d connectors.Delivery) (connectors.Result, error) {
 	if w.Digest != nil {
 		t.out.Digest = w.Digest(d.Resource)
@@ -365,7 +366,7 @@ func (w *Worker) deliver(ctx context.Context, t *try, d connectors.Delivery) (co
 	start := time.Now()
 	res, err := t.dest.Connector.Deliver(ctx, d)
 	t.out.LatencyMS = time.Since(start).Milliseconds()
-	if err == nil && !res.Superseded {
+	if err == nil && !res.Superseded && res.VendorID != "" {
 		w.wrote(ctx, t.log, d, res.VendorID)
 	}
 	return res, err

@@ -247,6 +247,32 @@ func calPost(t *testing.T, base, path, body string) map[string]any {
 	return out.Data
 }
 
+// patientBooks books at Cal.com as the patient, at start, and waits until
+// the booking is an Appointment at the EHR and the hub is idle; it returns
+// the booking's uid.
+func (w *twoWay) patientBooks(start time.Time) string {
+	w.t.Helper()
+	b := w.calDo("/v2/bookings", fmt.Sprintf(`{"start":%q,"eventTypeId":1001,
+		"attendee":{"name":"Robin Fakename","email":"robin@example.org","timeZone":"UTC"}}`, start.Format(time.RFC3339)))
+	uid := b["uid"].(string)
+	waitCount(w.t, func() int { return len(w.h.ehrSearch("Appointment")) }, 1, 10*time.Second)
+	w.settle()
+	return uid
+}
+
+// pollsWriteNothing runs cycles poll cycles and fails if the hub wrote
+// anything at the EHR or Cal.com beyond the ehr and cal writes seen before.
+func (w *twoWay) pollsWriteNothing(cycles, ehr, cal int) {
+	w.t.Helper()
+	for range cycles {
+		w.poll()
+		w.settle()
+	}
+	if e, c := w.ehrWrites(), w.calWrites(); e != ehr || c != cal {
+		w.t.Fatalf("%d more poll cycles wrote %d at the EHR and %d at Cal.com; want none", cycles, e-ehr, c-cal)
+	}
+}
+
 // calBooking reads a booking at Cal.com, following reschedules to the live one.
 func (w *twoWay) calLive(uid string) map[string]any {
 	w.t.Helper()
@@ -327,11 +353,7 @@ func TestTwoWayAppointmentSync(t *testing.T) {
 			at := func(hour int) time.Time { return day.Add(time.Duration(hour) * time.Hour) }
 
 			// A patient books at Cal.com.
-			b := w.calDo("/v2/bookings", fmt.Sprintf(`{"start":%q,"eventTypeId":1001,
-				"attendee":{"name":"Robin Fakename","email":"robin@example.org","timeZone":"UTC"}}`, at(9).Format(time.RFC3339)))
-			uid := b["uid"].(string)
-			waitCount(t, func() int { return len(w.h.ehrSearch("Appointment")) }, 1, 10*time.Second)
-			w.settle()
+			uid := w.patientBooks(at(9))
 			sameInstant(t, "EHR after the booking", w.ehrAppointment()["start"], at(9))
 			if e, c := w.ehrWrites(), w.calWrites(); e != 1 || c != 0 {
 				t.Fatalf("after the booking: %d EHR writes, %d Cal.com writes; want 1 and 0", e, c)
@@ -347,13 +369,7 @@ func TestTwoWayAppointmentSync(t *testing.T) {
 			if c1 != 1 || e1 != 2 {
 				t.Fatalf("after the EHR edit: %d EHR writes, %d Cal.com writes; want 2 and 1", e1, c1)
 			}
-			for range 3 {
-				w.poll()
-				w.settle()
-			}
-			if e, c := w.ehrWrites(), w.calWrites(); e != e1 || c != c1 {
-				t.Fatalf("three more poll cycles wrote %d at the EHR and %d at Cal.com; want none", e-e1, c-c1)
-			}
+			w.pollsWriteNothing(3, e1, c1)
 			t.Logf("writes by the hub: EHR %d, Cal.com %d; polls: %v", e1, c1, w.h.pollCounts(t))
 
 			// Conflict 1: the clinician moves it (earlier), then the patient
@@ -481,11 +497,7 @@ func TestTwoWayEchoTakenBeforeTheWriteReturns(t *testing.T) {
 			})
 			day := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 7)
 			at := func(hour int) time.Time { return day.Add(time.Duration(hour) * time.Hour) }
-			b := w.calDo("/v2/bookings", fmt.Sprintf(`{"start":%q,"eventTypeId":1001,
-				"attendee":{"name":"Robin Fakename","email":"robin@example.org","timeZone":"UTC"}}`, at(9).Format(time.RFC3339)))
-			uid := b["uid"].(string)
-			waitCount(t, func() int { return len(w.h.ehrSearch("Appointment")) }, 1, 10*time.Second)
-			w.settle()
+			uid := w.patientBooks(at(9))
 
 			holding.Store(true)
 			w.clinicianMoves(at(11))
@@ -508,13 +520,7 @@ func TestTwoWayEchoTakenBeforeTheWriteReturns(t *testing.T) {
 			if c1 != 1 || e1 != 2 {
 				t.Fatalf("after the EHR edit, its echo taken first: %d EHR writes, %d Cal.com writes; want 2 and 1", e1, c1)
 			}
-			for range 3 {
-				w.poll()
-				w.settle()
-			}
-			if e, c := w.ehrWrites(), w.calWrites(); e != e1 || c != c1 {
-				t.Fatalf("three more poll cycles wrote %d at the EHR and %d at Cal.com; want none", e-e1, c-c1)
-			}
+			w.pollsWriteNothing(3, e1, c1)
 		})
 	}
 }
